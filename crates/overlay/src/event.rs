@@ -1,0 +1,114 @@
+//! What a node hands back to its shell: transmits and events.
+
+use crate::id::NodeId;
+use crate::record::Record;
+use crate::store::StoreError;
+use crate::wire::{Message, RouteError};
+use core::time::Duration;
+
+/// Identifies a request the shell started (lookup, get, put, attach).
+pub type QueryId = u64;
+
+/// Identifies an attach request waiting for the shell's answer.
+pub type AttachToken = u64;
+
+/// A message to send to a linked neighbour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The neighbour.
+    pub to: NodeId,
+    /// What to send (encode with [`Message::encode`]).
+    pub msg: Message,
+}
+
+/// Something the shell must act on or may show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Open a link to this node (the core queues what it wants to send).
+    Connect(NodeId),
+    /// Close the link to this node.
+    Disconnect(NodeId),
+    /// The node has a place in the ring.
+    Joined,
+    /// Joining failed (bootstrap unreachable, no answer); call `join` again.
+    JoinFailed(QueryError),
+    /// The node left the ring and handed its records over.
+    Left,
+    /// Predecessor, successors or fingers changed.
+    RingChanged,
+    /// A request started by the shell ended.
+    QueryDone {
+        /// The id `lookup`/`get`/`put`/`attach` returned.
+        id: QueryId,
+        /// Hops the request took to the answering node.
+        hops: u8,
+        /// Next hops that timed out on the way.
+        timeouts: u8,
+        /// From the call to the answer.
+        elapsed: Duration,
+        /// The answer or why there is none.
+        outcome: Result<Answer, QueryError>,
+    },
+    /// Another node sent link negotiation data; answer with `attach_reply`.
+    AttachRequest {
+        /// Pass back to `attach_reply`.
+        token: AttachToken,
+        /// The node that sent it.
+        from: NodeId,
+        /// Shell-defined bytes.
+        data: Vec<u8>,
+    },
+}
+
+/// A successful answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The key's owner.
+    Owner(NodeId),
+    /// The live records under the key.
+    Records(Vec<Record>),
+    /// The owner stored the record.
+    Stored,
+    /// The target node's attach answer.
+    Attached(Vec<u8>),
+}
+
+/// Why a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Routing failed somewhere on the path.
+    #[error("routing failed: {0}")]
+    Route(#[from] RouteError),
+    /// The owner refused the record.
+    #[error("record refused: {0}")]
+    Store(#[from] StoreError),
+    /// No answer before the deadline.
+    #[error("no answer in time")]
+    Timeout,
+    /// The node is not part of a ring yet (or has left).
+    #[error("not joined")]
+    NotJoined,
+    /// Too many requests in flight.
+    #[error("too many requests in flight")]
+    Overloaded,
+}
+
+/// Errors of local calls, reported at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LocalError {
+    /// The value is larger than the store accepts.
+    #[error("value too large")]
+    TooLarge,
+    /// The payload is larger than a message may carry.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The lifetime is longer than the store accepts, or zero.
+    #[error("invalid lifetime")]
+    BadTtl,
+    /// No attach request with this token is waiting.
+    #[error("unknown attach token")]
+    UnknownToken,
+    /// The node has left the ring.
+    #[error("node has left")]
+    Left,
+}

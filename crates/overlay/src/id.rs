@@ -1,0 +1,206 @@
+//! 160-bit identifiers on the Chord ring and the arithmetic on them.
+//!
+//! Identifiers are big-endian unsigned integers modulo 2^160. Keys and node
+//! ids share the space: a key is owned by its *successor*, the first node id
+//! at or after it going clockwise.
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+/// Number of bits in an identifier.
+pub const ID_BITS: usize = 160;
+/// Number of bytes in an identifier.
+pub const ID_BYTES: usize = 20;
+
+/// A point on the ring: a node id or a key.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Id(pub [u8; ID_BYTES]);
+
+/// A node's identifier (SHA-1 of its public key).
+pub type NodeId = Id;
+
+impl Id {
+    /// The zero identifier.
+    pub const ZERO: Id = Id([0; ID_BYTES]);
+    /// The largest identifier, 2^160 - 1.
+    pub const MAX: Id = Id([0xff; ID_BYTES]);
+
+    /// SHA-1 of arbitrary bytes: how keys and node ids are made.
+    pub fn hash(bytes: &[u8]) -> Id {
+        let digest = Sha1::digest(bytes);
+        let mut out = [0u8; ID_BYTES];
+        out.copy_from_slice(&digest);
+        Id(out)
+    }
+
+    /// The overlay key for a name: SHA-1 of its UTF-8 bytes.
+    pub fn for_key(name: &str) -> Id {
+        Id::hash(name.as_bytes())
+    }
+
+    /// Builds an id whose top 64 bits are `v` (handy in tests: ids in order).
+    pub fn from_u64_top(v: u64) -> Id {
+        let mut out = [0u8; ID_BYTES];
+        out[..8].copy_from_slice(&v.to_be_bytes());
+        Id(out)
+    }
+
+    /// The top 64 bits, for cheap approximate distances and statistics.
+    pub fn top_u64(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[..8]);
+        u64::from_be_bytes(b)
+    }
+
+    /// `self + 2^bit` modulo 2^160 (`bit` < 160): the start of finger `bit`.
+    pub fn add_pow2(&self, bit: usize) -> Id {
+        debug_assert!(bit < ID_BITS);
+        let mut one = [0u8; ID_BYTES];
+        let byte = ID_BYTES - 1 - bit / 8;
+        one[byte] = 1 << (bit % 8);
+        self.wrapping_add(&Id(one))
+    }
+
+    /// `self + other` modulo 2^160.
+    pub fn wrapping_add(&self, other: &Id) -> Id {
+        let mut out = [0u8; ID_BYTES];
+        let mut carry = 0u16;
+        for i in (0..ID_BYTES).rev() {
+            let s = u16::from(self.0[i]) + u16::from(other.0[i]) + carry;
+            out[i] = s as u8;
+            carry = s >> 8;
+        }
+        Id(out)
+    }
+
+    /// `self - other` modulo 2^160: the clockwise distance from `other` to `self`.
+    pub fn wrapping_sub(&self, other: &Id) -> Id {
+        let mut out = [0u8; ID_BYTES];
+        let mut borrow = 0i16;
+        for i in (0..ID_BYTES).rev() {
+            let mut d = i16::from(self.0[i]) - i16::from(other.0[i]) - borrow;
+            borrow = 0;
+            if d < 0 {
+                d += 256;
+                borrow = 1;
+            }
+            out[i] = d as u8;
+        }
+        Id(out)
+    }
+
+    /// Clockwise distance from `self` to `to`.
+    pub fn distance_to(&self, to: &Id) -> Id {
+        to.wrapping_sub(self)
+    }
+
+    /// `self` in the open interval (a, b) going clockwise. When a == b the
+    /// interval is the whole ring except a.
+    pub fn in_open(&self, a: &Id, b: &Id) -> bool {
+        if a == b {
+            return self != a;
+        }
+        let d_self = a.distance_to(self);
+        let d_b = a.distance_to(b);
+        !d_self.is_zero() && d_self < d_b
+    }
+
+    /// `self` in the half-open interval (a, b] going clockwise. When a == b
+    /// the interval is the whole ring.
+    pub fn in_half_open(&self, a: &Id, b: &Id) -> bool {
+        if a == b {
+            return true;
+        }
+        let d_self = a.distance_to(self);
+        let d_b = a.distance_to(b);
+        !d_self.is_zero() && d_self <= d_b
+    }
+
+    /// True for the zero id.
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|b| *b == 0)
+    }
+
+    /// Lowercase hex, 40 digits.
+    pub fn to_hex(&self) -> String {
+        let mut s = String::with_capacity(ID_BYTES * 2);
+        for b in self.0 {
+            s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+            s.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+        }
+        s
+    }
+
+    /// Parses 40 hex digits (either case).
+    pub fn from_hex(s: &str) -> Option<Id> {
+        let bytes = s.as_bytes();
+        if bytes.len() != ID_BYTES * 2 {
+            return None;
+        }
+        let mut out = [0u8; ID_BYTES];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = (hi * 16 + lo) as u8;
+        }
+        Some(Id(out))
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Eight digits tell ids apart in logs; full hex via Display.
+        write!(f, "{}", &self.to_hex()[..8])
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(v: u64) -> Id {
+        Id::from_u64_top(v)
+    }
+
+    #[test]
+    fn intervals_wrap_around_zero() {
+        assert!(id(5).in_open(&id(1), &id(10)));
+        assert!(!id(10).in_open(&id(1), &id(10)));
+        assert!(id(10).in_half_open(&id(1), &id(10)));
+        assert!(!id(1).in_half_open(&id(1), &id(10)));
+        // (10, 1) wraps through zero.
+        assert!(id(0).in_open(&id(10), &id(1)));
+        assert!(id(u64::MAX).in_open(&id(10), &id(1)));
+        assert!(!id(5).in_open(&id(10), &id(1)));
+        // a == b: whole ring (minus a for the open interval).
+        assert!(id(3).in_open(&id(7), &id(7)));
+        assert!(!id(7).in_open(&id(7), &id(7)));
+        assert!(id(7).in_half_open(&id(7), &id(7)));
+    }
+
+    #[test]
+    fn add_and_sub_are_inverse_modulo_ring() {
+        let a = Id::hash(b"a");
+        let b = Id::hash(b"b");
+        assert_eq!(a.wrapping_add(&b).wrapping_sub(&b), a);
+        assert_eq!(Id::MAX.wrapping_add(&Id::from_u64_top(0).add_pow2(0)), Id::ZERO);
+        assert_eq!(Id::ZERO.add_pow2(159), id(1 << 63));
+        assert_eq!(Id::ZERO.add_pow2(0).0[19], 1);
+    }
+
+    #[test]
+    fn hex_round_trips_and_sha1_matches_known_vector() {
+        let h = Id::for_key("abc");
+        assert_eq!(h.to_hex(), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(Id::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(Id::from_hex("xyz"), None);
+        assert_eq!(Id::from_hex(&"g".repeat(40)), None);
+    }
+}

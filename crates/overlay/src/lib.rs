@@ -1,0 +1,58 @@
+//! chordphone's overlay: a sans-IO Chord node.
+//!
+//! The node owns no socket, timer, clock or random source. The shell (a
+//! browser tab, the server, the simulator) feeds it inputs with the current
+//! time and drains what it wants done, after every input:
+//!
+//! ```
+//! use chordphone_overlay::{Config, Event, Identity, Node, Time};
+//!
+//! let mut node = Node::new(Identity::from_seed([1; 32]), Config::default(), 42, Time(0));
+//! node.create(Time(0)); // or node.join(bootstrap_id, now) once linked to it
+//! let now = Time(1_000_000);
+//! node.handle_timeout(now);
+//! // ...or node.handle_bytes(from, &frame, now), node.handle_link(peer, change, now)
+//! while let Some(t) = node.poll_transmit() {
+//!     let _frame = t.msg.encode(); // send to t.to over its link
+//! }
+//! while let Some(e) = node.poll_event() {
+//!     match e {
+//!         Event::Connect(_peer) => { /* open a link, then handle_link(peer, Up) */ }
+//!         Event::QueryDone { .. } => { /* a lookup, get, put or attach ended */ }
+//!         _ => {}
+//!     }
+//! }
+//! let _wake_at = node.poll_timeout(); // call handle_timeout then
+//! ```
+//!
+//! The node never dials: it asks for a link with `Event::Connect`, queues
+//! what it wanted to send, and goes on when the shell reports the link up.
+//! Link negotiation data (WebRTC offer/answer/candidates) travels through the
+//! ring with [`Node::attach`]. Bad remote input is counted in [`Stats`] and
+//! dropped; local misuse returns typed errors.
+
+mod config;
+mod event;
+mod id;
+mod identity;
+mod node;
+mod record;
+mod stats;
+mod store;
+mod time;
+mod wire;
+
+pub use config::Config;
+pub use event::{Answer, AttachToken, Event, LocalError, QueryError, QueryId, Transmit};
+pub use id::{Id, NodeId, ID_BITS, ID_BYTES};
+pub use identity::{node_id_of, verify, Identity, PUBLIC_KEY_BYTES, SIGNATURE_BYTES};
+pub use node::ring::{FINGERS, FIRST_BIT};
+pub use node::{LinkChange, Node, Phase, Status};
+pub use record::{Kind, Record, Sig};
+pub use stats::Stats;
+pub use store::{PutOutcome, Store, StoreError, StoreLimits};
+pub use time::Time;
+pub use wire::{
+    CloseReason, Message, Mode, QueryNo, Reply, Request, Route, RouteError, WireError, MAX_ATTACH, MAX_AVOID,
+    MAX_FRAME, MAX_LIST, WIRE_VERSION,
+};

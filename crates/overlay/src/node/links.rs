@@ -1,0 +1,179 @@
+//! The links a node holds: open or being opened, what waits on them, when
+//! each was last useful, and the round-trip estimate per peer.
+
+use crate::id::NodeId;
+use crate::time::Time;
+use crate::wire::Message;
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Debug)]
+pub struct Link {
+    /// `None` once up; the connect deadline while being opened.
+    pub connecting: Option<Time>,
+    /// Messages waiting for the link to come up.
+    pub queue: VecDeque<Message>,
+    pub last_used: Time,
+    /// Smoothed round trip and its variation, in microseconds.
+    pub srtt: Option<(u64, u64)>,
+    /// The peer announced it closes this link: its going down is no failure.
+    pub closing: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Links {
+    map: BTreeMap<NodeId, Link>,
+}
+
+/// What happened to a message handed to [`Links::send`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Ready to transmit now.
+    Now(Message),
+    /// Queued until the link is up.
+    Queued,
+    /// The queue for this link is full.
+    QueueFull(Message),
+    /// There is no link.
+    NoLink(Message),
+}
+
+impl Links {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn get(&self, peer: &NodeId) -> Option<&Link> {
+        self.map.get(peer)
+    }
+
+    pub fn is_up(&self, peer: &NodeId) -> bool {
+        self.map.get(peer).is_some_and(|l| l.connecting.is_none())
+    }
+
+    pub fn contains(&self, peer: &NodeId) -> bool {
+        self.map.contains_key(peer)
+    }
+
+    pub fn up_peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.map.iter().filter(|(_, l)| l.connecting.is_none()).map(|(p, _)| *p)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &Link)> {
+        self.map.iter()
+    }
+
+    /// Starts opening a link.
+    pub fn start_connect(&mut self, peer: NodeId, now: Time, deadline: Time) {
+        self.map.entry(peer).or_insert(Link {
+            connecting: Some(deadline),
+            queue: VecDeque::new(),
+            last_used: now,
+            srtt: None,
+            closing: false,
+        });
+    }
+
+    /// Marks a link up (opened by us or by the peer); returns what was queued.
+    pub fn up(&mut self, peer: NodeId, now: Time) -> VecDeque<Message> {
+        let link = self.map.entry(peer).or_insert(Link {
+            connecting: None,
+            queue: VecDeque::new(),
+            last_used: now,
+            srtt: None,
+            closing: false,
+        });
+        link.connecting = None;
+        link.last_used = now;
+        link.closing = false;
+        core::mem::take(&mut link.queue)
+    }
+
+    /// Forgets a link; returns it (with its queue) if there was one.
+    pub fn remove(&mut self, peer: &NodeId) -> Option<Link> {
+        self.map.remove(peer)
+    }
+
+    /// Hands a message to the link: ready, queued, or refused.
+    pub fn send(&mut self, peer: &NodeId, msg: Message, now: Time, queue_cap: usize) -> Sent {
+        match self.map.get_mut(peer) {
+            None => Sent::NoLink(msg),
+            Some(l) if l.connecting.is_none() => {
+                l.last_used = now;
+                Sent::Now(msg)
+            }
+            Some(l) if l.queue.len() >= queue_cap => Sent::QueueFull(msg),
+            Some(l) => {
+                l.queue.push_back(msg);
+                Sent::Queued
+            }
+        }
+    }
+
+    pub fn touch(&mut self, peer: &NodeId, now: Time) {
+        if let Some(l) = self.map.get_mut(peer) {
+            l.last_used = now;
+        }
+    }
+
+    pub fn mark_closing(&mut self, peer: &NodeId) {
+        if let Some(l) = self.map.get_mut(peer) {
+            l.closing = true;
+        }
+    }
+
+    /// Feeds a round-trip sample (RFC 6298 smoothing).
+    pub fn sample_rtt(&mut self, peer: &NodeId, rtt: Duration) {
+        let Some(l) = self.map.get_mut(peer) else {
+            return;
+        };
+        let r = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+        l.srtt = Some(match l.srtt {
+            None => (r, r / 2),
+            Some((srtt, var)) => {
+                let var = (3 * var + srtt.abs_diff(r)) / 4;
+                ((7 * srtt + r) / 8, var)
+            }
+        });
+    }
+
+    /// The acknowledgement timeout for a peer.
+    pub fn rto(&self, peer: &NodeId, initial: Duration, min: Duration, max: Duration) -> Duration {
+        match self.map.get(peer).and_then(|l| l.srtt) {
+            None => initial,
+            Some((srtt, var)) => Duration::from_micros(srtt + 4 * var).clamp(min, max),
+        }
+    }
+
+    /// The least recently used open link that `keep` does not protect.
+    pub fn eviction_candidate(&self, keep: &dyn Fn(&NodeId) -> bool) -> Option<NodeId> {
+        self.map
+            .iter()
+            .filter(|(p, l)| l.connecting.is_none() && !keep(p))
+            .min_by_key(|(p, l)| (l.last_used, **p))
+            .map(|(p, _)| *p)
+    }
+
+    /// Open links unused since `before` that `keep` does not protect.
+    pub fn idle(&self, before: Time, keep: &dyn Fn(&NodeId) -> bool) -> Vec<NodeId> {
+        self.map
+            .iter()
+            .filter(|(p, l)| l.connecting.is_none() && l.last_used < before && !keep(p))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Links whose connect deadline has passed.
+    pub fn connect_expired(&self, now: Time) -> Vec<NodeId> {
+        self.map
+            .iter()
+            .filter(|(_, l)| l.connecting.is_some_and(|d| d <= now))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Earliest connect deadline.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.map.values().filter_map(|l| l.connecting).min()
+    }
+}

@@ -1,0 +1,606 @@
+//! The overlay node state machine.
+//!
+//! See the crate documentation for the run loop. This module holds the
+//! node's state and its public API; the protocol parts live beside it:
+//! `route` (recursive routing with per-hop acks and retries), `upkeep`
+//! (join, stabilization, fingers, leave, link budget) and `replicate`
+//! (record placement and repair).
+
+mod links;
+mod replicate;
+pub(crate) mod ring;
+mod route;
+mod upkeep;
+
+use crate::config::Config;
+use crate::event::{Answer, AttachToken, Event, LocalError, QueryError, QueryId, Transmit};
+use crate::id::{Id, NodeId};
+use crate::identity::Identity;
+use crate::record::{Kind, Record};
+use crate::stats::Stats;
+use crate::store::Store;
+use crate::time::Time;
+use crate::wire::{Message, Mode, Request, WireError, MAX_ATTACH};
+use core::time::Duration;
+use links::Links;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use ring::Ring;
+use route::{Pending, Purpose, Upstream};
+use std::collections::{BTreeMap, VecDeque};
+
+/// A change of a link reported by the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkChange {
+    /// The link is open (opened by either side).
+    Up,
+    /// The link closed or could not be opened.
+    Down,
+}
+
+/// Where the node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Not in a ring: call `create` or `join`.
+    Idle,
+    /// A join request is on its way.
+    Joining,
+    /// Part of a ring.
+    Joined,
+    /// Left the ring; inputs are ignored.
+    Left,
+}
+
+/// A snapshot of the node's view, for a UI or a test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// This node.
+    pub id: NodeId,
+    /// Where it is in its life.
+    pub phase: Phase,
+    /// Its predecessor.
+    pub predecessor: Option<NodeId>,
+    /// Its successor list, closest first.
+    pub successors: Vec<NodeId>,
+    /// Its distinct fingers, in ring order.
+    pub fingers: Vec<NodeId>,
+    /// Open links.
+    pub links: Vec<NodeId>,
+    /// Records stored (own and replicas, tombstones included).
+    pub records: usize,
+}
+
+/// One Chord node. Feed it inputs with `now`; drain transmits, events and
+/// the next timeout after every input.
+#[derive(Debug)]
+pub struct Node {
+    identity: Identity,
+    config: Config,
+    phase: Phase,
+    ring: Ring,
+    links: Links,
+    store: Store,
+    stats: Stats,
+    rng: ChaCha8Rng,
+
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+
+    /// Routed requests waiting for an answer, by our hop-local number.
+    pending: BTreeMap<u64, Pending>,
+    next_no: u64,
+    next_query: QueryId,
+    /// Attach requests delivered to the shell, waiting for its answer.
+    attach_waiting: BTreeMap<AttachToken, (Upstream, u8, u8, Time)>,
+    next_token: AttachToken,
+
+    /// Nodes found dead, and until when they stay out of the tables.
+    dead: BTreeMap<NodeId, Time>,
+    /// Peers that refused a link (over budget), and until when we leave them be.
+    busy: BTreeMap<NodeId, Time>,
+
+    // Ring upkeep.
+    pred_heard: Time,
+    stab_wait: Option<(NodeId, u32, Time)>,
+    stab_seq: u32,
+    finger_cursor: usize,
+    finger_inflight: bool,
+    finger_burst: bool,
+    record_version: u64,
+    /// What replication last saw: (predecessor, replica targets).
+    replicated_view: (Option<NodeId>, Vec<NodeId>),
+
+    // Timers.
+    next_stabilize: Time,
+    next_finger: Time,
+    next_replicate: Time,
+    next_sweep: Time,
+    /// Earliest deadline among pending requests and links being opened (a
+    /// hint: waking early is harmless, waking late is not).
+    wake_hint: Option<Time>,
+    ring_dirty: bool,
+}
+
+impl Node {
+    /// A node that is not yet in a ring. `seed` drives every random choice
+    /// (timer jitter, query numbers) so that runs replay exactly.
+    pub fn new(identity: Identity, config: Config, seed: u64, now: Time) -> Node {
+        let me = identity.node_id();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let next_no = rng.next_u64() >> 16;
+        Node {
+            ring: Ring::new(me, config.successors),
+            store: Store::new(config.store),
+            identity,
+            phase: Phase::Idle,
+            links: Links::default(),
+            stats: Stats::default(),
+            rng,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            pending: BTreeMap::new(),
+            next_no,
+            next_query: 1,
+            attach_waiting: BTreeMap::new(),
+            next_token: 1,
+            dead: BTreeMap::new(),
+            busy: BTreeMap::new(),
+            pred_heard: now,
+            stab_wait: None,
+            stab_seq: 0,
+            finger_cursor: 0,
+            finger_inflight: false,
+            finger_burst: false,
+            record_version: 0,
+            replicated_view: (None, Vec::new()),
+            next_stabilize: now,
+            next_finger: now,
+            next_replicate: now + config.replicate_interval,
+            next_sweep: now,
+            wake_hint: None,
+            ring_dirty: false,
+            config,
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.ring.me
+    }
+
+    /// The identity (for signing and persisting).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Where the node is in its life.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The node's view of the ring.
+    pub fn status(&self) -> Status {
+        Status {
+            id: self.ring.me,
+            phase: self.phase,
+            predecessor: self.ring.pred,
+            successors: self.ring.succ.clone(),
+            fingers: self.ring.distinct_fingers(),
+            links: self.links.up_peers().collect(),
+            records: self.store.len(),
+        }
+    }
+
+    /// The records this node holds (owned and replicas).
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.store.iter()
+    }
+
+    /// Starts a new ring with this node alone in it.
+    pub fn create(&mut self, now: Time) {
+        if self.phase == Phase::Idle {
+            self.phase = Phase::Joined;
+            self.events.push_back(Event::Joined);
+            self.schedule_upkeep(now);
+        }
+    }
+
+    /// Places the node with ring tables computed from outside (the simulator
+    /// builds very large rings this way). Links are opened on demand.
+    pub fn install_tables(
+        &mut self,
+        predecessor: Option<NodeId>,
+        successors: &[NodeId],
+        fingers: &[Option<NodeId>],
+        now: Time,
+    ) {
+        self.ring.pred = predecessor;
+        self.ring.set_successors(successors.iter().copied(), &|_| false);
+        for (slot, f) in self.ring.fingers.iter_mut().zip(fingers) {
+            *slot = *f;
+        }
+        self.phase = Phase::Joined;
+        self.pred_heard = now;
+        self.replicated_view = (self.ring.pred, self.replica_targets());
+        self.schedule_upkeep(now);
+    }
+
+    /// Asks for the owner of `key`. The answer comes as `Event::QueryDone`.
+    pub fn lookup(&mut self, key: Id, now: Time) -> QueryId {
+        self.start_query(key, Mode::ToKey, Request::Lookup, now)
+    }
+
+    /// Reads the live records under `key`.
+    pub fn get(&mut self, key: Id, kind: Kind, now: Time) -> QueryId {
+        self.start_query(key, Mode::ToKey, Request::Get { kind }, now)
+    }
+
+    /// Stores `value` under `key`, signed by this node, for `ttl`.
+    pub fn put(&mut self, key: Id, kind: Kind, value: Vec<u8>, ttl: Duration, now: Time) -> Result<QueryId, LocalError> {
+        if value.len() > self.config.store.max_value {
+            return Err(LocalError::TooLarge);
+        }
+        self.put_record(key, kind, Some(value), ttl, now)
+    }
+
+    /// Removes this node's value under `key` (a signed tombstone replaces it
+    /// for `ttl`, so that no replica brings it back).
+    pub fn remove(&mut self, key: Id, kind: Kind, ttl: Duration, now: Time) -> Result<QueryId, LocalError> {
+        self.put_record(key, kind, None, ttl, now)
+    }
+
+    fn put_record(&mut self, key: Id, kind: Kind, value: Option<Vec<u8>>, ttl: Duration, now: Time) -> Result<QueryId, LocalError> {
+        if self.phase == Phase::Left {
+            return Err(LocalError::Left);
+        }
+        if ttl.is_zero() || ttl > self.config.store.max_ttl {
+            return Err(LocalError::BadTtl);
+        }
+        // Versions follow this node's clock so that a later write wins even
+        // from another tab that shares the identity.
+        self.record_version = (self.record_version + 1).max(now.as_micros());
+        let record = Record::sign(&self.identity, key, kind, self.record_version, now + ttl, value);
+        Ok(self.start_query(key, Mode::ToKey, Request::Put(record), now))
+    }
+
+    /// Sends opaque link negotiation data to the node `target`; its answer
+    /// comes as `Answer::Attached`.
+    pub fn attach(&mut self, target: NodeId, data: Vec<u8>, now: Time) -> Result<QueryId, LocalError> {
+        if data.len() > MAX_ATTACH {
+            return Err(LocalError::PayloadTooLarge);
+        }
+        Ok(self.start_query(target, Mode::ToNode, Request::Attach { data }, now))
+    }
+
+    /// Answers an `Event::AttachRequest`.
+    pub fn attach_reply(&mut self, token: AttachToken, data: Vec<u8>, now: Time) -> Result<(), LocalError> {
+        if data.len() > MAX_ATTACH {
+            return Err(LocalError::PayloadTooLarge);
+        }
+        let (up, hops, timeouts, _) = self.attach_waiting.remove(&token).ok_or(LocalError::UnknownToken)?;
+        self.answer(up, hops, timeouts, crate::wire::Reply::Attached { data }, now);
+        self.after_input(now);
+        Ok(())
+    }
+
+    /// Leaves the ring gracefully: neighbours learn of each other and the
+    /// successor receives this node's records.
+    pub fn leave(&mut self, now: Time) {
+        if self.phase == Phase::Left {
+            return;
+        }
+        self.do_leave(now);
+        self.after_input(now);
+    }
+
+    /// Bytes from a linked neighbour: decoded, checked, handled. Malformed
+    /// frames are counted and dropped.
+    pub fn handle_bytes(&mut self, from: NodeId, bytes: &[u8], now: Time) -> Result<(), WireError> {
+        match Message::decode(bytes) {
+            Ok(msg) => {
+                self.handle_message(from, msg, now);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.dropped_malformed += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// A decoded message from a linked neighbour.
+    pub fn handle_message(&mut self, from: NodeId, msg: Message, now: Time) {
+        if self.phase == Phase::Left || from == self.ring.me {
+            return;
+        }
+        if msg.check_limits().is_err() {
+            self.stats.dropped_malformed += 1;
+            return;
+        }
+        self.stats.msgs_received += 1;
+        self.links.touch(&from, now);
+        match msg {
+            Message::Stabilize { seq } => self.on_stabilize(from, seq, now),
+            Message::StabilizeReply { seq, predecessor, successors } => {
+                self.on_stabilize_reply(from, seq, predecessor, successors, now)
+            }
+            Message::Leave { predecessor, successors } => self.on_leave(from, predecessor, successors, now),
+            Message::Close { .. } => self.links.mark_closing(&from),
+            Message::Route(route) => self.on_route(from, route, now),
+            Message::RouteAck { no } => self.on_route_ack(from, no, now),
+            Message::RouteReply { no, hops, timeouts, reply } => self.on_route_reply(from, no, hops, timeouts, reply, now),
+            Message::Replicate { records } => self.on_replicate(from, records, now),
+        }
+        self.after_input(now);
+    }
+
+    /// A link came up or went down.
+    pub fn handle_link(&mut self, peer: NodeId, change: LinkChange, now: Time) {
+        if self.phase == Phase::Left || peer == self.ring.me {
+            return;
+        }
+        match change {
+            LinkChange::Up => self.on_link_up(peer, now),
+            LinkChange::Down => self.on_link_down(peer, now),
+        }
+        self.after_input(now);
+    }
+
+    /// Time passed: run whatever is due.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.phase == Phase::Left {
+            return;
+        }
+        if self.phase == Phase::Joined {
+            if now >= self.next_stabilize {
+                self.stabilize(now);
+                self.next_stabilize = now + self.jitter(self.config.stabilize_interval);
+            }
+            if now >= self.next_finger {
+                self.fix_next_finger(now);
+                self.next_finger = now + self.jitter(self.config.finger_interval);
+            }
+            if now >= self.next_replicate {
+                self.replicate_all(now);
+                self.next_replicate = now + self.jitter(self.config.replicate_interval);
+            }
+        }
+        if now >= self.next_sweep {
+            self.sweep(now);
+            self.next_sweep = now + Duration::from_secs(5);
+        }
+        if self.wake_hint.is_some_and(|t| now >= t) {
+            self.check_deadlines(now);
+        }
+        self.after_input(now);
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the shell.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if self.phase == Phase::Left {
+            return None;
+        }
+        let mut t = self.next_sweep;
+        if self.phase == Phase::Joined {
+            t = t.min(self.next_stabilize).min(self.next_finger).min(self.next_replicate);
+        }
+        if let Some(w) = self.wake_hint {
+            t = t.min(w);
+        }
+        Some(t)
+    }
+
+    // ---- shared plumbing ------------------------------------------------
+
+    fn start_query(&mut self, target: Id, mode: Mode, request: Request, now: Time) -> QueryId {
+        let id = self.next_query;
+        self.next_query += 1;
+        if self.phase != Phase::Joined {
+            self.finish_local(Purpose::User(id), now, 0, 0, now, Err(QueryError::NotJoined));
+            return id;
+        }
+        self.originate(target, mode, request, Purpose::User(id), None, now);
+        self.after_input(now);
+        id
+    }
+
+    /// Reports the end of a request this node started.
+    fn finish_local(
+        &mut self,
+        purpose: Purpose,
+        started: Time,
+        hops: u8,
+        timeouts: u8,
+        now: Time,
+        outcome: Result<Answer, QueryError>,
+    ) {
+        match purpose {
+            Purpose::User(id) => {
+                if outcome.is_ok() {
+                    self.stats.queries_ok += 1;
+                } else {
+                    self.stats.queries_failed += 1;
+                }
+                self.events.push_back(Event::QueryDone {
+                    id,
+                    hops,
+                    timeouts,
+                    elapsed: now.saturating_since(started),
+                    outcome,
+                });
+            }
+            Purpose::Finger(i) => self.on_finger_result(i, outcome),
+            Purpose::Join => {}
+        }
+    }
+
+    /// Queues a message for a neighbour, opening a link if needed. Returns
+    /// the message back if it cannot be sent or queued.
+    fn send(&mut self, to: NodeId, msg: Message, now: Time) -> Result<(), Message> {
+        let msg = match self.links.send(&to, msg, now, self.config.link_queue) {
+            links::Sent::Now(msg) => {
+                self.push_transmit(to, msg);
+                return Ok(());
+            }
+            links::Sent::Queued => return Ok(()),
+            links::Sent::QueueFull(msg) => {
+                self.stats.dropped_overload += 1;
+                return Err(msg);
+            }
+            links::Sent::NoLink(msg) => msg,
+        };
+        if !self.try_connect(to, now) {
+            return Err(msg);
+        }
+        match self.links.send(&to, msg, now, self.config.link_queue) {
+            links::Sent::Now(msg) => {
+                self.push_transmit(to, msg);
+                Ok(())
+            }
+            links::Sent::Queued => Ok(()),
+            links::Sent::QueueFull(msg) | links::Sent::NoLink(msg) => Err(msg),
+        }
+    }
+
+    fn push_transmit(&mut self, to: NodeId, msg: Message) {
+        self.stats.msgs_sent += 1;
+        if msg.is_maintenance() {
+            self.stats.maintenance_sent += 1;
+        }
+        self.transmits.push_back(Transmit { to, msg });
+    }
+
+    fn is_dead(&self, node: &NodeId) -> bool {
+        self.dead.contains_key(node)
+    }
+
+    /// A peer stopped answering or its link failed: forget it, route around it.
+    fn peer_failed(&mut self, peer: NodeId, now: Time) {
+        if self.dead.len() < 4096 {
+            self.dead.insert(peer, now + self.config.dead_memory);
+        }
+        if self.ring.remove(&peer) {
+            self.ring_dirty = true;
+        }
+        if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {
+            self.stab_wait = None;
+        }
+        if self.links.remove(&peer).is_some() {
+            self.stats.links_lost += 1;
+            self.events.push_back(Event::Disconnect(peer));
+        }
+        self.reroute_via(peer, now);
+    }
+
+    fn jitter(&mut self, base: Duration) -> Duration {
+        // Uniform in [0.75, 1.25) of the base, so that nodes drift apart
+        // instead of stabilizing in lock step.
+        let micros = u64::try_from(base.as_micros()).unwrap_or(u64::MAX);
+        let spread = micros / 2;
+        let offset = if spread == 0 { 0 } else { self.rng.next_u64() % spread };
+        Duration::from_micros(micros - micros / 4 + offset)
+    }
+
+    fn schedule_upkeep(&mut self, now: Time) {
+        let first = self.jitter(self.config.stabilize_interval);
+        self.next_stabilize = now + first / 2;
+        let fing = self.jitter(self.config.finger_interval);
+        self.next_finger = now + fing / 2;
+        let rep = self.jitter(self.config.replicate_interval);
+        self.next_replicate = now + rep;
+    }
+
+    fn bump_wake(&mut self, t: Time) {
+        self.wake_hint = Some(self.wake_hint.map_or(t, |w| w.min(t)));
+    }
+
+    /// Work that follows any input: react to ring changes once.
+    fn after_input(&mut self, now: Time) {
+        if self.ring_dirty && self.phase == Phase::Joined {
+            self.ring_dirty = false;
+            self.ensure_links(now);
+            self.replicate_on_change(now);
+            self.events.push_back(Event::RingChanged);
+        }
+    }
+
+    /// Periodic housekeeping: forget old deaths, close idle links, expire records.
+    fn sweep(&mut self, now: Time) {
+        self.dead.retain(|_, until| *until > now);
+        self.busy.retain(|_, until| *until > now);
+        self.store.expire(now);
+        self.attach_waiting.retain(|_, w| w.3 > now);
+        if self.phase == Phase::Joined {
+            let keep = self.essential_set();
+            let before = now - self.config.link_idle;
+            for peer in self.links.idle(before, &|p| keep.contains(p)) {
+                self.close_link(peer, crate::wire::CloseReason::Idle);
+            }
+            self.ensure_links(now);
+        }
+    }
+
+    fn close_link(&mut self, peer: NodeId, reason: crate::wire::CloseReason) {
+        if let Some(link) = self.links.remove(&peer) {
+            if link.connecting.is_none() {
+                self.push_transmit(peer, Message::Close { reason });
+            }
+            self.stats.links_closed += 1;
+            self.events.push_back(Event::Disconnect(peer));
+        }
+    }
+
+    fn on_link_up(&mut self, peer: NodeId, now: Time) {
+        let was_known = self.links.contains(&peer);
+        if !was_known {
+            // Opened by the peer: make room if over budget, else refuse.
+            if self.links.len() >= self.config.max_links && !self.make_room(now) {
+                self.push_transmit(peer, Message::Close { reason: crate::wire::CloseReason::Busy });
+                self.events.push_back(Event::Disconnect(peer));
+                return;
+            }
+        }
+        self.dead.remove(&peer);
+        self.stats.links_opened += 1;
+        let queued = self.links.up(peer, now);
+        for msg in queued {
+            self.push_transmit(peer, msg);
+        }
+        self.restart_hop_timers(peer, now);
+    }
+
+    fn on_link_down(&mut self, peer: NodeId, now: Time) {
+        match self.links.get(&peer) {
+            None => {}
+            Some(l) if l.closing => {
+                // Closed on purpose by the peer (over budget, or idle on its
+                // side): no failure, but leave it be for a while before
+                // asking for a link again.
+                self.links.remove(&peer);
+                self.busy.insert(peer, now + self.config.dead_memory);
+                self.reroute_via(peer, now);
+            }
+            Some(_) => self.peer_failed(peer, now),
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Recursive routing with hop-by-hop responsibility.
+//!
+//! A request travels from node to node towards the owner of its target. Each
+//! hop acknowledges at once and keeps a small entry until the answer comes
+//! back along the same path, so the node before a dead or slow hop notices
+//! within one acknowledgement timeout and tries its next best neighbour
+//! (another finger, the next successor), telling later hops whom to avoid.
+//! Every entry has a deadline, every request a hop limit.
+
+use super::{Node, Phase};
+use crate::event::{Answer, QueryError};
+use crate::id::{Id, NodeId};
+use crate::store::PutOutcome;
+use crate::time::Time;
+use crate::wire::{Message, Mode, Reply, Request, Route, RouteError, MAX_AVOID};
+
+/// Who waits for the answer of a routed request.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Upstream {
+    /// This node started it.
+    Local(Purpose, Time),
+    /// A neighbour forwarded it under its number.
+    Remote(NodeId, u64),
+}
+
+/// Why this node started a request.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Purpose {
+    /// For the shell (its query id).
+    User(u64),
+    /// To join the ring.
+    Join,
+    /// To refresh finger `i`.
+    Finger(usize),
+}
+
+/// A request this node is responsible for until its answer arrives.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub up: Upstream,
+    pub route: Route,
+    pub next: Option<NodeId>,
+    pub acked: bool,
+    pub sent_at: Time,
+    pub hop_deadline: Time,
+    pub expires: Time,
+    pub tried: Vec<NodeId>,
+}
+
+/// Where a request goes from here.
+enum Step {
+    Local,
+    Forward(NodeId, bool),
+    Fail(RouteError),
+}
+
+impl Node {
+    /// Starts a request from this node.
+    pub(super) fn originate(
+        &mut self,
+        target: Id,
+        mode: Mode,
+        request: Request,
+        purpose: Purpose,
+        first_hop: Option<NodeId>,
+        now: Time,
+    ) {
+        let route = Route {
+            no: 0,
+            target,
+            mode,
+            last_hop: false,
+            hops: 0,
+            timeouts: 0,
+            avoid: Vec::new(),
+            origin: self.ring.me,
+            request,
+        };
+        let up = Upstream::Local(purpose, now);
+        if self.pending.len() >= self.config.max_pending {
+            self.stats.dropped_overload += 1;
+            self.finish_local(purpose, now, 0, 0, now, Err(QueryError::Overloaded));
+            return;
+        }
+        let no = self.insert_pending(up, route, now);
+        match first_hop {
+            Some(hop) => self.forward(no, hop, false, now),
+            None => self.dispatch(no, now),
+        }
+    }
+
+    fn insert_pending(&mut self, up: Upstream, route: Route, now: Time) -> u64 {
+        let no = self.next_no;
+        self.next_no = self.next_no.wrapping_add(1);
+        let expires = now + self.config.route_timeout;
+        self.pending.insert(
+            no,
+            Pending {
+                up,
+                route,
+                next: None,
+                acked: false,
+                sent_at: now,
+                hop_deadline: expires,
+                expires,
+                tried: Vec::new(),
+            },
+        );
+        self.bump_wake(expires);
+        no
+    }
+
+    /// A request arrived from a neighbour.
+    pub(super) fn on_route(&mut self, from: NodeId, route: Route, now: Time) {
+        if self.phase != Phase::Joined {
+            // A joining or idle node owns nothing yet; the sender tries elsewhere.
+            self.push_reply(from, route.no, route.hops, route.timeouts, Reply::Failed(RouteError::Refused));
+            return;
+        }
+        if route.hops >= self.config.hop_limit {
+            self.push_reply(from, route.no, route.hops, route.timeouts, Reply::Failed(RouteError::HopLimit));
+            return;
+        }
+        if self.pending.len() >= self.config.max_pending {
+            self.stats.dropped_overload += 1;
+            self.push_reply(from, route.no, route.hops, route.timeouts, Reply::Failed(RouteError::Refused));
+            return;
+        }
+        let their_no = route.no;
+        let no = self.insert_pending(Upstream::Remote(from, their_no), route, now);
+        match self.step(no) {
+            Step::Local => self.deliver(no, now),
+            step => {
+                // Acknowledge at once: the sender learns we are alive and
+                // hands responsibility to us.
+                self.push_transmit(from, Message::RouteAck { no: their_no });
+                self.stats.forwarded += 1;
+                self.apply(no, step, now);
+            }
+        }
+    }
+
+    /// Chooses the next step for a pending request.
+    fn step(&self, no: u64) -> Step {
+        let Some(p) = self.pending.get(&no) else {
+            return Step::Fail(RouteError::NoRoute);
+        };
+        let r = &p.route;
+        let avoid = |n: &NodeId| self.is_dead(n) || p.tried.contains(n) || r.avoid.contains(n);
+        let t = r.target;
+        if r.mode == Mode::ToNode {
+            if t == self.ring.me {
+                return Step::Local;
+            }
+            if self.links.is_up(&t) && !avoid(&t) {
+                return Step::Forward(t, true);
+            }
+            if self.ring.owns(&t, r.last_hop, &avoid) {
+                return Step::Fail(RouteError::NoSuchNode);
+            }
+        } else if self.ring.owns(&t, r.last_hop, &avoid) {
+            return Step::Local;
+        }
+        if r.last_hop {
+            // The sender thought we own the target but it lies behind our
+            // predecessor: the predecessor is closer.
+            if let Some(pred) = self.ring.live_pred(&avoid) {
+                if !t.in_half_open(&pred, &self.ring.me) {
+                    return Step::Forward(pred, true);
+                }
+            }
+        }
+        if let Some(owner) = self.ring.owner_among_successors(&t, &avoid) {
+            return Step::Forward(owner, true);
+        }
+        let linked = |n: &NodeId| !avoid(n) && self.links.is_up(n);
+        let usable = |n: &NodeId| !avoid(n) && (self.links.contains(n) || !self.busy.contains_key(n));
+        let best_any = self.ring.closest_preceding(&t, &usable, &mut core::iter::empty());
+        let best_linked = self.ring.closest_preceding(&t, &linked, &mut self.links.up_peers());
+        let choice = match (best_any, best_linked) {
+            (Some(a), Some(l)) => {
+                // An open link beats a slightly better node we would first
+                // have to connect to.
+                if self.links.is_up(&a) || self.ring.me.distance_to(&l) >= self.ring.me.distance_to(&a) {
+                    Some(l)
+                } else {
+                    Some(a)
+                }
+            }
+            (a, l) => l.or(a),
+        };
+        match choice {
+            Some(n) => Step::Forward(n, false),
+            None => match self.ring.succ.iter().find(|s| !avoid(s)) {
+                Some(s) => Step::Forward(*s, false),
+                None => Step::Fail(RouteError::NoRoute),
+            },
+        }
+    }
+
+    fn apply(&mut self, no: u64, step: Step, now: Time) {
+        match step {
+            Step::Local => self.deliver(no, now),
+            Step::Forward(next, last) => self.forward(no, next, last, now),
+            Step::Fail(e) => self.fail(no, e, now),
+        }
+    }
+
+    /// Re-evaluates a pending request (first time or after a failed hop).
+    pub(super) fn dispatch(&mut self, no: u64, now: Time) {
+        let step = self.step(no);
+        self.apply(no, step, now);
+    }
+
+    fn forward(&mut self, no: u64, next: NodeId, last_hop: bool, now: Time) {
+        let Some(p) = self.pending.get_mut(&no) else {
+            return;
+        };
+        if p.tried.len() >= self.config.max_attempts {
+            self.fail(no, RouteError::NoRoute, now);
+            return;
+        }
+        p.tried.push(next);
+        p.next = Some(next);
+        p.acked = false;
+        p.sent_at = now;
+        let mut out = p.route.clone();
+        out.no = no;
+        out.last_hop = last_hop;
+        out.hops = out.hops.saturating_add(1);
+        let linked = self.links.is_up(&next);
+        let rto = self.links.rto(&next, self.config.rto_initial, self.config.rto_min, self.config.rto_max);
+        let wait = if linked { rto } else { self.config.connect_timeout + rto };
+        let hop_deadline = (now + wait).min(p.expires);
+        p.hop_deadline = hop_deadline;
+        self.bump_wake(hop_deadline);
+        if self.send(next, Message::Route(out), now).is_err() {
+            // No link and none to be had: not a failure of the peer.
+            self.dispatch(no, now);
+        }
+    }
+
+    fn fail(&mut self, no: u64, e: RouteError, now: Time) {
+        if let Some(p) = self.pending.remove(&no) {
+            self.answer(p.up, p.route.hops, p.route.timeouts, Reply::Failed(e), now);
+        }
+    }
+
+    /// The request ends here: answer it.
+    fn deliver(&mut self, no: u64, now: Time) {
+        let Some(p) = self.pending.remove(&no) else {
+            return;
+        };
+        let Route { target, request, hops, timeouts, origin, .. } = p.route;
+        let reply = match request {
+            Request::Lookup => Reply::Owner { owner: self.ring.me },
+            Request::Join => Reply::Joined {
+                owner: self.ring.me,
+                predecessor: self.ring.pred,
+                successors: self.ring.succ.clone(),
+            },
+            Request::Get { kind } => Reply::Records { records: self.store.get(&target, kind, now) },
+            Request::Put(record) => {
+                if record.key != target {
+                    Reply::Failed(RouteError::Refused)
+                } else {
+                    match self.store.put(record.clone(), now) {
+                        Ok(outcome) => {
+                            if outcome != PutOutcome::Unchanged {
+                                self.replicate_one(record, now);
+                            }
+                            Reply::Stored
+                        }
+                        Err(e) => {
+                            self.stats.records_refused += 1;
+                            Reply::Refused(e)
+                        }
+                    }
+                }
+            }
+            Request::Attach { data } => {
+                if origin == self.ring.me {
+                    Reply::Failed(RouteError::NoSuchNode)
+                } else {
+                    // The shell answers later; acknowledge now so that the
+                    // previous hop does not take us for dead meanwhile.
+                    if let super::Upstream::Remote(peer, their_no) = p.up {
+                        self.push_transmit(peer, Message::RouteAck { no: their_no });
+                    }
+                    let token = self.next_token;
+                    self.next_token += 1;
+                    let until = now + self.config.route_timeout;
+                    self.attach_waiting.insert(token, (p.up, hops, timeouts, until));
+                    self.events.push_back(crate::event::Event::AttachRequest { token, from: origin, data });
+                    return;
+                }
+            }
+        };
+        self.answer(p.up, hops, timeouts, reply, now);
+    }
+
+    /// Sends an answer to whoever waits for it.
+    pub(super) fn answer(&mut self, up: Upstream, hops: u8, timeouts: u8, reply: Reply, now: Time) {
+        match up {
+            Upstream::Remote(peer, no) => self.push_reply(peer, no, hops, timeouts, reply),
+            Upstream::Local(purpose, started) => {
+                if let Purpose::Join = purpose {
+                    self.on_join_reply(reply, now);
+                    return;
+                }
+                let outcome = match reply {
+                    Reply::Owner { owner } => Ok(Answer::Owner(owner)),
+                    Reply::Joined { owner, .. } => Ok(Answer::Owner(owner)),
+                    Reply::Records { records } => Ok(Answer::Records(records)),
+                    Reply::Stored => Ok(Answer::Stored),
+                    Reply::Refused(e) => Err(QueryError::Store(e)),
+                    Reply::Attached { data } => Ok(Answer::Attached(data)),
+                    Reply::Failed(e) => Err(QueryError::Route(e)),
+                };
+                self.finish_local(purpose, started, hops, timeouts, now, outcome);
+            }
+        }
+    }
+
+    fn push_reply(&mut self, to: NodeId, no: u64, hops: u8, timeouts: u8, reply: Reply) {
+        // Replies go on the link the request came in on; if it has closed
+        // meanwhile the previous hop's own timeout takes over.
+        if self.links.is_up(&to) {
+            self.push_transmit(to, Message::RouteReply { no, hops, timeouts, reply });
+        }
+    }
+
+    pub(super) fn on_route_ack(&mut self, from: NodeId, no: u64, now: Time) {
+        match self.pending.get_mut(&no) {
+            Some(p) if p.next == Some(from) => {
+                if !p.acked {
+                    p.acked = true;
+                    p.hop_deadline = p.expires;
+                    let rtt = now.saturating_since(p.sent_at);
+                    self.links.sample_rtt(&from, rtt);
+                }
+            }
+            _ => self.stats.dropped_unknown_query += 1,
+        }
+    }
+
+    pub(super) fn on_route_reply(&mut self, from: NodeId, no: u64, hops: u8, timeouts: u8, reply: Reply, now: Time) {
+        let ok = self.pending.get(&no).is_some_and(|p| p.next == Some(from) || p.tried.contains(&from));
+        if !ok {
+            self.stats.dropped_unknown_query += 1;
+            return;
+        }
+        let Some(p) = self.pending.remove(&no) else {
+            return;
+        };
+        if p.next == Some(from) && !p.acked {
+            self.links.sample_rtt(&from, now.saturating_since(p.sent_at));
+        }
+        if let Reply::Failed(RouteError::Refused) = reply {
+            // That hop could not take it (joining, overloaded): try another.
+            let mut p = p;
+            p.next = None;
+            self.pending.insert(no, p);
+            self.dispatch(no, now);
+            return;
+        }
+        self.answer(p.up, hops, timeouts, reply, now);
+    }
+
+    /// Retries every request whose next hop was `peer`.
+    pub(super) fn reroute_via(&mut self, peer: NodeId, now: Time) {
+        let nos: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.next == Some(peer))
+            .map(|(no, _)| *no)
+            .collect();
+        for no in nos {
+            if let Some(p) = self.pending.get_mut(&no) {
+                p.next = None;
+            }
+            self.dispatch(no, now);
+        }
+    }
+
+    /// A link to `peer` just opened: what was queued has left now.
+    pub(super) fn restart_hop_timers(&mut self, peer: NodeId, now: Time) {
+        let rto = self.links.rto(&peer, self.config.rto_initial, self.config.rto_min, self.config.rto_max);
+        let mut earliest = None::<Time>;
+        for p in self.pending.values_mut() {
+            if p.next == Some(peer) && !p.acked {
+                p.sent_at = now;
+                p.hop_deadline = (now + rto).min(p.expires);
+                earliest = Some(earliest.map_or(p.hop_deadline, |e: Time| e.min(p.hop_deadline)));
+            }
+        }
+        if let Some(t) = earliest {
+            self.bump_wake(t);
+        }
+    }
+
+    /// Expired hop timers, request deadlines and connect attempts.
+    pub(super) fn check_deadlines(&mut self, now: Time) {
+        let mut timed_out_hops = Vec::new();
+        let mut expired = Vec::new();
+        for (no, p) in &self.pending {
+            if p.expires <= now {
+                expired.push(*no);
+            } else if !p.acked && p.hop_deadline <= now {
+                if let Some(next) = p.next {
+                    timed_out_hops.push((*no, next));
+                }
+            }
+        }
+        for no in expired {
+            if let Some(p) = self.pending.remove(&no) {
+                match p.up {
+                    Upstream::Local(purpose, started) => {
+                        if let Purpose::Join = purpose {
+                            self.on_join_reply(Reply::Failed(RouteError::NoRoute), now);
+                        } else {
+                            self.finish_local(purpose, started, p.route.hops, p.route.timeouts, now, Err(QueryError::Timeout));
+                        }
+                    }
+                    Upstream::Remote(peer, their) => {
+                        self.push_reply(peer, their, p.route.hops, p.route.timeouts, Reply::Failed(RouteError::NoRoute))
+                    }
+                }
+            }
+        }
+        for (no, next) in timed_out_hops {
+            // The entry may have moved on while handling an earlier timeout.
+            let still = self.pending.get(&no).is_some_and(|p| p.next == Some(next) && !p.acked);
+            if !still {
+                continue;
+            }
+            self.stats.hop_timeouts += 1;
+            if let Some(p) = self.pending.get_mut(&no) {
+                p.route.timeouts = p.route.timeouts.saturating_add(1);
+                if p.route.avoid.len() < MAX_AVOID && !p.route.avoid.contains(&next) {
+                    p.route.avoid.push(next);
+                }
+            }
+            self.peer_failed(next, now);
+        }
+        for peer in self.links.connect_expired(now) {
+            self.peer_failed(peer, now);
+        }
+        self.check_stabilize_wait(now);
+        self.recompute_wake();
+    }
+
+    fn recompute_wake(&mut self) {
+        let mut w: Option<Time> = self.links.next_deadline();
+        for p in self.pending.values() {
+            let t = if p.acked { p.expires } else { p.hop_deadline.min(p.expires) };
+            w = Some(w.map_or(t, |x| x.min(t)));
+        }
+        if let Some((_, _, t)) = self.stab_wait {
+            w = Some(w.map_or(t, |x| x.min(t)));
+        }
+        self.wake_hint = w;
+    }
+}

@@ -1,0 +1,339 @@
+//! Keeping the ring right: join, stabilization with notify, finger refresh,
+//! graceful leave, and the link budget.
+
+use super::route::Purpose;
+use super::{Node, Phase};
+use crate::event::{Answer, Event, QueryError};
+use crate::id::NodeId;
+use crate::node::ring::FINGERS;
+use crate::time::Time;
+use crate::wire::{CloseReason, Message, Mode, Reply, Request, RouteError};
+use std::collections::BTreeSet;
+
+impl Node {
+    /// Joins the ring through `bootstrap`, a node this node has (or will
+    /// get) a link to. The answer comes as `Event::Joined` or `JoinFailed`.
+    pub fn join(&mut self, bootstrap: NodeId, now: super::Time) {
+        if self.phase != Phase::Idle {
+            return;
+        }
+        self.phase = Phase::Joining;
+        let me = self.ring.me;
+        self.originate(me, Mode::ToKey, Request::Join, Purpose::Join, Some(bootstrap), now);
+        self.after_input(now);
+    }
+
+    pub(super) fn on_join_reply(&mut self, reply: Reply, now: Time) {
+        if self.phase != Phase::Joining {
+            return;
+        }
+        match reply {
+            Reply::Joined { owner, predecessor, successors } if owner != self.ring.me => {
+                let me = self.ring.me;
+                let list = core::iter::once(owner).chain(successors);
+                self.ring.set_successors(list, &|_| false);
+                // The owner's predecessor becomes ours; in a ring of one the
+                // owner itself is.
+                self.ring.pred = predecessor.filter(|p| *p != me).or(Some(owner));
+                for n in self.ring.succ.clone() {
+                    self.ring.learn(n);
+                }
+                if let Some(p) = self.ring.pred {
+                    self.ring.learn(p);
+                }
+                self.phase = Phase::Joined;
+                self.pred_heard = now;
+                self.events.push_back(Event::Joined);
+                self.schedule_upkeep(now);
+                // Tell the successor at once (it hands our records over) and
+                // fill the fingers in one quick round.
+                self.next_stabilize = now;
+                self.next_finger = now;
+                self.finger_burst = true;
+                self.finger_cursor = 0;
+                self.ring_dirty = true;
+            }
+            Reply::Failed(e) => {
+                self.phase = Phase::Idle;
+                self.events.push_back(Event::JoinFailed(QueryError::Route(e)));
+            }
+            _ => {
+                self.phase = Phase::Idle;
+                self.events.push_back(Event::JoinFailed(QueryError::Route(RouteError::Refused)));
+            }
+        }
+    }
+
+    /// One stabilization round: ask the successor for its view (which also
+    /// notifies it of us), and drop a predecessor that went silent.
+    pub(super) fn stabilize(&mut self, now: Time) {
+        self.check_stabilize_wait(now);
+        let silent = self.config.stabilize_interval * 4;
+        if self.ring.pred.is_some() && now.saturating_since(self.pred_heard) > silent {
+            // Our predecessor no longer stabilizes with us: it died or found
+            // a closer successor. Either way it is not ours any more.
+            self.ring.pred = None;
+            self.ring_dirty = true;
+        }
+        if self.ring.succ.is_empty() {
+            if let Some(p) = self.ring.pred {
+                // Ring of two whose successor entry was lost.
+                self.ring.succ.push(p);
+                self.ring_dirty = true;
+            } else {
+                return;
+            }
+        }
+        if self.stab_wait.is_some() {
+            return;
+        }
+        let succ = self.ring.succ[0];
+        self.stab_seq = self.stab_seq.wrapping_add(1);
+        let seq = self.stab_seq;
+        let rto = self.links.rto(&succ, self.config.rto_initial, self.config.rto_min, self.config.rto_max);
+        let wait = if self.links.is_up(&succ) {
+            rto.max(self.config.stabilize_interval)
+        } else {
+            self.config.connect_timeout + rto
+        };
+        self.stab_wait = Some((succ, seq, now + wait));
+        self.bump_wake(now + wait);
+        if self.send(succ, Message::Stabilize { seq }, now).is_err() {
+            self.stab_wait = None;
+        }
+    }
+
+    pub(super) fn check_stabilize_wait(&mut self, now: Time) {
+        if let Some((s, _, deadline)) = self.stab_wait {
+            if now >= deadline {
+                self.stats.hop_timeouts += 1;
+                self.peer_failed(s, now);
+                self.stab_wait = None;
+            }
+        }
+    }
+
+    /// A node says it is our predecessor and asks for our view.
+    pub(super) fn on_stabilize(&mut self, from: NodeId, seq: u32, now: Time) {
+        if self.phase != Phase::Joined {
+            return;
+        }
+        let me = self.ring.me;
+        let replace = match self.ring.pred {
+            None => true,
+            Some(p) => p == from || self.is_dead(&p) || from.in_open(&p, &me),
+        };
+        if replace {
+            let old = self.ring.pred;
+            if old != Some(from) {
+                self.ring.pred = Some(from);
+                self.ring.learn(from);
+                self.ring_dirty = true;
+                self.hand_over_to_predecessor(old, from, now);
+            }
+            self.pred_heard = now;
+        }
+        if self.ring.succ.is_empty() {
+            // We were alone: the newcomer is our successor too.
+            self.ring.succ.push(from);
+            self.ring_dirty = true;
+        }
+        let reply = Message::StabilizeReply {
+            seq,
+            predecessor: self.ring.pred,
+            successors: self.ring.succ.clone(),
+        };
+        let _ = self.send(from, reply, now);
+    }
+
+    pub(super) fn on_stabilize_reply(
+        &mut self,
+        from: NodeId,
+        seq: u32,
+        predecessor: Option<NodeId>,
+        successors: Vec<NodeId>,
+        now: Time,
+    ) {
+        let _ = now;
+        match self.stab_wait {
+            Some((s, q, _)) if s == from && q == seq => {}
+            _ => {
+                self.stats.dropped_unknown_query += 1;
+                return;
+            }
+        }
+        self.stab_wait = None;
+        let me = self.ring.me;
+        let mut candidates = Vec::with_capacity(successors.len() + 2);
+        if let Some(p) = predecessor {
+            if p != me && p.in_open(&me, &from) && !self.is_dead(&p) {
+                candidates.push(p);
+            }
+        }
+        candidates.push(from);
+        candidates.extend(successors.iter().copied().filter(|n| !self.is_dead(n)));
+        // Nodes ahead of `from` are only known through it: keep our own
+        // entries that lie before it (they may be newer than its view).
+        let dead = |n: &NodeId| self.dead.contains_key(n);
+        let changed = self.ring.set_successors(candidates.clone(), &dead);
+        let mut learned = false;
+        for n in candidates {
+            learned |= self.ring.learn(n);
+        }
+        if changed || learned {
+            self.ring_dirty = true;
+        }
+    }
+
+    /// Refreshes the next finger by a lookup of its start.
+    pub(super) fn fix_next_finger(&mut self, now: Time) {
+        if self.finger_inflight || self.ring.succ.is_empty() {
+            return;
+        }
+        let Some(i) = self.next_finger_index() else {
+            return;
+        };
+        self.finger_inflight = true;
+        let start = self.ring.finger_start(i);
+        self.originate(start, Mode::ToKey, Request::Lookup, Purpose::Finger(i), None, now);
+    }
+
+    /// Fingers from the top down, skipping those the successor list already
+    /// covers (their owner is known without asking).
+    fn next_finger_index(&mut self) -> Option<usize> {
+        let last = *self.ring.succ.last()?;
+        let me = self.ring.me;
+        for _ in 0..FINGERS {
+            let i = FINGERS - 1 - (self.finger_cursor % FINGERS);
+            self.finger_cursor += 1;
+            let start = self.ring.finger_start(i);
+            if start.in_half_open(&me, &last) {
+                // Covered by successors: fill from them and wrap around.
+                let owner = self.ring.owner_among_successors(&start, &|_| false);
+                if self.ring.fingers[i] != owner {
+                    self.ring.fingers[i] = owner;
+                    self.ring_dirty = true;
+                }
+                self.finger_cursor = 0;
+                self.finger_burst = false;
+                continue;
+            }
+            return Some(i);
+        }
+        None
+    }
+
+    pub(super) fn on_finger_result(&mut self, i: usize, outcome: Result<Answer, QueryError>) {
+        self.finger_inflight = false;
+        if let Ok(Answer::Owner(owner)) = outcome {
+            let value = (owner != self.ring.me).then_some(owner);
+            if self.ring.fingers[i] != value && value.is_none_or(|o| !self.is_dead(&o)) {
+                self.ring.fingers[i] = value;
+                self.ring_dirty = true;
+            }
+        }
+        if self.finger_burst {
+            // Right after joining, fill the table without waiting a period:
+            // a deadline in the past makes the shell call us back at once.
+            self.next_finger = Time(0);
+        }
+    }
+
+    /// Leaves: neighbours learn of each other, the successor gets our records.
+    pub(super) fn do_leave(&mut self, now: Time) {
+        if self.phase == Phase::Joined {
+            let pred = self.ring.pred;
+            let succ = self.ring.succ.clone();
+            if let Some(s) = succ.first().copied() {
+                let records: Vec<_> = self.store.iter().cloned().collect();
+                self.push_records(s, records, now);
+                let _ = self.send(s, Message::Leave { predecessor: pred, successors: succ.clone() }, now);
+            }
+            if let Some(p) = pred {
+                if Some(p) != succ.first().copied() {
+                    let _ = self.send(p, Message::Leave { predecessor: pred, successors: succ }, now);
+                }
+            }
+        }
+        let peers: Vec<NodeId> = self.links.iter().map(|(p, _)| *p).collect();
+        for p in peers {
+            self.close_link(p, CloseReason::Leaving);
+        }
+        self.phase = Phase::Left;
+        self.pending.clear();
+        self.events.push_back(Event::Left);
+    }
+
+    pub(super) fn on_leave(&mut self, from: NodeId, predecessor: Option<NodeId>, successors: Vec<NodeId>, now: Time) {
+        let me = self.ring.me;
+        self.links.mark_closing(&from);
+        self.dead.insert(from, now + self.config.dead_memory);
+        let was_pred = self.ring.pred == Some(from);
+        self.ring.remove(&from);
+        if was_pred {
+            self.ring.pred = predecessor.filter(|p| *p != me && !self.is_dead(p));
+            self.pred_heard = now;
+        }
+        let mut cands = self.ring.succ.clone();
+        cands.extend(successors);
+        let dead = |n: &NodeId| self.dead.contains_key(n);
+        self.ring.set_successors(cands, &dead);
+        self.ring_dirty = true;
+        self.reroute_via(from, now);
+    }
+
+    /// Who we keep links to whatever the budget: predecessor, the first
+    /// successors and the fingers.
+    pub(super) fn essential_set(&self) -> BTreeSet<NodeId> {
+        let mut set: BTreeSet<NodeId> = self.ring.fingers.iter().flatten().copied().collect();
+        set.extend(self.ring.succ.iter().take(self.config.linked_successors));
+        set.extend(self.ring.pred);
+        set
+    }
+
+    /// Opens links to essential neighbours that lack one.
+    pub(super) fn ensure_links(&mut self, now: Time) {
+        let wanted: Vec<NodeId> = self
+            .essential_set()
+            .into_iter()
+            .filter(|n| !self.links.contains(n) && !self.is_dead(n) && !self.busy.contains_key(n))
+            .collect();
+        for n in wanted {
+            if !self.try_connect(n, now) {
+                break;
+            }
+        }
+    }
+
+    /// Asks the shell for a link if the budget allows (closing an unneeded
+    /// one if that makes room). False if no link can be had.
+    pub(super) fn try_connect(&mut self, peer: NodeId, now: Time) -> bool {
+        if self.links.contains(&peer) {
+            return true;
+        }
+        if self.is_dead(&peer) || self.busy.contains_key(&peer) || peer == self.ring.me {
+            return false;
+        }
+        if self.links.len() >= self.config.max_links && !self.make_room(now) {
+            return false;
+        }
+        let deadline = now + self.config.connect_timeout;
+        self.links.start_connect(peer, now, deadline);
+        self.bump_wake(deadline);
+        self.events.push_back(Event::Connect(peer));
+        true
+    }
+
+    /// Closes the least recently used link that is not essential.
+    pub(super) fn make_room(&mut self, _now: Time) -> bool {
+        let keep = self.essential_set();
+        let busy_routes: BTreeSet<NodeId> = self.pending.values().filter_map(|p| p.next).collect();
+        match self.links.eviction_candidate(&|p| keep.contains(p) || busy_routes.contains(p)) {
+            Some(victim) => {
+                self.close_link(victim, CloseReason::Busy);
+                true
+            }
+            None => false,
+        }
+    }
+}
