@@ -201,6 +201,11 @@ impl Node {
         }
     }
 
+    /// The finger table: entry i approximates successor(id + 2^(FIRST_BIT + i)).
+    pub fn fingers(&self) -> &[Option<NodeId>] {
+        &self.ring.fingers
+    }
+
     /// The records this node holds (owned and replicas).
     pub fn records(&self) -> impl Iterator<Item = &Record> {
         self.store.iter()

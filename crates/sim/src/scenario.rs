@@ -1,0 +1,643 @@
+//! The scenario a `chord-sim` run plays and the figures it reports.
+
+use crate::net::{Ev, Net};
+use crate::truth::Truth;
+use chordphone_overlay::{Answer, Config, Event, Id, Identity, Kind, NodeId, Time, FINGERS};
+use core::time::Duration;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub nodes: usize,
+    pub seed: u64,
+    pub lookups: usize,
+    pub successors: usize,
+    pub replicas: usize,
+    pub records: usize,
+    pub fail_fraction: Option<f64>,
+    pub churn_session_s: Option<f64>,
+    pub duration_s: Option<f64>,
+    pub latency_ms: f64,
+    pub loss: f64,
+    /// Start from correctly computed tables instead of joins.
+    pub static_tables: bool,
+    pub max_links: usize,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            nodes: 100,
+            seed: 1,
+            lookups: 1000,
+            successors: 8,
+            replicas: 3,
+            records: 0,
+            fail_fraction: None,
+            churn_session_s: None,
+            duration_s: None,
+            latency_ms: 50.0,
+            loss: 0.0,
+            static_tables: false,
+            max_links: 64,
+        }
+    }
+}
+
+/// The figures of one run (the JSON `chord-sim` prints).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Outcome {
+    pub nodes: usize,
+    pub seed: u64,
+    pub lookups: usize,
+    pub lookups_failed: usize,
+    pub lookups_wrong_owner: usize,
+    pub lookups_error: usize,
+    pub lookups_owner_survived: usize,
+    pub lookups_failed_owner_survived: usize,
+    pub hops_mean: f64,
+    pub hops_p50: u32,
+    pub hops_p99: u32,
+    pub lookup_ms_p50: f64,
+    pub lookup_ms_p99: f64,
+    pub timeouts_per_lookup_mean: f64,
+    pub records: usize,
+    pub records_put_failed: usize,
+    pub records_all_copies_dead: usize,
+    pub records_expected_lost: f64,
+    pub records_lost: usize,
+    pub maintenance_msgs_per_node_per_s: f64,
+    pub keys_per_node_max_over_mean: f64,
+    pub converged: bool,
+    pub converge_s: f64,
+    pub final_lookups_checked: usize,
+    pub invariant_violations: Vec<String>,
+    pub sim_events: u64,
+    pub virtual_s: f64,
+    pub trace_hash: String,
+    pub wall_ms: u64,
+    pub peak_rss_mb: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Query {
+    Lookup { key: Id, survived: bool, counted: bool },
+    Put,
+    Get { record: usize },
+}
+
+const TICK_LOOKUP: u32 = 0;
+const TICK_CHURN: u32 = 1;
+const TICK_FINAL: u32 = 2;
+
+struct Driver {
+    p: Params,
+    net: Net,
+    rng: ChaCha8Rng,
+    config: Config,
+    outstanding: BTreeMap<(u32, u64), Query>,
+    hops: Vec<u32>,
+    latencies_us: Vec<u64>,
+    timeouts: u64,
+    lookups_done: usize,
+    failed_wrong: usize,
+    failed_error: usize,
+    owner_survived: usize,
+    failed_survived: usize,
+    puts_failed: usize,
+    lost: usize,
+    lookups_issued: usize,
+    lookup_gap: Duration,
+    lookups_end: Time,
+    churn_until: Time,
+    pre_failure: Option<Truth>,
+    record_keys: Vec<(Id, Vec<u8>)>,
+    final_wrong: Vec<String>,
+    final_checked: usize,
+}
+
+/// Runs a scenario and reports what happened.
+pub fn run(p: &Params) -> Outcome {
+    let wall = std::time::Instant::now();
+    let mut d = Driver::new(p.clone());
+    let mut violations = Vec::new();
+
+    let t0 = d.net.now;
+    d.build();
+    let converged_at = d.run_until_converged(Duration::from_secs(if p.static_tables { 120 } else { 1800 }));
+    if converged_at.is_none() {
+        violations.push(format!("ring did not converge after building: {}", d.convergence_errors(3).join("; ")));
+    }
+    let converge_s = d.net.now.saturating_since(t0).as_secs_f64();
+
+    // Maintenance traffic over a quiet window: every message is upkeep.
+    let quiet = Duration::from_secs(30);
+    let before = d.total_msgs_sent();
+    let n_live = d.truth().live.len().max(1);
+    let q_end = d.net.now + quiet;
+    d.run_until(q_end);
+    let maintenance = (d.total_msgs_sent() - before) as f64 / n_live as f64 / quiet.as_secs_f64();
+
+    d.store_records();
+
+    // The measured phase: failure or churn, with lookups spread over it.
+    let duration = Duration::from_secs_f64(p.duration_s.unwrap_or(60.0));
+    let mut all_copies_dead = 0;
+    if let Some(frac) = p.fail_fraction {
+        d.pre_failure = Some(d.truth());
+        all_copies_dead = d.fail_at_once(frac);
+    }
+    let start = d.net.now;
+    d.lookups_end = start + duration;
+    if p.lookups > 0 {
+        d.lookup_gap = duration / p.lookups as u32;
+        d.net.schedule(start, Ev::Tick(TICK_LOOKUP));
+    }
+    if p.churn_session_s.is_some() {
+        d.churn_until = start + duration;
+        d.schedule_churn();
+    }
+    d.run_until(start + duration);
+    // Let the last lookups finish.
+    d.run_until(d.net.now + d.config.route_timeout + Duration::from_secs(2));
+
+    // Settle, then check invariants.
+    let converged = d.run_until_converged(Duration::from_secs(900)).is_some();
+    if !converged {
+        violations.push(format!("ring did not converge after settling: {}", d.convergence_errors(3).join("; ")));
+    }
+    d.final_lookups(200.min(p.nodes * 4));
+    violations.extend(d.final_wrong.iter().take(5).cloned());
+    if converged {
+        d.check_records();
+    }
+
+    let n_lookups = d.lookups_done;
+    let failed = d.failed_wrong + d.failed_error;
+    let mut hops = d.hops.clone();
+    hops.sort_unstable();
+    let mut lat = d.latencies_us.clone();
+    lat.sort_unstable();
+    let pct = |v: &[u32], q: f64| -> u32 {
+        if v.is_empty() {
+            0
+        } else {
+            v[((v.len() as f64 - 1.0) * q).round() as usize]
+        }
+    };
+    let pct64 = |v: &[u64], q: f64| -> f64 {
+        if v.is_empty() {
+            0.0
+        } else {
+            v[((v.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0
+        }
+    };
+    let hops_mean = if hops.is_empty() {
+        0.0
+    } else {
+        hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64
+    };
+    let frac = p.fail_fraction.unwrap_or(0.0);
+    Outcome {
+        nodes: p.nodes,
+        seed: p.seed,
+        lookups: n_lookups,
+        lookups_failed: failed,
+        lookups_wrong_owner: d.failed_wrong,
+        lookups_error: d.failed_error,
+        lookups_owner_survived: d.owner_survived,
+        lookups_failed_owner_survived: d.failed_survived,
+        hops_mean: round3(hops_mean),
+        hops_p50: pct(&hops, 0.5),
+        hops_p99: pct(&hops, 0.99),
+        lookup_ms_p50: round3(pct64(&lat, 0.5)),
+        lookup_ms_p99: round3(pct64(&lat, 0.99)),
+        timeouts_per_lookup_mean: round3(if n_lookups == 0 { 0.0 } else { d.timeouts as f64 / n_lookups as f64 }),
+        records: p.records,
+        records_put_failed: d.puts_failed,
+        records_all_copies_dead: all_copies_dead,
+        records_expected_lost: round3(p.records as f64 * frac.powi(p.replicas as i32)),
+        records_lost: d.lost,
+        maintenance_msgs_per_node_per_s: round3(maintenance),
+        keys_per_node_max_over_mean: round3(d.truth().max_over_mean_arc()),
+        converged,
+        converge_s: round3(converge_s),
+        final_lookups_checked: d.final_checked,
+        invariant_violations: violations,
+        sim_events: d.net.events_processed,
+        virtual_s: round3(d.net.now.saturating_since(t0).as_secs_f64()),
+        trace_hash: format!("{:016x}", d.net.trace),
+        wall_ms: wall.elapsed().as_millis() as u64,
+        peak_rss_mb: peak_rss_mb(),
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn peak_rss_mb() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+        return 0.0;
+    };
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| round3(kb / 1024.0))
+}
+
+impl Driver {
+    fn new(p: Params) -> Driver {
+        let start = Time(1_700_000_000_000_000);
+        let net = Net::new(p.seed, Duration::from_secs_f64(p.latency_ms / 1000.0), p.loss, start);
+        let config = Config {
+            successors: p.successors,
+            replicas: p.replicas,
+            max_links: p.max_links,
+            ..Config::default()
+        };
+        Driver {
+            rng: ChaCha8Rng::seed_from_u64(p.seed ^ 0x5eed_0f_c40d),
+            net,
+            config,
+            outstanding: BTreeMap::new(),
+            hops: Vec::new(),
+            latencies_us: Vec::new(),
+            timeouts: 0,
+            lookups_done: 0,
+            failed_wrong: 0,
+            failed_error: 0,
+            owner_survived: 0,
+            failed_survived: 0,
+            puts_failed: 0,
+            lost: 0,
+            lookups_issued: 0,
+            lookup_gap: Duration::ZERO,
+            lookups_end: start,
+            churn_until: start,
+            pre_failure: None,
+            record_keys: Vec::new(),
+            final_wrong: Vec::new(),
+            final_checked: 0,
+            p,
+        }
+    }
+
+    fn new_identity(&mut self) -> Identity {
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        Identity::from_seed(seed)
+    }
+
+    fn random_id(&mut self) -> Id {
+        let mut b = [0u8; 20];
+        self.rng.fill_bytes(&mut b);
+        Id(b)
+    }
+
+    fn truth(&self) -> Truth {
+        let live = self
+            .net
+            .nodes
+            .iter()
+            .filter(|n| n.node.is_some() && n.joined)
+            .map(|n| n.id)
+            .collect();
+        Truth { live }
+    }
+
+    fn live_joined(&self) -> Vec<u32> {
+        (0..self.net.nodes.len() as u32)
+            .filter(|i| self.net.alive(*i) && self.net.nodes[*i as usize].joined)
+            .collect()
+    }
+
+    fn random_live(&mut self) -> Option<u32> {
+        let live = self.live_joined();
+        if live.is_empty() {
+            return None;
+        }
+        Some(live[(self.rng.next_u64() % live.len() as u64) as usize])
+    }
+
+    fn total_msgs_sent(&self) -> u64 {
+        self.net
+            .nodes
+            .iter()
+            .map(|n| n.node.as_ref().map_or(n.final_msgs_sent, |x| x.stats().msgs_sent))
+            .sum()
+    }
+
+    fn build(&mut self) {
+        let n = self.p.nodes;
+        let idents: Vec<Identity> = (0..n).map(|_| self.new_identity()).collect();
+        let mut idx = Vec::with_capacity(n);
+        for ident in idents {
+            idx.push(self.net.add_node(ident, self.config.clone()));
+        }
+        if self.p.static_tables {
+            let truth = Truth {
+                live: self.net.nodes.iter().map(|s| s.id).collect(),
+            };
+            for &i in &idx {
+                let id = self.net.nodes[i as usize].id;
+                let pred = truth.predecessor(&id);
+                let succ = truth.successors(&id, self.p.successors);
+                let fingers: Vec<Option<NodeId>> = (0..FINGERS)
+                    .map(|f| {
+                        let start = id.add_pow2(chordphone_overlay::FIRST_BIT + f);
+                        truth.owner(&start).filter(|o| *o != id)
+                    })
+                    .collect();
+                self.net.nodes[i as usize].joined = true;
+                self.net.with_node(i, |node, now| node.install_tables(pred, &succ, &fingers, now));
+            }
+            return;
+        }
+        self.net.with_node(idx[0], |node, now| node.create(now));
+        let gap = Duration::from_millis(20);
+        for &i in &idx[1..] {
+            let at = self.net.now + gap;
+            self.run_until(at);
+            self.join_new(i);
+        }
+    }
+
+    /// A fresh node links to a random member (as a tab reaches the server)
+    /// and joins through it.
+    fn join_new(&mut self, i: u32) {
+        let Some(b) = self.random_live() else {
+            return;
+        };
+        self.net.link_now(i, b);
+        let bid = self.net.nodes[b as usize].id;
+        self.net.with_node(i, |node, now| node.join(bid, now));
+    }
+
+    fn run_until(&mut self, t: Time) {
+        while let Some(tick) = self.net.step(t) {
+            if let Some(k) = tick {
+                self.on_tick(k);
+            }
+            self.process_reports();
+        }
+        if self.net.now < t {
+            self.net.now = t;
+        }
+    }
+
+    fn run_until_converged(&mut self, limit: Duration) -> Option<Time> {
+        let end = self.net.now + limit;
+        let step = Duration::from_secs(5);
+        loop {
+            if self.convergence_errors(1).is_empty() {
+                return Some(self.net.now);
+            }
+            if self.net.now >= end {
+                return None;
+            }
+            let next = self.net.now + step;
+            self.run_until(next);
+        }
+    }
+
+    /// What is still wrong with the ring: successor lists, predecessors and
+    /// fingers against the truth.
+    fn convergence_errors(&self, max: usize) -> Vec<String> {
+        let truth = self.truth();
+        let mut errs = Vec::new();
+        for sn in &self.net.nodes {
+            let (Some(node), true) = (sn.node.as_ref(), sn.joined) else {
+                continue;
+            };
+            let id = sn.id;
+            let st = node.status();
+            let want_succ = truth.successors(&id, self.p.successors);
+            if st.successors != want_succ {
+                errs.push(format!("{id:?}: successors {:?} want {:?}", &st.successors, &want_succ));
+            } else if truth.live.len() > 1 && st.predecessor != truth.predecessor(&id) {
+                errs.push(format!("{id:?}: predecessor {:?} want {:?}", st.predecessor, truth.predecessor(&id)));
+            } else {
+                for (f, have) in node.fingers().iter().enumerate() {
+                    let start = id.add_pow2(chordphone_overlay::FIRST_BIT + f);
+                    let want = truth.owner(&start).filter(|o| *o != id);
+                    if *have != want {
+                        errs.push(format!("{id:?}: finger {f} {have:?} want {want:?}"));
+                        break;
+                    }
+                }
+            }
+            if errs.len() >= max {
+                break;
+            }
+        }
+        errs
+    }
+
+    fn store_records(&mut self) {
+        for j in 0..self.p.records {
+            let key = Id::for_key(&format!("record-{}-{j}", self.p.seed));
+            let value = format!("value-{j}").into_bytes();
+            self.record_keys.push((key, value.clone()));
+            let Some(i) = self.random_live() else {
+                break;
+            };
+            let mut qid = None;
+            self.net.with_node(i, |node, now| {
+                qid = node.put(key, Kind::Single, value, Duration::from_secs(6 * 3600), now).ok();
+            });
+            if let Some(q) = qid {
+                self.outstanding.insert((i, q), Query::Put);
+            }
+            let at = self.net.now + Duration::from_millis(2);
+            self.run_until(at);
+        }
+        self.wait_outstanding(Duration::from_secs(60));
+        // Let replication finish.
+        let at = self.net.now + Duration::from_secs(10);
+        self.run_until(at);
+    }
+
+    fn wait_outstanding(&mut self, limit: Duration) {
+        let end = self.net.now + limit;
+        while !self.outstanding.is_empty() && self.net.now < end {
+            let at = self.net.now + Duration::from_millis(500);
+            self.run_until(at);
+            let net = &self.net;
+            self.outstanding.retain(|(i, _), _| net.alive(*i));
+        }
+    }
+
+    /// Fails a fraction of the nodes at once; returns how many records had
+    /// every copy on a failed node.
+    fn fail_at_once(&mut self, frac: f64) -> usize {
+        let mut live = self.live_joined();
+        let k = ((live.len() as f64) * frac).floor() as usize;
+        let mut victims = BTreeSet::new();
+        while victims.len() < k && !live.is_empty() {
+            let pick = (self.rng.next_u64() % live.len() as u64) as usize;
+            victims.insert(live.swap_remove(pick));
+        }
+        let mut holders: BTreeMap<Id, Vec<u32>> = BTreeMap::new();
+        for (i, sn) in self.net.nodes.iter().enumerate() {
+            if let Some(node) = &sn.node {
+                for r in node.records() {
+                    holders.entry(r.key).or_default().push(i as u32);
+                }
+            }
+        }
+        let all_dead = self
+            .record_keys
+            .iter()
+            .filter(|(key, _)| holders.get(key).is_none_or(|h| h.iter().all(|i| victims.contains(i))))
+            .count();
+        for v in victims {
+            self.net.kill(v);
+        }
+        all_dead
+    }
+
+    fn schedule_churn(&mut self) {
+        let Some(session) = self.p.churn_session_s else {
+            return;
+        };
+        // Departures form a Poisson process of rate N/T: exponential gaps.
+        let mean_gap = session / self.p.nodes.max(1) as f64;
+        let u = (self.rng.next_u64() as f64 + 1.0) / (u64::MAX as f64 + 2.0);
+        let gap = Duration::from_secs_f64(-mean_gap * u.ln());
+        let at = self.net.now + gap;
+        if at < self.churn_until {
+            self.net.schedule(at, Ev::Tick(TICK_CHURN));
+        }
+    }
+
+    fn on_tick(&mut self, k: u32) {
+        match k {
+            TICK_LOOKUP => {
+                if self.lookups_issued < self.p.lookups {
+                    self.issue_lookup(true);
+                    self.lookups_issued += 1;
+                    let at = self.net.now + self.lookup_gap;
+                    if self.lookups_issued < self.p.lookups {
+                        self.net.schedule(at.min(self.lookups_end), Ev::Tick(TICK_LOOKUP));
+                    }
+                }
+            }
+            TICK_CHURN => {
+                if let Some(v) = self.random_live() {
+                    self.net.kill(v);
+                }
+                let ident = self.new_identity();
+                let i = self.net.add_node(ident, self.config.clone());
+                self.join_new(i);
+                self.schedule_churn();
+            }
+            TICK_FINAL => self.issue_lookup(false),
+            _ => {}
+        }
+    }
+
+    fn issue_lookup(&mut self, counted: bool) {
+        let Some(i) = self.random_live() else {
+            return;
+        };
+        let key = self.random_id();
+        let survived = match &self.pre_failure {
+            Some(pre) => pre.owner(&key).is_some_and(|o| self.net.index.get(&o).is_some_and(|ix| self.net.alive(*ix))),
+            None => true,
+        };
+        let mut qid = 0;
+        self.net.with_node(i, |node, now| qid = node.lookup(key, now));
+        self.outstanding.insert((i, qid), Query::Lookup { key, survived, counted });
+    }
+
+    fn final_lookups(&mut self, n: usize) {
+        for _ in 0..n {
+            self.net.schedule(self.net.now, Ev::Tick(TICK_FINAL));
+            let at = self.net.now + Duration::from_millis(5);
+            self.run_until(at);
+        }
+        self.wait_outstanding(self.config.route_timeout + Duration::from_secs(5));
+    }
+
+    fn check_records(&mut self) {
+        for (j, _) in self.record_keys.clone().iter().enumerate() {
+            let Some(i) = self.random_live() else {
+                break;
+            };
+            let key = self.record_keys[j].0;
+            let mut qid = 0;
+            self.net.with_node(i, |node, now| qid = node.get(key, Kind::Single, now));
+            self.outstanding.insert((i, qid), Query::Get { record: j });
+            let at = self.net.now + Duration::from_millis(2);
+            self.run_until(at);
+        }
+        self.wait_outstanding(self.config.route_timeout + Duration::from_secs(5));
+        // A get that never answered counts as lost too.
+        let unanswered = self.outstanding.values().filter(|q| matches!(q, Query::Get { .. })).count();
+        self.lost += unanswered;
+        self.outstanding.clear();
+    }
+
+    fn process_reports(&mut self) {
+        let reports = core::mem::take(&mut self.net.reports);
+        for r in reports {
+            let Event::QueryDone { id, hops, timeouts, elapsed, outcome } = r.event else {
+                continue;
+            };
+            let Some(q) = self.outstanding.remove(&(r.node, id)) else {
+                continue;
+            };
+            self.net.mix(u64::from(r.node) << 32 ^ id ^ u64::from(hops) << 56);
+            match q {
+                Query::Lookup { key, survived, counted } => {
+                    let truth = self.truth().owner(&key);
+                    let right = matches!(outcome, Ok(Answer::Owner(o)) if Some(o) == truth);
+                    if !counted {
+                        self.final_checked += 1;
+                        if !right {
+                            self.final_wrong
+                                .push(format!("final lookup of {key:?} answered {outcome:?}, owner is {truth:?}"));
+                        }
+                        continue;
+                    }
+                    self.lookups_done += 1;
+                    if survived {
+                        self.owner_survived += 1;
+                    }
+                    if right {
+                        self.hops.push(u32::from(hops));
+                        self.latencies_us.push(elapsed.as_micros() as u64);
+                    } else {
+                        if outcome.is_ok() {
+                            self.failed_wrong += 1;
+                        } else {
+                            self.failed_error += 1;
+                        }
+                        if survived {
+                            self.failed_survived += 1;
+                        }
+                    }
+                    self.timeouts += u64::from(timeouts);
+                }
+                Query::Put => {
+                    if !matches!(outcome, Ok(Answer::Stored)) {
+                        self.puts_failed += 1;
+                    }
+                }
+                Query::Get { record } => {
+                    let want = &self.record_keys[record].1;
+                    let found = matches!(&outcome, Ok(Answer::Records(rs)) if rs.iter().any(|x| x.value.as_ref() == Some(want)));
+                    if !found {
+                        self.lost += 1;
+                    }
+                }
+            }
+        }
+    }
+}
