@@ -14,8 +14,22 @@ pub const ID_BITS: usize = 160;
 pub const ID_BYTES: usize = 20;
 
 /// A point on the ring: a node id or a key.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Id(pub [u8; ID_BYTES]);
+
+impl Ord for Id {
+    fn cmp(&self, other: &Id) -> core::cmp::Ordering {
+        // Word-wise comparison: ids are compared on every routing step and
+        // map access, and this beats a byte-wise memcmp call.
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Id) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// A node's identifier (SHA-1 of its public key).
 pub type NodeId = Id;
@@ -53,41 +67,43 @@ impl Id {
         u64::from_be_bytes(b)
     }
 
+    /// The id as (top 32 bits, low 128 bits).
+    fn words(&self) -> (u32, u128) {
+        let mut hi = [0u8; 4];
+        hi.copy_from_slice(&self.0[..4]);
+        let mut lo = [0u8; 16];
+        lo.copy_from_slice(&self.0[4..]);
+        (u32::from_be_bytes(hi), u128::from_be_bytes(lo))
+    }
+
+    fn from_words(hi: u32, lo: u128) -> Id {
+        let mut out = [0u8; ID_BYTES];
+        out[..4].copy_from_slice(&hi.to_be_bytes());
+        out[4..].copy_from_slice(&lo.to_be_bytes());
+        Id(out)
+    }
+
     /// `self + 2^bit` modulo 2^160 (`bit` < 160): the start of finger `bit`.
     pub fn add_pow2(&self, bit: usize) -> Id {
         debug_assert!(bit < ID_BITS);
-        let mut one = [0u8; ID_BYTES];
-        let byte = ID_BYTES - 1 - bit / 8;
-        one[byte] = 1 << (bit % 8);
-        self.wrapping_add(&Id(one))
+        let (hi, lo) = if bit < 128 { (0, 1u128 << bit) } else { (1u32 << (bit - 128), 0) };
+        self.wrapping_add(&Id::from_words(hi, lo))
     }
 
     /// `self + other` modulo 2^160.
     pub fn wrapping_add(&self, other: &Id) -> Id {
-        let mut out = [0u8; ID_BYTES];
-        let mut carry = 0u16;
-        for i in (0..ID_BYTES).rev() {
-            let s = u16::from(self.0[i]) + u16::from(other.0[i]) + carry;
-            out[i] = s as u8;
-            carry = s >> 8;
-        }
-        Id(out)
+        let (ah, al) = self.words();
+        let (bh, bl) = other.words();
+        let (lo, carry) = al.overflowing_add(bl);
+        Id::from_words(ah.wrapping_add(bh).wrapping_add(u32::from(carry)), lo)
     }
 
     /// `self - other` modulo 2^160: the clockwise distance from `other` to `self`.
     pub fn wrapping_sub(&self, other: &Id) -> Id {
-        let mut out = [0u8; ID_BYTES];
-        let mut borrow = 0i16;
-        for i in (0..ID_BYTES).rev() {
-            let mut d = i16::from(self.0[i]) - i16::from(other.0[i]) - borrow;
-            borrow = 0;
-            if d < 0 {
-                d += 256;
-                borrow = 1;
-            }
-            out[i] = d as u8;
-        }
-        Id(out)
+        let (ah, al) = self.words();
+        let (bh, bl) = other.words();
+        let (lo, borrow) = al.overflowing_sub(bl);
+        Id::from_words(ah.wrapping_sub(bh).wrapping_sub(u32::from(borrow)), lo)
     }
 
     /// Clockwise distance from `self` to `to`.
@@ -193,6 +209,16 @@ mod tests {
         assert_eq!(Id::MAX.wrapping_add(&Id::from_u64_top(0).add_pow2(0)), Id::ZERO);
         assert_eq!(Id::ZERO.add_pow2(159), id(1 << 63));
         assert_eq!(Id::ZERO.add_pow2(0).0[19], 1);
+    }
+
+    #[test]
+    fn carries_cross_the_word_boundary() {
+        let low_max = Id::from_words(0, u128::MAX);
+        assert_eq!(low_max.add_pow2(0), Id::from_words(1, 0));
+        assert_eq!(Id::from_words(1, 0).wrapping_sub(&Id::ZERO.add_pow2(0)), low_max);
+        assert_eq!(Id::ZERO.wrapping_sub(&Id::ZERO.add_pow2(0)), Id::MAX);
+        assert!(Id::from_words(1, 0) > low_max);
+        assert!(Id::from_words(0, 5) < Id::from_words(0, 6));
     }
 
     #[test]

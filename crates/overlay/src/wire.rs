@@ -44,6 +44,17 @@ pub enum Message {
         /// The sender's successor list.
         successors: Vec<NodeId>,
     },
+    /// "I may be your predecessor", without asking for stabilization: sent
+    /// to a node that claimed our own id (a sign of a split ring).
+    Notify,
+    /// The sender's view of its neighbourhood, offered as successor
+    /// candidates (in answer to a notify, or when refusing a link).
+    Neighbours {
+        /// The sender's predecessor.
+        predecessor: Option<NodeId>,
+        /// The sender's successor list.
+        successors: Vec<NodeId>,
+    },
     /// The sender leaves the ring gracefully: here are its neighbours.
     Leave {
         /// Its predecessor (for its successor).
@@ -251,7 +262,9 @@ impl Message {
     /// Limits that the encoding alone does not enforce.
     pub fn check_limits(&self) -> Result<(), WireError> {
         let ok = match self {
-            Message::StabilizeReply { successors, .. } | Message::Leave { successors, .. } => {
+            Message::StabilizeReply { successors, .. }
+            | Message::Leave { successors, .. }
+            | Message::Neighbours { successors, .. } => {
                 successors.len() <= MAX_LIST
             }
             Message::Route(r) => {

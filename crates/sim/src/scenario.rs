@@ -70,11 +70,13 @@ pub struct Outcome {
     pub records_all_copies_dead: usize,
     pub records_expected_lost: f64,
     pub records_lost: usize,
+    pub records_under_replicated: usize,
     pub maintenance_msgs_per_node_per_s: f64,
     pub keys_per_node_max_over_mean: f64,
     pub converged: bool,
     pub converge_s: f64,
     pub final_lookups_checked: usize,
+    pub lookup_errors: BTreeMap<String, usize>,
     pub invariant_violations: Vec<String>,
     pub sim_events: u64,
     pub virtual_s: f64,
@@ -118,6 +120,11 @@ struct Driver {
     record_keys: Vec<(Id, Vec<u8>)>,
     final_wrong: Vec<String>,
     final_checked: usize,
+    /// Live, joined nodes: the truth, and the same as a list to draw from.
+    truth: Truth,
+    live: Vec<u32>,
+    live_pos: Vec<Option<usize>>,
+    errors: BTreeMap<String, usize>,
 }
 
 /// Runs a scenario and reports what happened.
@@ -147,8 +154,9 @@ pub fn run(p: &Params) -> Outcome {
     // The measured phase: failure or churn, with lookups spread over it.
     let duration = Duration::from_secs_f64(p.duration_s.unwrap_or(60.0));
     let mut all_copies_dead = 0;
+    let under_replicated = d.under_replicated();
     if let Some(frac) = p.fail_fraction {
-        d.pre_failure = Some(d.truth());
+        d.pre_failure = Some(d.truth().clone());
         all_copies_dead = d.fail_at_once(frac);
     }
     let start = d.net.now;
@@ -222,11 +230,13 @@ pub fn run(p: &Params) -> Outcome {
         records_all_copies_dead: all_copies_dead,
         records_expected_lost: round3(p.records as f64 * frac.powi(p.replicas as i32)),
         records_lost: d.lost,
+        records_under_replicated: under_replicated,
         maintenance_msgs_per_node_per_s: round3(maintenance),
         keys_per_node_max_over_mean: round3(d.truth().max_over_mean_arc()),
         converged,
         converge_s: round3(converge_s),
         final_lookups_checked: d.final_checked,
+        lookup_errors: d.errors.clone(),
         invariant_violations: violations,
         sim_events: d.net.events_processed,
         virtual_s: round3(d.net.now.saturating_since(t0).as_secs_f64()),
@@ -284,6 +294,10 @@ impl Driver {
             record_keys: Vec::new(),
             final_wrong: Vec::new(),
             final_checked: 0,
+            truth: Truth::default(),
+            live: Vec::new(),
+            live_pos: Vec::new(),
+            errors: BTreeMap::new(),
             p,
         }
     }
@@ -300,29 +314,37 @@ impl Driver {
         Id(b)
     }
 
-    fn truth(&self) -> Truth {
-        let live = self
-            .net
-            .nodes
-            .iter()
-            .filter(|n| n.node.is_some() && n.joined)
-            .map(|n| n.id)
-            .collect();
-        Truth { live }
+    fn truth(&self) -> &Truth {
+        &self.truth
     }
 
-    fn live_joined(&self) -> Vec<u32> {
-        (0..self.net.nodes.len() as u32)
-            .filter(|i| self.net.alive(*i) && self.net.nodes[*i as usize].joined)
-            .collect()
+    fn mark_joined(&mut self, i: u32) {
+        if self.live_pos.len() <= i as usize {
+            self.live_pos.resize(i as usize + 1, None);
+        }
+        if self.live_pos[i as usize].is_none() && self.net.alive(i) {
+            self.live_pos[i as usize] = Some(self.live.len());
+            self.live.push(i);
+            self.truth.live.insert(self.net.nodes[i as usize].id);
+        }
+    }
+
+    fn kill(&mut self, i: u32) {
+        self.net.kill(i);
+        if let Some(pos) = self.live_pos.get_mut(i as usize).and_then(Option::take) {
+            self.live.swap_remove(pos);
+            if let Some(&moved) = self.live.get(pos) {
+                self.live_pos[moved as usize] = Some(pos);
+            }
+            self.truth.live.remove(&self.net.nodes[i as usize].id);
+        }
     }
 
     fn random_live(&mut self) -> Option<u32> {
-        let live = self.live_joined();
-        if live.is_empty() {
+        if self.live.is_empty() {
             return None;
         }
-        Some(live[(self.rng.next_u64() % live.len() as u64) as usize])
+        Some(self.live[(self.rng.next_u64() % self.live.len() as u64) as usize])
     }
 
     fn total_msgs_sent(&self) -> u64 {
@@ -356,10 +378,12 @@ impl Driver {
                     .collect();
                 self.net.nodes[i as usize].joined = true;
                 self.net.with_node(i, |node, now| node.install_tables(pred, &succ, &fingers, now));
+                self.mark_joined(i);
             }
             return;
         }
         self.net.with_node(idx[0], |node, now| node.create(now));
+        self.process_reports();
         let gap = Duration::from_millis(20);
         for &i in &idx[1..] {
             let at = self.net.now + gap;
@@ -401,6 +425,28 @@ impl Driver {
             if self.net.now >= end {
                 return None;
             }
+            if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+                eprintln!("t={:?} {:?}", self.net.now.0 / 1_000_000 % 100_000, self.convergence_errors(2));
+                for sn in &self.net.nodes {
+                    if let (Some(n), true) = (&sn.node, sn.joined) {
+                        let st = n.status();
+                        let want = self.truth.successor(&sn.id);
+                        if st.successors.first().copied() != want {
+                            eprintln!("  bad succ0 {:?} has {:?} want {:?} pred {:?}", sn.id, st.successors.first(), want, st.predecessor);
+                        }
+                    }
+                }
+                if let Ok(w) = std::env::var("CHORD_SIM_WATCH") {
+                    for sn in &self.net.nodes {
+                        if w.split(',').any(|p| sn.id.to_hex().starts_with(p)) {
+                            if let Some(n) = &sn.node {
+                                let st = n.status();
+                                eprintln!("  {:?} {:?} pred={:?} succ={:?} links={:?} stats={:?}", st.id, st.phase, st.predecessor, st.successors, st.links.len(), n.stats());
+                            }
+                        }
+                    }
+                }
+            }
             let next = self.net.now + step;
             self.run_until(next);
         }
@@ -409,7 +455,7 @@ impl Driver {
     /// What is still wrong with the ring: successor lists, predecessors and
     /// fingers against the truth.
     fn convergence_errors(&self, max: usize) -> Vec<String> {
-        let truth = self.truth();
+        let truth = &self.truth;
         let mut errs = Vec::new();
         for sn in &self.net.nodes {
             let (Some(node), true) = (sn.node.as_ref(), sn.joined) else {
@@ -473,16 +519,8 @@ impl Driver {
         }
     }
 
-    /// Fails a fraction of the nodes at once; returns how many records had
-    /// every copy on a failed node.
-    fn fail_at_once(&mut self, frac: f64) -> usize {
-        let mut live = self.live_joined();
-        let k = ((live.len() as f64) * frac).floor() as usize;
-        let mut victims = BTreeSet::new();
-        while victims.len() < k && !live.is_empty() {
-            let pick = (self.rng.next_u64() % live.len() as u64) as usize;
-            victims.insert(live.swap_remove(pick));
-        }
+    /// Which nodes hold a copy of each record.
+    fn holders(&self) -> BTreeMap<Id, Vec<u32>> {
         let mut holders: BTreeMap<Id, Vec<u32>> = BTreeMap::new();
         for (i, sn) in self.net.nodes.iter().enumerate() {
             if let Some(node) = &sn.node {
@@ -491,13 +529,37 @@ impl Driver {
                 }
             }
         }
+        holders
+    }
+
+    /// Records with fewer live copies than configured.
+    fn under_replicated(&self) -> usize {
+        let holders = self.holders();
+        let want = self.p.replicas.min(self.live.len());
+        self.record_keys
+            .iter()
+            .filter(|(key, _)| holders.get(key).map_or(0, Vec::len) < want)
+            .count()
+    }
+
+    /// Fails a fraction of the nodes at once; returns how many records had
+    /// every copy on a failed node.
+    fn fail_at_once(&mut self, frac: f64) -> usize {
+        let mut live = self.live.clone();
+        let k = ((live.len() as f64) * frac).floor() as usize;
+        let mut victims = BTreeSet::new();
+        while victims.len() < k && !live.is_empty() {
+            let pick = (self.rng.next_u64() % live.len() as u64) as usize;
+            victims.insert(live.swap_remove(pick));
+        }
+        let holders = self.holders();
         let all_dead = self
             .record_keys
             .iter()
             .filter(|(key, _)| holders.get(key).is_none_or(|h| h.iter().all(|i| victims.contains(i))))
             .count();
         for v in victims {
-            self.net.kill(v);
+            self.kill(v);
         }
         all_dead
     }
@@ -530,7 +592,7 @@ impl Driver {
             }
             TICK_CHURN => {
                 if let Some(v) = self.random_live() {
-                    self.net.kill(v);
+                    self.kill(v);
                 }
                 let ident = self.new_identity();
                 let i = self.net.add_node(ident, self.config.clone());
@@ -588,6 +650,9 @@ impl Driver {
         let reports = core::mem::take(&mut self.net.reports);
         for r in reports {
             let Event::QueryDone { id, hops, timeouts, elapsed, outcome } = r.event else {
+                if let Event::Joined = r.event {
+                    self.mark_joined(r.node);
+                }
                 continue;
             };
             let Some(q) = self.outstanding.remove(&(r.node, id)) else {
@@ -614,10 +679,12 @@ impl Driver {
                         self.hops.push(u32::from(hops));
                         self.latencies_us.push(elapsed.as_micros() as u64);
                     } else {
-                        if outcome.is_ok() {
-                            self.failed_wrong += 1;
-                        } else {
-                            self.failed_error += 1;
+                        match &outcome {
+                            Ok(_) => self.failed_wrong += 1,
+                            Err(e) => {
+                                self.failed_error += 1;
+                                *self.errors.entry(e.to_string()).or_default() += 1;
+                            }
                         }
                         if survived {
                             self.failed_survived += 1;

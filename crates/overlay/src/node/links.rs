@@ -3,7 +3,7 @@
 
 use crate::id::NodeId;
 use crate::time::Time;
-use crate::wire::Message;
+use crate::wire::{CloseReason, Message};
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -16,8 +16,9 @@ pub struct Link {
     pub last_used: Time,
     /// Smoothed round trip and its variation, in microseconds.
     pub srtt: Option<(u64, u64)>,
-    /// The peer announced it closes this link: its going down is no failure.
-    pub closing: bool,
+    /// The peer announced it closes this link (and why): its going down is
+    /// then no failure.
+    pub closing: Option<CloseReason>,
 }
 
 #[derive(Debug, Default)]
@@ -70,7 +71,7 @@ impl Links {
             queue: VecDeque::new(),
             last_used: now,
             srtt: None,
-            closing: false,
+            closing: None,
         });
     }
 
@@ -81,11 +82,11 @@ impl Links {
             queue: VecDeque::new(),
             last_used: now,
             srtt: None,
-            closing: false,
+            closing: None,
         });
         link.connecting = None;
         link.last_used = now;
-        link.closing = false;
+        link.closing = None;
         core::mem::take(&mut link.queue)
     }
 
@@ -116,9 +117,9 @@ impl Links {
         }
     }
 
-    pub fn mark_closing(&mut self, peer: &NodeId) {
+    pub fn mark_closing(&mut self, peer: &NodeId, reason: CloseReason) {
         if let Some(l) = self.map.get_mut(peer) {
-            l.closing = true;
+            l.closing = Some(reason);
         }
     }
 

@@ -29,6 +29,9 @@ use ring::Ring;
 use route::{Pending, Purpose, Upstream};
 use std::collections::{BTreeMap, VecDeque};
 
+/// How long a peer that refused a link (over its budget) is not asked again.
+const BUSY_BACKOFF: Duration = Duration::from_secs(10);
+
 /// A change of a link reported by the shell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkChange {
@@ -106,6 +109,7 @@ pub struct Node {
     finger_cursor: usize,
     finger_inflight: bool,
     finger_burst: bool,
+    self_check_due: bool,
     record_version: u64,
     /// What replication last saw: (predecessor, replica targets).
     replicated_view: (Option<NodeId>, Vec<NodeId>),
@@ -151,6 +155,7 @@ impl Node {
             finger_cursor: 0,
             finger_inflight: false,
             finger_burst: false,
+            self_check_due: false,
             record_version: 0,
             replicated_view: (None, Vec::new()),
             next_stabilize: now,
@@ -334,13 +339,16 @@ impl Node {
         }
         self.stats.msgs_received += 1;
         self.links.touch(&from, now);
+        self.consider_successor(from);
         match msg {
             Message::Stabilize { seq } => self.on_stabilize(from, seq, now),
             Message::StabilizeReply { seq, predecessor, successors } => {
                 self.on_stabilize_reply(from, seq, predecessor, successors, now)
             }
             Message::Leave { predecessor, successors } => self.on_leave(from, predecessor, successors, now),
-            Message::Close { .. } => self.links.mark_closing(&from),
+            Message::Notify => self.on_notify(from, now),
+            Message::Neighbours { predecessor, successors } => self.on_neighbours(predecessor, successors),
+            Message::Close { reason } => self.links.mark_closing(&from, reason),
             Message::Route(route) => self.on_route(from, route, now),
             Message::RouteAck { no } => self.on_route_ack(from, no, now),
             Message::RouteReply { no, hops, timeouts, reply } => self.on_route_reply(from, no, hops, timeouts, reply, now),
@@ -455,6 +463,7 @@ impl Node {
                 });
             }
             Purpose::Finger(i) => self.on_finger_result(i, outcome),
+            Purpose::SelfCheck => self.on_self_check(outcome, now),
             Purpose::Join => {}
         }
     }
@@ -568,6 +577,11 @@ impl Node {
     fn close_link(&mut self, peer: NodeId, reason: crate::wire::CloseReason) {
         if let Some(link) = self.links.remove(&peer) {
             if link.connecting.is_none() {
+                if reason == crate::wire::CloseReason::Busy {
+                    // Evicted for budget: tell it who else is around.
+                    let view = Message::Neighbours { predecessor: self.ring.pred, successors: self.ring.succ.clone() };
+                    self.push_transmit(peer, view);
+                }
                 self.push_transmit(peer, Message::Close { reason });
             }
             self.stats.links_closed += 1;
@@ -579,7 +593,10 @@ impl Node {
         let was_known = self.links.contains(&peer);
         if !was_known {
             // Opened by the peer: make room if over budget, else refuse.
-            if self.links.len() >= self.config.max_links && !self.make_room(now) {
+            if self.links.len() >= self.config.max_links && !self.make_room_for(Some(peer)) {
+                // Refuse, but say who is around so the peer can go on.
+                let view = Message::Neighbours { predecessor: self.ring.pred, successors: self.ring.succ.clone() };
+                self.push_transmit(peer, view);
                 self.push_transmit(peer, Message::Close { reason: crate::wire::CloseReason::Busy });
                 self.events.push_back(Event::Disconnect(peer));
                 return;
@@ -597,12 +614,13 @@ impl Node {
     fn on_link_down(&mut self, peer: NodeId, now: Time) {
         match self.links.get(&peer) {
             None => {}
-            Some(l) if l.closing => {
-                // Closed on purpose by the peer (over budget, or idle on its
-                // side): no failure, but leave it be for a while before
-                // asking for a link again.
+            Some(l) if l.closing.is_some() => {
+                // Closed on purpose by the peer: no failure. One over its
+                // budget is left alone for a while before we ask again.
+                if l.closing == Some(crate::wire::CloseReason::Busy) {
+                    self.busy.insert(peer, now + BUSY_BACKOFF);
+                }
                 self.links.remove(&peer);
-                self.busy.insert(peer, now + self.config.dead_memory);
                 self.reroute_via(peer, now);
             }
             Some(_) => self.peer_failed(peer, now),

@@ -32,6 +32,8 @@ pub(super) enum Purpose {
     Join,
     /// To refresh finger `i`.
     Finger(usize),
+    /// To check that the ring routes our own id to us.
+    SelfCheck,
 }
 
 /// A request this node is responsible for until its answer arrives.

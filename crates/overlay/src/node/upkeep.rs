@@ -8,6 +8,7 @@ use crate::id::NodeId;
 use crate::node::ring::FINGERS;
 use crate::time::Time;
 use crate::wire::{CloseReason, Message, Mode, Reply, Request, RouteError};
+use rand_core::RngCore;
 use std::collections::BTreeSet;
 
 impl Node {
@@ -118,6 +119,23 @@ impl Node {
         if self.phase != Phase::Joined {
             return;
         }
+        self.consider_predecessor(from, now);
+        if self.ring.succ.is_empty() {
+            // We were alone: the newcomer is our successor too.
+            self.ring.succ.push(from);
+            self.ring_dirty = true;
+        }
+        let reply = Message::StabilizeReply {
+            seq,
+            predecessor: self.ring.pred,
+            successors: self.ring.succ.clone(),
+        };
+        let _ = self.send(from, reply, now);
+    }
+
+    /// Chord's notify: `from` believes it is our predecessor. It is, if it
+    /// lies between our predecessor and us (or we have none).
+    fn consider_predecessor(&mut self, from: NodeId, now: Time) {
         let me = self.ring.me;
         let replace = match self.ring.pred {
             None => true,
@@ -133,17 +151,72 @@ impl Node {
             }
             self.pred_heard = now;
         }
-        if self.ring.succ.is_empty() {
-            // We were alone: the newcomer is our successor too.
-            self.ring.succ.push(from);
-            self.ring_dirty = true;
+    }
+
+    /// A node that may be our predecessor; answer with our view so that it
+    /// can find its true successor.
+    pub(super) fn on_notify(&mut self, from: NodeId, now: Time) {
+        if self.phase != Phase::Joined {
+            return;
         }
-        let reply = Message::StabilizeReply {
-            seq,
-            predecessor: self.ring.pred,
-            successors: self.ring.succ.clone(),
+        self.consider_predecessor(from, now);
+        let view = Message::Neighbours { predecessor: self.ring.pred, successors: self.ring.succ.clone() };
+        let _ = self.send(from, view, now);
+    }
+
+    /// A neighbour's view: every node in it is a successor candidate.
+    pub(super) fn on_neighbours(&mut self, predecessor: Option<NodeId>, successors: Vec<NodeId>) {
+        if self.phase != Phase::Joined {
+            return;
+        }
+        for n in predecessor.into_iter().chain(successors) {
+            self.consider_successor(n);
+        }
+    }
+
+    /// Any live node heard of that lies between us and our successor is a
+    /// closer successor. This is what merges two rings that formed side by
+    /// side: traffic from the other ring reveals its nodes.
+    pub(super) fn consider_successor(&mut self, node: NodeId) {
+        if self.phase != Phase::Joined || node == self.ring.me || self.is_dead(&node) {
+            return;
+        }
+        let closer = match self.ring.succ.first() {
+            None => true,
+            Some(s) => node.in_open(&self.ring.me, s),
         };
-        let _ = self.send(from, reply, now);
+        if closer {
+            let mut cands = self.ring.succ.clone();
+            cands.push(node);
+            if self.ring.set_successors(cands, &|_| false) {
+                self.ring.learn(node);
+                self.ring_dirty = true;
+            }
+        }
+    }
+
+    /// Once per finger cycle: route a lookup of our own id from a far
+    /// finger. If another node answers, the ring has split around us; that
+    /// node learns of us, and we of its neighbourhood.
+    fn self_check(&mut self, now: Time) {
+        let fingers = self.ring.distinct_fingers();
+        let linked: Vec<NodeId> = fingers.into_iter().filter(|f| self.links.is_up(f)).collect();
+        if linked.is_empty() {
+            return;
+        }
+        // The far half of the table: those routes cross most of the ring.
+        let half = linked.len() / 2;
+        let pick = half + (self.rng.next_u64() as usize) % (linked.len() - half);
+        let me = self.ring.me;
+        self.originate(me, Mode::ToKey, Request::Lookup, Purpose::SelfCheck, Some(linked[pick]), now);
+    }
+
+    pub(super) fn on_self_check(&mut self, outcome: Result<Answer, QueryError>, now: Time) {
+        if let Ok(Answer::Owner(owner)) = outcome {
+            if owner != self.ring.me {
+                let _ = self.send(owner, Message::Notify, now);
+            }
+        }
     }
 
     pub(super) fn on_stabilize_reply(
@@ -176,11 +249,11 @@ impl Node {
         // entries that lie before it (they may be newer than its view).
         let dead = |n: &NodeId| self.dead.contains_key(n);
         let changed = self.ring.set_successors(candidates.clone(), &dead);
-        let mut learned = false;
-        for n in candidates {
-            learned |= self.ring.learn(n);
-        }
-        if changed || learned {
+        if changed {
+            // Only a changed view can teach the fingers anything new.
+            for n in candidates {
+                self.ring.learn(n);
+            }
             self.ring_dirty = true;
         }
     }
@@ -190,7 +263,11 @@ impl Node {
         if self.finger_inflight || self.ring.succ.is_empty() {
             return;
         }
-        let Some(i) = self.next_finger_index() else {
+        let next = self.next_finger_index();
+        if core::mem::take(&mut self.self_check_due) {
+            self.self_check(now);
+        }
+        let Some(i) = next else {
             return;
         };
         self.finger_inflight = true;
@@ -215,6 +292,9 @@ impl Node {
                     self.ring_dirty = true;
                 }
                 self.finger_cursor = 0;
+                if !self.finger_burst {
+                    self.self_check_due = true;
+                }
                 self.finger_burst = false;
                 continue;
             }
@@ -266,7 +346,7 @@ impl Node {
 
     pub(super) fn on_leave(&mut self, from: NodeId, predecessor: Option<NodeId>, successors: Vec<NodeId>, now: Time) {
         let me = self.ring.me;
-        self.links.mark_closing(&from);
+        self.links.mark_closing(&from, CloseReason::Leaving);
         self.dead.insert(from, now + self.config.dead_memory);
         let was_pred = self.ring.pred == Some(from);
         self.ring.remove(&from);
@@ -282,26 +362,45 @@ impl Node {
         self.reroute_via(from, now);
     }
 
-    /// Who we keep links to whatever the budget: predecessor, the first
-    /// successors and the fingers.
+    /// Who we want links to, most important first: the successor, the
+    /// predecessor, the next successors, then fingers from the farthest.
+    pub(super) fn essential_ranked(&self) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = Vec::with_capacity(self.config.linked_successors + FINGERS / 2);
+        let mut push = |n: NodeId| {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        };
+        if let Some(s) = self.ring.succ.first() {
+            push(*s);
+        }
+        if let Some(p) = self.ring.pred {
+            push(p);
+        }
+        for s in self.ring.succ.iter().take(self.config.linked_successors) {
+            push(*s);
+        }
+        for f in self.ring.distinct_fingers().into_iter().rev() {
+            push(f);
+        }
+        out
+    }
+
+    /// The links the budget protects: the top of the ranking.
     pub(super) fn essential_set(&self) -> BTreeSet<NodeId> {
-        let mut set: BTreeSet<NodeId> = self.ring.fingers.iter().flatten().copied().collect();
-        set.extend(self.ring.succ.iter().take(self.config.linked_successors));
-        set.extend(self.ring.pred);
-        set
+        self.essential_ranked().into_iter().take(self.config.max_links).collect()
     }
 
     /// Opens links to essential neighbours that lack one.
     pub(super) fn ensure_links(&mut self, now: Time) {
         let wanted: Vec<NodeId> = self
-            .essential_set()
+            .essential_ranked()
             .into_iter()
+            .take(self.config.max_links)
             .filter(|n| !self.links.contains(n) && !self.is_dead(n) && !self.busy.contains_key(n))
             .collect();
         for n in wanted {
-            if !self.try_connect(n, now) {
-                break;
-            }
+            let _ = self.try_connect(n, now);
         }
     }
 
@@ -326,7 +425,24 @@ impl Node {
 
     /// Closes the least recently used link that is not essential.
     pub(super) fn make_room(&mut self, _now: Time) -> bool {
-        let keep = self.essential_set();
+        self.make_room_for(None)
+    }
+
+    /// Like `make_room`, for a link `peer` opened to us: a peer that would
+    /// be our predecessor or a near successor may push out the lowest
+    /// ranked essential link.
+    pub(super) fn make_room_for(&mut self, peer: Option<NodeId>) -> bool {
+        let me = self.ring.me;
+        let neighbour = peer.is_some_and(|p| {
+            self.ring.pred.is_none_or(|q| p.in_open(&q, &me))
+                || self
+                    .ring
+                    .succ
+                    .get(self.config.linked_successors.saturating_sub(1))
+                    .is_none_or(|s| p.in_open(&me, s))
+        });
+        let budget = if neighbour { self.config.max_links.saturating_sub(1) } else { self.config.max_links };
+        let keep: BTreeSet<NodeId> = self.essential_ranked().into_iter().take(budget).collect();
         let busy_routes: BTreeSet<NodeId> = self.pending.values().filter_map(|p| p.next).collect();
         match self.links.eviction_candidate(&|p| keep.contains(p) || busy_routes.contains(p)) {
             Some(victim) => {

@@ -56,12 +56,25 @@ struct LinkState {
 #[derive(Debug)]
 enum Action {
     /// A frame arrives at `to`, if link generation `gen` still carries it.
-    Deliver { from: usize, to: usize, gen: u64, bytes: Vec<u8> },
+    Deliver {
+        from: usize,
+        to: usize,
+        gen: u64,
+        bytes: Vec<u8>,
+    },
     /// A connect attempt by `from` finishes (one round trip after the request).
-    ConnectDone { from: usize, to: NodeId, attempt: u64 },
+    ConnectDone {
+        from: usize,
+        to: NodeId,
+        attempt: u64,
+    },
     /// `to` learns that its link to `peer` is down: a link of generation
     /// `Some(gen)` closed or died, or (`None`) a connect attempt failed.
-    LinkDown { to: usize, peer: NodeId, gen: Option<u64> },
+    LinkDown {
+        to: usize,
+        peer: NodeId,
+        gen: Option<u64>,
+    },
 }
 
 /// The network, its nodes and everything they reported.
@@ -111,7 +124,12 @@ impl Net {
         };
         for i in 0..n {
             let byte = u8::try_from(i + 1).expect("fewer than 255 nodes");
-            let node = Node::new(Identity::from_seed([byte; 32]), config.clone(), i as u64 + 1, START);
+            let node = Node::new(
+                Identity::from_seed([byte; 32]),
+                config.clone(),
+                i as u64 + 1,
+                START,
+            );
             net.index.insert(node.id(), i);
             net.peers.push(Peer { node, alive: true });
         }
@@ -128,18 +146,34 @@ impl Net {
 
     /// Forms the ring of [`Net::ring`] out of idle nodes.
     pub fn form_ring(&mut self) {
-        let net = self;
-        let n = net.peers.len();
-        net.call(0, |node, now| node.create(now));
-        for i in 1..n {
-            let bootstrap = net.id(0);
-            net.link(i, 0);
-            net.call(i, |node, now| node.join(bootstrap, now));
-            let joined = net.run_until(|n| n.peers[i].node.phase() == Phase::Joined, Duration::from_secs(10));
-            assert!(joined, "node {i} did not join\n{}", net.report());
+        self.join_all();
+        let n = self.peers.len();
+        let ok = self.run_until(Net::ring_ok, Duration::from_secs(120));
+        assert!(ok, "ring of {n} did not converge\n{}", self.report());
+        // Successor lists fill in over a few more stabilization rounds; tests
+        // of record placement need them complete.
+        let ok = self.run_until(Net::lists_ok, Duration::from_secs(60));
+        assert!(
+            ok,
+            "successor lists of {n} did not converge\n{}",
+            self.report()
+        );
+    }
+
+    /// Node 0 creates a ring; every other node links to it and joins through
+    /// it as soon as the previous one is in.
+    pub fn join_all(&mut self) {
+        self.call(0, |node, now| node.create(now));
+        let bootstrap = self.id(0);
+        for i in 1..self.peers.len() {
+            self.link(i, 0);
+            self.call(i, |node, now| node.join(bootstrap, now));
+            let joined = self.run_until(
+                |n| n.peers[i].node.phase() == Phase::Joined,
+                Duration::from_secs(10),
+            );
+            assert!(joined, "node {i} did not join\n{}", self.report());
         }
-        let ok = net.run_until(Net::ring_ok, Duration::from_secs(120));
-        assert!(ok, "ring of {n} did not converge\n{}", net.report());
     }
 
     pub fn id(&self, i: usize) -> NodeId {
@@ -184,7 +218,14 @@ impl Net {
             .collect();
         for ((a, b), gen) in mine {
             let other = if a == i { b } else { a };
-            self.schedule(DOWN_DELAY, Action::LinkDown { to: other, peer: id, gen: Some(gen) });
+            self.schedule(
+                DOWN_DELAY,
+                Action::LinkDown {
+                    to: other,
+                    peer: id,
+                    gen: Some(gen),
+                },
+            );
         }
     }
 
@@ -195,10 +236,18 @@ impl Net {
 
     /// Starts a request on node `i` and runs until its answer (at most 30
     /// virtual seconds: more than the route timeout).
-    pub fn query(&mut self, i: usize, start: impl FnOnce(&mut Node, Time) -> QueryId) -> Result<Answer, QueryError> {
+    pub fn query(
+        &mut self,
+        i: usize,
+        start: impl FnOnce(&mut Node, Time) -> QueryId,
+    ) -> Result<Answer, QueryError> {
         let q = self.call(i, start);
         let done = self.run_until(|n| n.outcome(i, q).is_some(), Duration::from_secs(30));
-        assert!(done, "query {q} of node {i} got no answer\n{}", self.report());
+        assert!(
+            done,
+            "query {q} of node {i} got no answer\n{}",
+            self.report()
+        );
         self.outcome(i, q).expect("checked above")
     }
 
@@ -212,7 +261,10 @@ impl Net {
 
     /// Everything node `i` reported so far.
     pub fn events(&self, i: usize) -> impl Iterator<Item = &Event> {
-        self.trace.iter().filter(move |(_, n, _)| *n == i).map(|(_, _, e)| e)
+        self.trace
+            .iter()
+            .filter(move |(_, n, _)| *n == i)
+            .map(|(_, _, e)| e)
     }
 
     // ---- the clock ------------------------------------------------------------
@@ -299,9 +351,17 @@ impl Net {
 
     fn act(&mut self, action: Action) {
         match action {
-            Action::Deliver { from, to, gen, bytes } => {
+            Action::Deliver {
+                from,
+                to,
+                gen,
+                bytes,
+            } => {
                 let (key, side) = pair(to, from);
-                let open = self.links.get(&key).is_some_and(|l| l.gen == gen && !l.closed[side]);
+                let open = self
+                    .links
+                    .get(&key)
+                    .is_some_and(|l| l.gen == gen && !l.closed[side]);
                 if !open || !self.peers[to].alive {
                     self.lost_frames += 1;
                     return;
@@ -318,18 +378,30 @@ impl Net {
                 match self.index_of(&to) {
                     Some(j) if self.peers[j].alive && self.peers[j].node.phase() != Phase::Left => {
                         let (key, _) = pair(from, j);
-                        let both_open = self.links.get(&key).is_some_and(|l| l.closed == [false, false]);
+                        let both_open = self
+                            .links
+                            .get(&key)
+                            .is_some_and(|l| l.closed == [false, false]);
                         // Already opened by the other side meanwhile: both know.
                         if !both_open {
                             self.open_link(from, j);
                         }
                     }
-                    _ => self.schedule(DOWN_DELAY, Action::LinkDown { to: from, peer: to, gen: None }),
+                    _ => self.schedule(
+                        DOWN_DELAY,
+                        Action::LinkDown {
+                            to: from,
+                            peer: to,
+                            gen: None,
+                        },
+                    ),
                 }
             }
             Action::LinkDown { to, peer, gen } => {
                 let Some(j) = self.index_of(&peer) else {
-                    self.call(to, |node, now| node.handle_link(peer, LinkChange::Down, now));
+                    self.call(to, |node, now| {
+                        node.handle_link(peer, LinkChange::Down, now)
+                    });
                     return;
                 };
                 let (key, _) = pair(to, j);
@@ -343,7 +415,9 @@ impl Net {
                     _ => return,
                 }
                 if self.peers[to].alive {
-                    self.call(to, |node, now| node.handle_link(peer, LinkChange::Down, now));
+                    self.call(to, |node, now| {
+                        node.handle_link(peer, LinkChange::Down, now)
+                    });
                 }
             }
         }
@@ -352,7 +426,13 @@ impl Net {
     fn open_link(&mut self, a: usize, b: usize) {
         self.seq += 1;
         let (key, _) = pair(a, b);
-        self.links.insert(key, LinkState { gen: self.seq, closed: [false, false] });
+        self.links.insert(
+            key,
+            LinkState {
+                gen: self.seq,
+                closed: [false, false],
+            },
+        );
         let (ida, idb) = (self.id(a), self.id(b));
         self.call(a, |node, now| node.handle_link(idb, LinkChange::Up, now));
         self.call(b, |node, now| node.handle_link(ida, LinkChange::Up, now));
@@ -381,7 +461,15 @@ impl Net {
         match self.links.get(&key) {
             Some(l) if !l.closed[side] => {
                 let gen = l.gen;
-                self.schedule(LATENCY, Action::Deliver { from, to: j, gen, bytes });
+                self.schedule(
+                    LATENCY,
+                    Action::Deliver {
+                        from,
+                        to: j,
+                        gen,
+                        bytes,
+                    },
+                );
             }
             // The node sent on a link the network no longer has (the Down
             // notice is on its way): lost, as on a real network.
@@ -395,7 +483,14 @@ impl Net {
                 self.seq += 1;
                 self.attempts.insert((i, *peer), self.seq);
                 let attempt = self.seq;
-                self.schedule(LATENCY * 2, Action::ConnectDone { from: i, to: *peer, attempt });
+                self.schedule(
+                    LATENCY * 2,
+                    Action::ConnectDone {
+                        from: i,
+                        to: *peer,
+                        attempt,
+                    },
+                );
             }
             Event::Disconnect(peer) => {
                 // A pending attempt is abandoned; an open link closes on our
@@ -408,7 +503,14 @@ impl Net {
                         if !l.closed[side] {
                             l.closed[side] = true;
                             let gen = l.gen;
-                            self.schedule(LATENCY, Action::LinkDown { to: j, peer: me, gen: Some(gen) });
+                            self.schedule(
+                                LATENCY,
+                                Action::LinkDown {
+                                    to: j,
+                                    peer: me,
+                                    gen: Some(gen),
+                                },
+                            );
                         }
                     }
                 }
@@ -437,7 +539,10 @@ impl Net {
     /// The true owner of `key`: the first live id at or after it, wrapping.
     pub fn owner_of(&self, key: &Id) -> NodeId {
         let ids = self.sorted_live_ids();
-        *ids.iter().find(|id| *id >= key).or(ids.first()).expect("a live node")
+        *ids.iter()
+            .find(|id| *id >= key)
+            .or(ids.first())
+            .expect("a live node")
     }
 
     /// The live node `k` places after `id` in ring order.
@@ -456,6 +561,20 @@ impl Net {
                 let id = self.id(i);
                 s.successors.first() == Some(&self.true_successor(&id, 1))
                     && s.predecessor == Some(self.true_successor(&id, live.len() - 1))
+            })
+    }
+
+    /// Every live node's successor list holds exactly the next live nodes
+    /// (as many as the list has room for) and no node that is gone.
+    pub fn lists_ok(&self) -> bool {
+        let live = self.live();
+        self.ring_ok()
+            && live.iter().all(|&i| {
+                let node = self.node(i);
+                let id = self.id(i);
+                let len = node.config().successors.min(live.len() - 1);
+                let want: Vec<NodeId> = (1..=len).map(|k| self.true_successor(&id, k)).collect();
+                node.status().successors == want
             })
     }
 
