@@ -89,6 +89,10 @@ pub enum Message {
     Replicate {
         /// The records; each is checked on arrival.
         records: Vec<Record>,
+        /// How many further successors the receiver passes them on to:
+        /// copies travel down the chain of successor links, which every
+        /// node keeps open, instead of needing links to farther nodes.
+        copies_left: u8,
     },
 }
 
@@ -334,7 +338,7 @@ mod tests {
                 timeouts: 0,
                 reply: Reply::Records { records: vec![rec.clone()] },
             },
-            Message::Replicate { records: vec![rec] },
+            Message::Replicate { records: vec![rec], copies_left: 1 },
             Message::Close { reason: CloseReason::Busy },
         ]
     }

@@ -180,9 +180,7 @@ pub fn run(p: &Params) -> Outcome {
     }
     d.final_lookups(200.min(p.nodes * 4));
     violations.extend(d.final_wrong.iter().take(5).cloned());
-    if converged {
-        d.check_records();
-    }
+    d.check_records();
 
     let n_lookups = d.lookups_done;
     let failed = d.failed_wrong + d.failed_error;
@@ -536,6 +534,13 @@ impl Driver {
     fn under_replicated(&self) -> usize {
         let holders = self.holders();
         let want = self.p.replicas.min(self.live.len());
+        if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+            for (key, _) in self.record_keys.iter().filter(|(key, _)| holders.get(key).map_or(0, Vec::len) < want).take(3) {
+                let h: Vec<NodeId> = holders.get(key).map(|v| v.iter().map(|i| self.net.nodes[*i as usize].id).collect()).unwrap_or_default();
+                let o = self.truth.owner(key);
+                eprintln!("under-replicated {key:?}: holders {h:?}, owner {o:?} then {:?}", o.map(|o| self.truth.successors(&o, 3)));
+            }
+        }
         self.record_keys
             .iter()
             .filter(|(key, _)| holders.get(key).map_or(0, Vec::len) < want)

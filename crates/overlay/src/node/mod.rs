@@ -352,7 +352,7 @@ impl Node {
             Message::Route(route) => self.on_route(from, route, now),
             Message::RouteAck { no } => self.on_route_ack(from, no, now),
             Message::RouteReply { no, hops, timeouts, reply } => self.on_route_reply(from, no, hops, timeouts, reply, now),
-            Message::Replicate { records } => self.on_replicate(from, records, now),
+            Message::Replicate { records, copies_left } => self.on_replicate(from, records, copies_left, now),
         }
         self.after_input(now);
     }

@@ -1,7 +1,10 @@
 //! Record placement: the owner of a key and its next k-1 successors hold a
-//! copy. Copies move when the ring changes (a new predecessor takes its part,
-//! a changed successor list gets the missing copies) and a periodic full
-//! push repairs whatever an event missed.
+//! copy. Copies travel down the chain of successor links (each node passes
+//! them to its own successor until k copies exist), so replication needs no
+//! link beyond the one to the successor that every node keeps anyway. Copies
+//! move when the ring changes (a new predecessor takes its part, a changed
+//! successor list gets the missing copies) and a periodic full push repairs
+//! whatever an event missed.
 
 use super::Node;
 use crate::id::NodeId;
@@ -33,11 +36,25 @@ impl Node {
         }
     }
 
+    /// Copies beyond the successor's that a push down the chain asks for.
+    fn chain_rest(&self) -> u8 {
+        u8::try_from(self.config.replicas.saturating_sub(2)).unwrap_or(u8::MAX)
+    }
+
+    /// Pushes owned records down the successor chain.
+    fn push_chain(&mut self, records: Vec<Record>, now: Time) {
+        if self.config.replicas < 2 || records.is_empty() {
+            return;
+        }
+        if let Some(s) = self.ring.succ.iter().find(|s| !self.is_dead(s)).copied() {
+            let rest = self.chain_rest();
+            self.push_records(s, records, rest, now);
+        }
+    }
+
     /// A record was stored here as owner: copy it to the replicas.
     pub(super) fn replicate_one(&mut self, record: Record, now: Time) {
-        for t in self.replica_targets() {
-            self.push_records(t, vec![record.clone()], now);
-        }
+        self.push_chain(vec![record], now);
     }
 
     /// The ring changed: give new replicas what they lack, and all replicas
@@ -54,20 +71,9 @@ impl Node {
             // The range grew if the new predecessor lies before the old one.
             Some(op) => op != p && !p.in_open(&op, &self.ring.me),
         };
-        let fresh: Vec<NodeId> = if grew {
-            targets
-        } else {
-            targets.into_iter().filter(|t| !old_targets.contains(t)).collect()
-        };
-        if fresh.is_empty() {
-            return;
-        }
-        let owned = self.owned_records();
-        if owned.is_empty() {
-            return;
-        }
-        for t in fresh {
-            self.push_records(t, owned.clone(), now);
+        if grew || targets != old_targets {
+            let owned = self.owned_records();
+            self.push_chain(owned, now);
         }
     }
 
@@ -75,12 +81,7 @@ impl Node {
     pub(super) fn replicate_all(&mut self, now: Time) {
         self.store.expire(now);
         let owned = self.owned_records();
-        if owned.is_empty() {
-            return;
-        }
-        for t in self.replica_targets() {
-            self.push_records(t, owned.clone(), now);
-        }
+        self.push_chain(owned, now);
     }
 
     /// A new predecessor took over part of our range: hand it those records.
@@ -92,33 +93,44 @@ impl Node {
             _ => self.store.in_range(&self.ring.me, &new),
         };
         if !records.is_empty() {
-            self.push_records(new, records, now);
+            self.push_records(new, records, 0, now);
         }
     }
 
     /// Sends records in batches that fit a frame.
-    pub(super) fn push_records(&mut self, to: NodeId, records: Vec<Record>, now: Time) {
+    pub(super) fn push_records(&mut self, to: NodeId, records: Vec<Record>, copies_left: u8, now: Time) {
         let mut batch = Vec::new();
         let mut bytes = 0;
         for r in records {
             let size = r.size() + 16;
             if bytes + size > BATCH_BYTES && !batch.is_empty() {
-                let _ = self.send(to, Message::Replicate { records: core::mem::take(&mut batch) }, now);
+                let records = core::mem::take(&mut batch);
+                let _ = self.send(to, Message::Replicate { records, copies_left }, now);
                 bytes = 0;
             }
             bytes += size;
             batch.push(r);
         }
         if !batch.is_empty() {
-            let _ = self.send(to, Message::Replicate { records: batch }, now);
+            let _ = self.send(to, Message::Replicate { records: batch, copies_left }, now);
         }
     }
 
-    /// Records pushed to us: each is checked by the store's rules.
-    pub(super) fn on_replicate(&mut self, _from: NodeId, records: Vec<Record>, now: Time) {
+    /// Records pushed to us: each is checked by the store's rules; those
+    /// we hold are passed on down the chain if more copies are wanted.
+    pub(super) fn on_replicate(&mut self, _from: NodeId, records: Vec<Record>, copies_left: u8, now: Time) {
+        let mut kept = Vec::new();
         for r in records {
-            if self.store.put(r, now).is_err() {
-                self.stats.records_refused += 1;
+            match self.store.put(r.clone(), now) {
+                Ok(_) => kept.push(r),
+                Err(_) => self.stats.records_refused += 1,
+            }
+        }
+        // The chain is bounded by the configured copies, whatever a peer asks.
+        let left = copies_left.min(self.chain_rest());
+        if left > 0 && !kept.is_empty() {
+            if let Some(s) = self.ring.succ.iter().find(|s| !self.is_dead(s)).copied() {
+                self.push_records(s, kept, left - 1, now);
             }
         }
     }

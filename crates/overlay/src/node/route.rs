@@ -172,25 +172,27 @@ impl Node {
                 }
             }
         }
+        let linked = |n: &NodeId| !avoid(n) && self.links.is_up(n);
         if let Some(owner) = self.ring.owner_among_successors(&t, &avoid) {
+            if self.links.is_up(&owner) {
+                return Step::Forward(owner, true);
+            }
+            // The owner is a farther successor we have no link to: a linked
+            // node before the key (a nearer successor) can take it there
+            // over its own links, without a connect that a dead node would
+            // only answer with a timeout.
+            if let Some(n) = self.ring.closest_preceding(&t, &linked, &mut self.links.up_peers()) {
+                return Step::Forward(n, false);
+            }
             return Step::Forward(owner, true);
         }
-        let linked = |n: &NodeId| !avoid(n) && self.links.is_up(n);
         let usable = |n: &NodeId| !avoid(n) && (self.links.contains(n) || !self.busy.contains_key(n));
         let best_any = self.ring.closest_preceding(&t, &usable, &mut core::iter::empty());
         let best_linked = self.ring.closest_preceding(&t, &linked, &mut self.links.up_peers());
-        let choice = match (best_any, best_linked) {
-            (Some(a), Some(l)) => {
-                // An open link beats a slightly better node we would first
-                // have to connect to.
-                if self.links.is_up(&a) || self.ring.me.distance_to(&l) >= self.ring.me.distance_to(&a) {
-                    Some(l)
-                } else {
-                    Some(a)
-                }
-            }
-            (a, l) => l.or(a),
-        };
+        // An open link that makes progress beats a closer node we would
+        // first have to connect to: connecting to a node that has died
+        // costs a whole connect timeout.
+        let choice = best_linked.or(best_any);
         match choice {
             Some(n) => Step::Forward(n, false),
             None => match self.ring.succ.iter().find(|s| !avoid(s)) {

@@ -285,11 +285,16 @@ impl Node {
             self.finger_cursor += 1;
             let start = self.ring.finger_start(i);
             if start.in_half_open(&me, &last) {
-                // Covered by successors: fill from them and wrap around.
-                let owner = self.ring.owner_among_successors(&start, &|_| false);
-                if self.ring.fingers[i] != owner {
-                    self.ring.fingers[i] = owner;
-                    self.ring_dirty = true;
+                // This finger and all below it fall within the successor
+                // list: their owners are known without asking. Fill them
+                // and wrap around to the top.
+                for j in (0..=i).rev() {
+                    let start = self.ring.finger_start(j);
+                    let owner = self.ring.owner_among_successors(&start, &|_| false);
+                    if self.ring.fingers[j] != owner {
+                        self.ring.fingers[j] = owner;
+                        self.ring_dirty = true;
+                    }
                 }
                 self.finger_cursor = 0;
                 if !self.finger_burst {
@@ -326,7 +331,7 @@ impl Node {
             let succ = self.ring.succ.clone();
             if let Some(s) = succ.first().copied() {
                 let records: Vec<_> = self.store.iter().cloned().collect();
-                self.push_records(s, records, now);
+                self.push_records(s, records, 0, now);
                 let _ = self.send(s, Message::Leave { predecessor: pred, successors: succ.clone() }, now);
             }
             if let Some(p) = pred {
