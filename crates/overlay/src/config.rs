@@ -54,7 +54,7 @@ impl Default for Config {
             replicas: 3,
             stabilize_interval: Duration::from_secs(1),
             finger_interval: Duration::from_secs(2),
-            replicate_interval: Duration::from_secs(30),
+            replicate_interval: Duration::from_secs(10),
             max_links: 48,
             linked_successors: 3,
             link_idle: Duration::from_secs(60),

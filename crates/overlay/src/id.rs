@@ -86,7 +86,11 @@ impl Id {
     /// `self + 2^bit` modulo 2^160 (`bit` < 160): the start of finger `bit`.
     pub fn add_pow2(&self, bit: usize) -> Id {
         debug_assert!(bit < ID_BITS);
-        let (hi, lo) = if bit < 128 { (0, 1u128 << bit) } else { (1u32 << (bit - 128), 0) };
+        let (hi, lo) = if bit < 128 {
+            (0, 1u128 << bit)
+        } else {
+            (1u32 << (bit - 128), 0)
+        };
         self.wrapping_add(&Id::from_words(hi, lo))
     }
 
@@ -206,7 +210,10 @@ mod tests {
         let a = Id::hash(b"a");
         let b = Id::hash(b"b");
         assert_eq!(a.wrapping_add(&b).wrapping_sub(&b), a);
-        assert_eq!(Id::MAX.wrapping_add(&Id::from_u64_top(0).add_pow2(0)), Id::ZERO);
+        assert_eq!(
+            Id::MAX.wrapping_add(&Id::from_u64_top(0).add_pow2(0)),
+            Id::ZERO
+        );
         assert_eq!(Id::ZERO.add_pow2(159), id(1 << 63));
         assert_eq!(Id::ZERO.add_pow2(0).0[19], 1);
     }
@@ -215,7 +222,10 @@ mod tests {
     fn carries_cross_the_word_boundary() {
         let low_max = Id::from_words(0, u128::MAX);
         assert_eq!(low_max.add_pow2(0), Id::from_words(1, 0));
-        assert_eq!(Id::from_words(1, 0).wrapping_sub(&Id::ZERO.add_pow2(0)), low_max);
+        assert_eq!(
+            Id::from_words(1, 0).wrapping_sub(&Id::ZERO.add_pow2(0)),
+            low_max
+        );
         assert_eq!(Id::ZERO.wrapping_sub(&Id::ZERO.add_pow2(0)), Id::MAX);
         assert!(Id::from_words(1, 0) > low_max);
         assert!(Id::from_words(0, 5) < Id::from_words(0, 6));

@@ -68,7 +68,11 @@ pub fn node_id_of(public_key: &[u8; PUBLIC_KEY_BYTES]) -> NodeId {
 }
 
 /// Checks an Ed25519 signature; false for malformed keys or signatures.
-pub fn verify(public_key: &[u8; PUBLIC_KEY_BYTES], msg: &[u8], sig: &[u8; SIGNATURE_BYTES]) -> bool {
+pub fn verify(
+    public_key: &[u8; PUBLIC_KEY_BYTES],
+    msg: &[u8],
+    sig: &[u8; SIGNATURE_BYTES],
+) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(public_key) else {
         return false;
     };

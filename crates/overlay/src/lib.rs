@@ -53,6 +53,6 @@ pub use stats::Stats;
 pub use store::{PutOutcome, Store, StoreError, StoreLimits};
 pub use time::Time;
 pub use wire::{
-    CloseReason, Message, Mode, QueryNo, Reply, Request, Route, RouteError, WireError, MAX_ATTACH, MAX_AVOID,
-    MAX_FRAME, MAX_LIST, WIRE_VERSION,
+    CloseReason, Message, Mode, QueryNo, Reply, Request, Route, RouteError, WireError, MAX_ATTACH,
+    MAX_AVOID, MAX_FRAME, MAX_LIST, WIRE_VERSION,
 };

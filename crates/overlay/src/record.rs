@@ -128,7 +128,12 @@ impl Record {
 
     /// Bytes this record costs in memory and on the wire, roughly.
     pub fn size(&self) -> usize {
-        20 + 1 + PUBLIC_KEY_BYTES + 8 + 8 + SIGNATURE_BYTES + self.value.as_ref().map_or(0, Vec::len)
+        20 + 1
+            + PUBLIC_KEY_BYTES
+            + 8
+            + 8
+            + SIGNATURE_BYTES
+            + self.value.as_ref().map_or(0, Vec::len)
     }
 }
 
@@ -171,7 +176,14 @@ mod tests {
     #[test]
     fn any_changed_field_breaks_the_signature() {
         let id = Identity::from_seed([1; 32]);
-        let r = Record::sign(&id, Id::for_key("k"), Kind::Single, 3, Time(99), Some(b"v".to_vec()));
+        let r = Record::sign(
+            &id,
+            Id::for_key("k"),
+            Kind::Single,
+            3,
+            Time(99),
+            Some(b"v".to_vec()),
+        );
         assert!(r.verify());
         let mut bad = r.clone();
         bad.version = 4;

@@ -15,7 +15,9 @@ use core::ops::Bound;
 use std::collections::BTreeMap;
 
 /// Why a record was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 pub enum StoreError {
     /// The signature does not match the writer and contents.
     #[error("record signature is invalid")]
@@ -98,7 +100,11 @@ impl Store {
         if record.expires > now + self.limits.max_ttl {
             return Err(StoreError::TtlTooLong);
         }
-        if record.value.as_ref().is_some_and(|v| v.len() > self.limits.max_value) {
+        if record
+            .value
+            .as_ref()
+            .is_some_and(|v| v.len() > self.limits.max_value)
+        {
             return Err(StoreError::TooLarge);
         }
         let slot = slot_of(&record);
@@ -248,9 +254,18 @@ mod tests {
     #[test]
     fn another_signer_cannot_overwrite_or_remove() {
         let mut s = store();
-        assert_eq!(s.put(rec(1, "alice", Kind::Single, 1, Some("a")), NOW), Ok(PutOutcome::Inserted));
-        assert_eq!(s.put(rec(2, "alice", Kind::Single, 9, Some("b")), NOW), Err(StoreError::NotOwner));
-        assert_eq!(s.put(rec(2, "alice", Kind::Single, 9, None), NOW), Err(StoreError::NotOwner));
+        assert_eq!(
+            s.put(rec(1, "alice", Kind::Single, 1, Some("a")), NOW),
+            Ok(PutOutcome::Inserted)
+        );
+        assert_eq!(
+            s.put(rec(2, "alice", Kind::Single, 9, Some("b")), NOW),
+            Err(StoreError::NotOwner)
+        );
+        assert_eq!(
+            s.put(rec(2, "alice", Kind::Single, 9, None), NOW),
+            Err(StoreError::NotOwner)
+        );
         let got = s.get(&Id::for_key("alice"), Kind::Single, NOW);
         assert_eq!(got[0].value.as_deref(), Some(&b"a"[..]));
     }
@@ -296,13 +311,24 @@ mod tests {
     #[test]
     fn multi_keys_hold_one_value_per_signer() {
         let mut s = store();
-        assert!(s.put(rec(1, "service:relay", Kind::Multi, 1, Some("r1")), NOW).is_ok());
-        assert!(s.put(rec(2, "service:relay", Kind::Multi, 1, Some("r2")), NOW).is_ok());
-        assert!(s.put(rec(2, "service:relay", Kind::Multi, 2, Some("r2b")), NOW).is_ok());
+        assert!(s
+            .put(rec(1, "service:relay", Kind::Multi, 1, Some("r1")), NOW)
+            .is_ok());
+        assert!(s
+            .put(rec(2, "service:relay", Kind::Multi, 1, Some("r2")), NOW)
+            .is_ok());
+        assert!(s
+            .put(rec(2, "service:relay", Kind::Multi, 2, Some("r2b")), NOW)
+            .is_ok());
         // A single-valued record under the same name does not block the service.
-        assert!(s.put(rec(3, "service:relay", Kind::Single, 1, Some("squat")), NOW).is_ok());
+        assert!(s
+            .put(rec(3, "service:relay", Kind::Single, 1, Some("squat")), NOW)
+            .is_ok());
         let got = s.get(&Id::for_key("service:relay"), Kind::Multi, NOW);
-        let mut values: Vec<_> = got.iter().map(|r| r.value.clone().unwrap_or_default()).collect();
+        let mut values: Vec<_> = got
+            .iter()
+            .map(|r| r.value.clone().unwrap_or_default())
+            .collect();
         values.sort();
         assert_eq!(values, vec![b"r1".to_vec(), b"r2b".to_vec()]);
     }
@@ -311,7 +337,10 @@ mod tests {
     fn limits_are_enforced() {
         let mut s = store();
         let big = "x".repeat(65);
-        assert_eq!(s.put(rec(1, "k", Kind::Single, 1, Some(&big)), NOW), Err(StoreError::TooLarge));
+        assert_eq!(
+            s.put(rec(1, "k", Kind::Single, 1, Some(&big)), NOW),
+            Err(StoreError::TooLarge)
+        );
         let r = rec(1, "k", Kind::Single, 1, Some("v"));
         assert_eq!(s.put(r.clone(), r.expires), Err(StoreError::Expired));
         let far = Record::sign(
@@ -324,9 +353,14 @@ mod tests {
         );
         assert_eq!(s.put(far, NOW), Err(StoreError::TtlTooLong));
         for i in 0..8 {
-            assert!(s.put(rec(1, &format!("k{i}"), Kind::Single, 1, Some("v")), NOW).is_ok());
+            assert!(s
+                .put(rec(1, &format!("k{i}"), Kind::Single, 1, Some("v")), NOW)
+                .is_ok());
         }
-        assert_eq!(s.put(rec(1, "k9", Kind::Single, 1, Some("v")), NOW), Err(StoreError::Full));
+        assert_eq!(
+            s.put(rec(1, "k9", Kind::Single, 1, Some("v")), NOW),
+            Err(StoreError::Full)
+        );
     }
 
     #[test]
@@ -354,7 +388,10 @@ mod tests {
         let all: Vec<Id> = s.iter().map(|r| r.key).collect();
         let (lo, hi) = (all[1], all[3]);
         let mid = s.in_range(&lo, &hi);
-        assert_eq!(mid.iter().map(|r| r.key).collect::<Vec<_>>(), vec![all[2], all[3]]);
+        assert_eq!(
+            mid.iter().map(|r| r.key).collect::<Vec<_>>(),
+            vec![all[2], all[3]]
+        );
         let wrap = s.in_range(&hi, &lo);
         assert_eq!(wrap.len(), 3);
         assert_eq!(s.in_range(&lo, &lo).len(), 5);

@@ -268,9 +268,7 @@ impl Message {
         let ok = match self {
             Message::StabilizeReply { successors, .. }
             | Message::Leave { successors, .. }
-            | Message::Neighbours { successors, .. } => {
-                successors.len() <= MAX_LIST
-            }
+            | Message::Neighbours { successors, .. } => successors.len() <= MAX_LIST,
             Message::Route(r) => {
                 r.avoid.len() <= MAX_AVOID
                     && match &r.request {
@@ -295,7 +293,10 @@ impl Message {
     /// True for ring upkeep (as opposed to requests made by users): counted
     /// separately as maintenance traffic.
     pub fn is_maintenance(&self) -> bool {
-        !matches!(self, Message::Route(_) | Message::RouteAck { .. } | Message::RouteReply { .. })
+        !matches!(
+            self,
+            Message::Route(_) | Message::RouteAck { .. } | Message::RouteReply { .. }
+        )
     }
 }
 
@@ -336,10 +337,17 @@ mod tests {
                 no: 7,
                 hops: 3,
                 timeouts: 0,
-                reply: Reply::Records { records: vec![rec.clone()] },
+                reply: Reply::Records {
+                    records: vec![rec.clone()],
+                },
             },
-            Message::Replicate { records: vec![rec], copies_left: 1 },
-            Message::Close { reason: CloseReason::Busy },
+            Message::Replicate {
+                records: vec![rec],
+                copies_left: 1,
+            },
+            Message::Close {
+                reason: CloseReason::Busy,
+            },
         ]
     }
 
@@ -354,7 +362,10 @@ mod tests {
     #[test]
     fn oversized_wrong_version_and_truncated_frames_are_rejected() {
         let big = vec![WIRE_VERSION; MAX_FRAME + 1];
-        assert_eq!(Message::decode(&big), Err(WireError::TooLarge(MAX_FRAME + 1)));
+        assert_eq!(
+            Message::decode(&big),
+            Err(WireError::TooLarge(MAX_FRAME + 1))
+        );
         assert_eq!(Message::decode(&[]), Err(WireError::Empty));
         let mut bytes = samples()[1].encode().expect("encodes");
         bytes[0] = 9;
@@ -362,7 +373,10 @@ mod tests {
         for m in samples() {
             let bytes = m.encode().expect("encodes");
             for cut in 1..bytes.len() {
-                assert!(Message::decode(&bytes[..cut]).is_err(), "{m:?} cut at {cut}");
+                assert!(
+                    Message::decode(&bytes[..cut]).is_err(),
+                    "{m:?} cut at {cut}"
+                );
             }
             let mut trailing = bytes.clone();
             trailing.push(0);
@@ -391,7 +405,10 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let seeds: Vec<Vec<u8>> = samples().iter().map(|m| m.encode().expect("encodes")).collect();
+        let seeds: Vec<Vec<u8>> = samples()
+            .iter()
+            .map(|m| m.encode().expect("encodes"))
+            .collect();
         for i in 0..20_000 {
             let mut b = seeds[i % seeds.len()].clone();
             for _ in 0..(next() % 6 + 1) {

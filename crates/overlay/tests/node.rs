@@ -420,6 +420,7 @@ fn hostile_input_is_counted_and_changes_nothing() {
         let refused_before = net.node(i).stats().records_refused;
         let bytes = frame(&Message::Replicate {
             records: bad_records.to_vec(),
+            copies_left: 2,
         });
         net.call(i, |n, now| n.handle_bytes(sender, &bytes, now))
             .expect("well-formed frame");

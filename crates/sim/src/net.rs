@@ -15,12 +15,28 @@ use std::collections::{BTreeMap, BinaryHeap};
 /// What can happen at an instant.
 #[derive(Debug)]
 pub enum Ev {
-    Deliver { to: u32, from: u32, msg: Message },
-    LinkUp { a: u32, b: u32 },
-    LinkDown { to: u32, peer: u32 },
+    /// Boxed: the queue moves entries around, and messages can be large.
+    Deliver {
+        to: u32,
+        from: u32,
+        msg: Box<Message>,
+    },
+    LinkUp {
+        a: u32,
+        b: u32,
+    },
+    LinkDown {
+        to: u32,
+        peer: u32,
+    },
     /// An orderly close by `peer`: what it sent before arrives first.
-    Closed { to: u32, peer: u32 },
-    Timer { node: u32 },
+    Closed {
+        to: u32,
+        peer: u32,
+    },
+    Timer {
+        node: u32,
+    },
     /// Scenario hook (lookups, churn, failures), handled by the driver.
     Tick(u32),
 }
@@ -112,7 +128,11 @@ impl Net {
 
     pub fn schedule(&mut self, at: Time, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Entry { at, seq: self.seq, ev });
+        self.queue.push(Entry {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     /// Adds a node (not yet in any ring).
@@ -179,11 +199,19 @@ impl Net {
                     continue;
                 }
                 let mut delay = self.latency(i, to);
-                while self.loss > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < self.loss {
+                while self.loss > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < self.loss
+                {
                     // A lost segment is resent after a retransmission timeout.
                     delay += Duration::from_millis(200).max(self.latency * 3);
                 }
-                self.schedule(now + delay, Ev::Deliver { to, from: i, msg: t.msg });
+                self.schedule(
+                    now + delay,
+                    Ev::Deliver {
+                        to,
+                        from: i,
+                        msg: Box::new(t.msg),
+                    },
+                );
                 continue;
             }
             let Some(node) = self.nodes[i as usize].node.as_mut() else {
@@ -234,7 +262,10 @@ impl Net {
             }
             Event::Joined => {
                 self.nodes[i as usize].joined = true;
-                self.reports.push(Report { node: i, event: Event::Joined });
+                self.reports.push(Report {
+                    node: i,
+                    event: Event::Joined,
+                });
             }
             e @ (Event::QueryDone { .. } | Event::JoinFailed(_)) => {
                 self.reports.push(Report { node: i, event: e });
@@ -286,9 +317,7 @@ impl Net {
         if at > until {
             return None;
         }
-        let Some(entry) = self.queue.pop() else {
-            return None;
-        };
+        let entry = self.queue.pop()?;
         self.now = entry.at.max(self.now);
         self.events_processed += 1;
         match entry.ev {
@@ -298,7 +327,7 @@ impl Net {
                 }
                 self.mix(u64::from(to) << 32 | u64::from(from));
                 let from_id = self.nodes[from as usize].id;
-                self.with_node(to, |n, now| n.handle_message(from_id, msg, now));
+                self.with_node(to, |n, now| n.handle_message(from_id, *msg, now));
             }
             Ev::LinkUp { a, b } => {
                 if !self.alive(a) || !self.alive(b) {

@@ -87,9 +87,16 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, Copy)]
 enum Query {
-    Lookup { key: Id, survived: bool, counted: bool },
+    Lookup {
+        key: Id,
+        survived: bool,
+        counted: bool,
+        owner_at_issue: Option<NodeId>,
+    },
     Put,
-    Get { record: usize },
+    Get {
+        record: usize,
+    },
 }
 
 const TICK_LOOKUP: u32 = 0;
@@ -129,15 +136,24 @@ struct Driver {
 
 /// Runs a scenario and reports what happened.
 pub fn run(p: &Params) -> Outcome {
+    // The one real clock: the harness measures its own wall time.
+    #[allow(clippy::disallowed_methods)]
     let wall = std::time::Instant::now();
     let mut d = Driver::new(p.clone());
     let mut violations = Vec::new();
 
     let t0 = d.net.now;
     d.build();
-    let converged_at = d.run_until_converged(Duration::from_secs(if p.static_tables { 120 } else { 1800 }));
+    let converged_at = d.run_until_converged(Duration::from_secs(if p.static_tables {
+        120
+    } else {
+        1800
+    }));
     if converged_at.is_none() {
-        violations.push(format!("ring did not converge after building: {}", d.convergence_errors(3).join("; ")));
+        violations.push(format!(
+            "ring did not converge after building: {}",
+            d.convergence_errors(3).join("; ")
+        ));
     }
     let converge_s = d.net.now.saturating_since(t0).as_secs_f64();
 
@@ -176,7 +192,10 @@ pub fn run(p: &Params) -> Outcome {
     // Settle, then check invariants.
     let converged = d.run_until_converged(Duration::from_secs(900)).is_some();
     if !converged {
-        violations.push(format!("ring did not converge after settling: {}", d.convergence_errors(3).join("; ")));
+        violations.push(format!(
+            "ring did not converge after settling: {}",
+            d.convergence_errors(3).join("; ")
+        ));
     }
     d.final_lookups(200.min(p.nodes * 4));
     violations.extend(d.final_wrong.iter().take(5).cloned());
@@ -222,7 +241,11 @@ pub fn run(p: &Params) -> Outcome {
         hops_p99: pct(&hops, 0.99),
         lookup_ms_p50: round3(pct64(&lat, 0.5)),
         lookup_ms_p99: round3(pct64(&lat, 0.99)),
-        timeouts_per_lookup_mean: round3(if n_lookups == 0 { 0.0 } else { d.timeouts as f64 / n_lookups as f64 }),
+        timeouts_per_lookup_mean: round3(if n_lookups == 0 {
+            0.0
+        } else {
+            d.timeouts as f64 / n_lookups as f64
+        }),
         records: p.records,
         records_put_failed: d.puts_failed,
         records_all_copies_dead: all_copies_dead,
@@ -262,7 +285,12 @@ fn peak_rss_mb() -> f64 {
 impl Driver {
     fn new(p: Params) -> Driver {
         let start = Time(1_700_000_000_000_000);
-        let net = Net::new(p.seed, Duration::from_secs_f64(p.latency_ms / 1000.0), p.loss, start);
+        let net = Net::new(
+            p.seed,
+            Duration::from_secs_f64(p.latency_ms / 1000.0),
+            p.loss,
+            start,
+        );
         let config = Config {
             successors: p.successors,
             replicas: p.replicas,
@@ -270,7 +298,7 @@ impl Driver {
             ..Config::default()
         };
         Driver {
-            rng: ChaCha8Rng::seed_from_u64(p.seed ^ 0x5eed_0f_c40d),
+            rng: ChaCha8Rng::seed_from_u64(p.seed ^ 0x005e_ed0f_c40d),
             net,
             config,
             outstanding: BTreeMap::new(),
@@ -349,7 +377,11 @@ impl Driver {
         self.net
             .nodes
             .iter()
-            .map(|n| n.node.as_ref().map_or(n.final_msgs_sent, |x| x.stats().msgs_sent))
+            .map(|n| {
+                n.node
+                    .as_ref()
+                    .map_or(n.final_msgs_sent, |x| x.stats().msgs_sent)
+            })
             .sum()
     }
 
@@ -375,7 +407,9 @@ impl Driver {
                     })
                     .collect();
                 self.net.nodes[i as usize].joined = true;
-                self.net.with_node(i, |node, now| node.install_tables(pred, &succ, &fingers, now));
+                self.net.with_node(i, |node, now| {
+                    node.install_tables(pred, &succ, &fingers, now)
+                });
                 self.mark_joined(i);
             }
             return;
@@ -424,13 +458,23 @@ impl Driver {
                 return None;
             }
             if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
-                eprintln!("t={:?} {:?}", self.net.now.0 / 1_000_000 % 100_000, self.convergence_errors(2));
+                eprintln!(
+                    "t={:?} {:?}",
+                    self.net.now.0 / 1_000_000 % 100_000,
+                    self.convergence_errors(2)
+                );
                 for sn in &self.net.nodes {
                     if let (Some(n), true) = (&sn.node, sn.joined) {
                         let st = n.status();
                         let want = self.truth.successor(&sn.id);
                         if st.successors.first().copied() != want {
-                            eprintln!("  bad succ0 {:?} has {:?} want {:?} pred {:?}", sn.id, st.successors.first(), want, st.predecessor);
+                            eprintln!(
+                                "  bad succ0 {:?} has {:?} want {:?} pred {:?}",
+                                sn.id,
+                                st.successors.first(),
+                                want,
+                                st.predecessor
+                            );
                         }
                     }
                 }
@@ -439,7 +483,15 @@ impl Driver {
                         if w.split(',').any(|p| sn.id.to_hex().starts_with(p)) {
                             if let Some(n) = &sn.node {
                                 let st = n.status();
-                                eprintln!("  {:?} {:?} pred={:?} succ={:?} links={:?} stats={:?}", st.id, st.phase, st.predecessor, st.successors, st.links.len(), n.stats());
+                                eprintln!(
+                                    "  {:?} {:?} pred={:?} succ={:?} links={:?} stats={:?}",
+                                    st.id,
+                                    st.phase,
+                                    st.predecessor,
+                                    st.successors,
+                                    st.links.len(),
+                                    n.stats()
+                                );
                             }
                         }
                     }
@@ -463,9 +515,16 @@ impl Driver {
             let st = node.status();
             let want_succ = truth.successors(&id, self.p.successors);
             if st.successors != want_succ {
-                errs.push(format!("{id:?}: successors {:?} want {:?}", &st.successors, &want_succ));
+                errs.push(format!(
+                    "{id:?}: successors {:?} want {:?}",
+                    &st.successors, &want_succ
+                ));
             } else if truth.live.len() > 1 && st.predecessor != truth.predecessor(&id) {
-                errs.push(format!("{id:?}: predecessor {:?} want {:?}", st.predecessor, truth.predecessor(&id)));
+                errs.push(format!(
+                    "{id:?}: predecessor {:?} want {:?}",
+                    st.predecessor,
+                    truth.predecessor(&id)
+                ));
             } else {
                 for (f, have) in node.fingers().iter().enumerate() {
                     let start = id.add_pow2(chordphone_overlay::FIRST_BIT + f);
@@ -493,7 +552,9 @@ impl Driver {
             };
             let mut qid = None;
             self.net.with_node(i, |node, now| {
-                qid = node.put(key, Kind::Single, value, Duration::from_secs(6 * 3600), now).ok();
+                qid = node
+                    .put(key, Kind::Single, value, Duration::from_secs(6 * 3600), now)
+                    .ok();
             });
             if let Some(q) = qid {
                 self.outstanding.insert((i, q), Query::Put);
@@ -535,10 +596,21 @@ impl Driver {
         let holders = self.holders();
         let want = self.p.replicas.min(self.live.len());
         if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
-            for (key, _) in self.record_keys.iter().filter(|(key, _)| holders.get(key).map_or(0, Vec::len) < want).take(3) {
-                let h: Vec<NodeId> = holders.get(key).map(|v| v.iter().map(|i| self.net.nodes[*i as usize].id).collect()).unwrap_or_default();
+            for (key, _) in self
+                .record_keys
+                .iter()
+                .filter(|(key, _)| holders.get(key).map_or(0, Vec::len) < want)
+                .take(3)
+            {
+                let h: Vec<NodeId> = holders
+                    .get(key)
+                    .map(|v| v.iter().map(|i| self.net.nodes[*i as usize].id).collect())
+                    .unwrap_or_default();
                 let o = self.truth.owner(key);
-                eprintln!("under-replicated {key:?}: holders {h:?}, owner {o:?} then {:?}", o.map(|o| self.truth.successors(&o, 3)));
+                eprintln!(
+                    "under-replicated {key:?}: holders {h:?}, owner {o:?} then {:?}",
+                    o.map(|o| self.truth.successors(&o, 3))
+                );
             }
         }
         self.record_keys
@@ -561,7 +633,11 @@ impl Driver {
         let all_dead = self
             .record_keys
             .iter()
-            .filter(|(key, _)| holders.get(key).is_none_or(|h| h.iter().all(|i| victims.contains(i))))
+            .filter(|(key, _)| {
+                holders
+                    .get(key)
+                    .is_none_or(|h| h.iter().all(|i| victims.contains(i)))
+            })
             .count();
         for v in victims {
             self.kill(v);
@@ -585,14 +661,13 @@ impl Driver {
 
     fn on_tick(&mut self, k: u32) {
         match k {
-            TICK_LOOKUP => {
+            TICK_LOOKUP if self.lookups_issued < self.p.lookups => {
+                self.issue_lookup(true);
+                self.lookups_issued += 1;
+                let at = self.net.now + self.lookup_gap;
                 if self.lookups_issued < self.p.lookups {
-                    self.issue_lookup(true);
-                    self.lookups_issued += 1;
-                    let at = self.net.now + self.lookup_gap;
-                    if self.lookups_issued < self.p.lookups {
-                        self.net.schedule(at.min(self.lookups_end), Ev::Tick(TICK_LOOKUP));
-                    }
+                    self.net
+                        .schedule(at.min(self.lookups_end), Ev::Tick(TICK_LOOKUP));
                 }
             }
             TICK_CHURN => {
@@ -615,12 +690,24 @@ impl Driver {
         };
         let key = self.random_id();
         let survived = match &self.pre_failure {
-            Some(pre) => pre.owner(&key).is_some_and(|o| self.net.index.get(&o).is_some_and(|ix| self.net.alive(*ix))),
+            Some(pre) => pre
+                .owner(&key)
+                .is_some_and(|o| self.net.index.get(&o).is_some_and(|ix| self.net.alive(*ix))),
             None => true,
         };
+        let owner_at_issue = self.truth.owner(&key);
         let mut qid = 0;
-        self.net.with_node(i, |node, now| qid = node.lookup(key, now));
-        self.outstanding.insert((i, qid), Query::Lookup { key, survived, counted });
+        self.net
+            .with_node(i, |node, now| qid = node.lookup(key, now));
+        self.outstanding.insert(
+            (i, qid),
+            Query::Lookup {
+                key,
+                survived,
+                counted,
+                owner_at_issue,
+            },
+        );
     }
 
     fn final_lookups(&mut self, n: usize) {
@@ -639,14 +726,19 @@ impl Driver {
             };
             let key = self.record_keys[j].0;
             let mut qid = 0;
-            self.net.with_node(i, |node, now| qid = node.get(key, Kind::Single, now));
+            self.net
+                .with_node(i, |node, now| qid = node.get(key, Kind::Single, now));
             self.outstanding.insert((i, qid), Query::Get { record: j });
             let at = self.net.now + Duration::from_millis(2);
             self.run_until(at);
         }
         self.wait_outstanding(self.config.route_timeout + Duration::from_secs(5));
         // A get that never answered counts as lost too.
-        let unanswered = self.outstanding.values().filter(|q| matches!(q, Query::Get { .. })).count();
+        let unanswered = self
+            .outstanding
+            .values()
+            .filter(|q| matches!(q, Query::Get { .. }))
+            .count();
         self.lost += unanswered;
         self.outstanding.clear();
     }
@@ -654,7 +746,14 @@ impl Driver {
     fn process_reports(&mut self) {
         let reports = core::mem::take(&mut self.net.reports);
         for r in reports {
-            let Event::QueryDone { id, hops, timeouts, elapsed, outcome } = r.event else {
+            let Event::QueryDone {
+                id,
+                hops,
+                timeouts,
+                elapsed,
+                outcome,
+            } = r.event
+            else {
                 if let Event::Joined = r.event {
                     self.mark_joined(r.node);
                 }
@@ -663,16 +762,31 @@ impl Driver {
             let Some(q) = self.outstanding.remove(&(r.node, id)) else {
                 continue;
             };
-            self.net.mix(u64::from(r.node) << 32 ^ id ^ u64::from(hops) << 56);
+            self.net
+                .mix(u64::from(r.node) << 32 ^ id ^ u64::from(hops) << 56);
             match q {
-                Query::Lookup { key, survived, counted } => {
+                Query::Lookup {
+                    key,
+                    survived,
+                    counted,
+                    owner_at_issue,
+                } => {
                     let truth = self.truth().owner(&key);
-                    let right = matches!(outcome, Ok(Answer::Owner(o)) if Some(o) == truth);
+                    // Right if it names the owner now, or the owner when the
+                    // lookup started that has died while the answer travelled.
+                    let right = match outcome {
+                        Ok(Answer::Owner(o)) => {
+                            Some(o) == truth
+                                || (Some(o) == owner_at_issue && !self.truth.live.contains(&o))
+                        }
+                        _ => false,
+                    };
                     if !counted {
                         self.final_checked += 1;
                         if !right {
-                            self.final_wrong
-                                .push(format!("final lookup of {key:?} answered {outcome:?}, owner is {truth:?}"));
+                            self.final_wrong.push(format!(
+                                "final lookup of {key:?} answered {outcome:?}, owner is {truth:?}"
+                            ));
                         }
                         continue;
                     }
@@ -685,7 +799,16 @@ impl Driver {
                         self.latencies_us.push(elapsed.as_micros() as u64);
                     } else {
                         match &outcome {
-                            Ok(_) => self.failed_wrong += 1,
+                            Ok(a) => {
+                                self.failed_wrong += 1;
+                                if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+                                    eprintln!(
+                                        "wrong owner at {:?}: key {key:?} answered {a:?} truth {truth:?} pred-of-truth {:?}",
+                                        self.net.now.0 / 1000 % 10_000_000,
+                                        truth.and_then(|t| self.truth.predecessor(&t))
+                                    );
+                                }
+                            }
                             Err(e) => {
                                 self.failed_error += 1;
                                 *self.errors.entry(e.to_string()).or_default() += 1;
@@ -706,6 +829,18 @@ impl Driver {
                     let want = &self.record_keys[record].1;
                     let found = matches!(&outcome, Ok(Answer::Records(rs)) if rs.iter().any(|x| x.value.as_ref() == Some(want)));
                     if !found {
+                        if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+                            let key = self.record_keys[record].0;
+                            let h: Vec<NodeId> = self
+                                .holders()
+                                .get(&key)
+                                .map(|v| v.iter().map(|i| self.net.nodes[*i as usize].id).collect())
+                                .unwrap_or_default();
+                            eprintln!(
+                                "lost {key:?}: {outcome:?} holders {h:?} owner {:?}",
+                                self.truth.owner(&key)
+                            );
+                        }
                         self.lost += 1;
                     }
                 }

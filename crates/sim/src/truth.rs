@@ -13,7 +13,11 @@ pub struct Truth {
 impl Truth {
     /// The first live node at or after `key`, wrapping around.
     pub fn owner(&self, key: &Id) -> Option<NodeId> {
-        self.live.range(*key..).next().or_else(|| self.live.iter().next()).copied()
+        self.live
+            .range(*key..)
+            .next()
+            .or_else(|| self.live.iter().next())
+            .copied()
     }
 
     /// The first live node strictly after `id`, wrapping around.
@@ -28,7 +32,11 @@ impl Truth {
 
     /// The first live node strictly before `id`, wrapping around.
     pub fn predecessor(&self, id: &NodeId) -> Option<NodeId> {
-        self.live.range(..*id).next_back().or_else(|| self.live.iter().next_back()).copied()
+        self.live
+            .range(..*id)
+            .next_back()
+            .or_else(|| self.live.iter().next_back())
+            .copied()
     }
 
     /// The `n` live nodes after `id`, closest first (never `id` itself).

@@ -57,7 +57,10 @@ impl Links {
     }
 
     pub fn up_peers(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.map.iter().filter(|(_, l)| l.connecting.is_none()).map(|(p, _)| *p)
+        self.map
+            .iter()
+            .filter(|(_, l)| l.connecting.is_none())
+            .map(|(p, _)| *p)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &Link)> {

@@ -110,6 +110,8 @@ pub struct Node {
     finger_inflight: bool,
     finger_burst: bool,
     self_check_due: bool,
+    /// Nodes a joining node may send its join through.
+    join_candidates: Vec<NodeId>,
     record_version: u64,
     /// What replication last saw: (predecessor, replica targets).
     replicated_view: (Option<NodeId>, Vec<NodeId>),
@@ -156,6 +158,7 @@ impl Node {
             finger_inflight: false,
             finger_burst: false,
             self_check_due: false,
+            join_candidates: Vec::new(),
             record_version: 0,
             replicated_view: (None, Vec::new()),
             next_stabilize: now,
@@ -235,7 +238,8 @@ impl Node {
         now: Time,
     ) {
         self.ring.pred = predecessor;
-        self.ring.set_successors(successors.iter().copied(), &|_| false);
+        self.ring
+            .set_successors(successors.iter().copied(), &|_| false);
         for (slot, f) in self.ring.fingers.iter_mut().zip(fingers) {
             *slot = *f;
         }
@@ -256,7 +260,14 @@ impl Node {
     }
 
     /// Stores `value` under `key`, signed by this node, for `ttl`.
-    pub fn put(&mut self, key: Id, kind: Kind, value: Vec<u8>, ttl: Duration, now: Time) -> Result<QueryId, LocalError> {
+    pub fn put(
+        &mut self,
+        key: Id,
+        kind: Kind,
+        value: Vec<u8>,
+        ttl: Duration,
+        now: Time,
+    ) -> Result<QueryId, LocalError> {
         if value.len() > self.config.store.max_value {
             return Err(LocalError::TooLarge);
         }
@@ -265,11 +276,24 @@ impl Node {
 
     /// Removes this node's value under `key` (a signed tombstone replaces it
     /// for `ttl`, so that no replica brings it back).
-    pub fn remove(&mut self, key: Id, kind: Kind, ttl: Duration, now: Time) -> Result<QueryId, LocalError> {
+    pub fn remove(
+        &mut self,
+        key: Id,
+        kind: Kind,
+        ttl: Duration,
+        now: Time,
+    ) -> Result<QueryId, LocalError> {
         self.put_record(key, kind, None, ttl, now)
     }
 
-    fn put_record(&mut self, key: Id, kind: Kind, value: Option<Vec<u8>>, ttl: Duration, now: Time) -> Result<QueryId, LocalError> {
+    fn put_record(
+        &mut self,
+        key: Id,
+        kind: Kind,
+        value: Option<Vec<u8>>,
+        ttl: Duration,
+        now: Time,
+    ) -> Result<QueryId, LocalError> {
         if self.phase == Phase::Left {
             return Err(LocalError::Left);
         }
@@ -279,13 +303,25 @@ impl Node {
         // Versions follow this node's clock so that a later write wins even
         // from another tab that shares the identity.
         self.record_version = (self.record_version + 1).max(now.as_micros());
-        let record = Record::sign(&self.identity, key, kind, self.record_version, now + ttl, value);
+        let record = Record::sign(
+            &self.identity,
+            key,
+            kind,
+            self.record_version,
+            now + ttl,
+            value,
+        );
         Ok(self.start_query(key, Mode::ToKey, Request::Put(record), now))
     }
 
     /// Sends opaque link negotiation data to the node `target`; its answer
     /// comes as `Answer::Attached`.
-    pub fn attach(&mut self, target: NodeId, data: Vec<u8>, now: Time) -> Result<QueryId, LocalError> {
+    pub fn attach(
+        &mut self,
+        target: NodeId,
+        data: Vec<u8>,
+        now: Time,
+    ) -> Result<QueryId, LocalError> {
         if data.len() > MAX_ATTACH {
             return Err(LocalError::PayloadTooLarge);
         }
@@ -293,12 +329,26 @@ impl Node {
     }
 
     /// Answers an `Event::AttachRequest`.
-    pub fn attach_reply(&mut self, token: AttachToken, data: Vec<u8>, now: Time) -> Result<(), LocalError> {
+    pub fn attach_reply(
+        &mut self,
+        token: AttachToken,
+        data: Vec<u8>,
+        now: Time,
+    ) -> Result<(), LocalError> {
         if data.len() > MAX_ATTACH {
             return Err(LocalError::PayloadTooLarge);
         }
-        let (up, hops, timeouts, _) = self.attach_waiting.remove(&token).ok_or(LocalError::UnknownToken)?;
-        self.answer(up, hops, timeouts, crate::wire::Reply::Attached { data }, now);
+        let (up, hops, timeouts, _) = self
+            .attach_waiting
+            .remove(&token)
+            .ok_or(LocalError::UnknownToken)?;
+        self.answer(
+            up,
+            hops,
+            timeouts,
+            crate::wire::Reply::Attached { data },
+            now,
+        );
         self.after_input(now);
         Ok(())
     }
@@ -342,17 +392,33 @@ impl Node {
         self.consider_successor(from);
         match msg {
             Message::Stabilize { seq } => self.on_stabilize(from, seq, now),
-            Message::StabilizeReply { seq, predecessor, successors } => {
-                self.on_stabilize_reply(from, seq, predecessor, successors, now)
-            }
-            Message::Leave { predecessor, successors } => self.on_leave(from, predecessor, successors, now),
+            Message::StabilizeReply {
+                seq,
+                predecessor,
+                successors,
+            } => self.on_stabilize_reply(from, seq, predecessor, successors, now),
+            Message::Leave {
+                predecessor,
+                successors,
+            } => self.on_leave(from, predecessor, successors, now),
             Message::Notify => self.on_notify(from, now),
-            Message::Neighbours { predecessor, successors } => self.on_neighbours(predecessor, successors),
+            Message::Neighbours {
+                predecessor,
+                successors,
+            } => self.on_neighbours(predecessor, successors),
             Message::Close { reason } => self.links.mark_closing(&from, reason),
             Message::Route(route) => self.on_route(from, route, now),
             Message::RouteAck { no } => self.on_route_ack(from, no, now),
-            Message::RouteReply { no, hops, timeouts, reply } => self.on_route_reply(from, no, hops, timeouts, reply, now),
-            Message::Replicate { records, copies_left } => self.on_replicate(from, records, copies_left, now),
+            Message::RouteReply {
+                no,
+                hops,
+                timeouts,
+                reply,
+            } => self.on_route_reply(from, no, hops, timeouts, reply, now),
+            Message::Replicate {
+                records,
+                copies_left,
+            } => self.on_replicate(from, records, copies_left, now),
         }
         self.after_input(now);
     }
@@ -415,7 +481,10 @@ impl Node {
         }
         let mut t = self.next_sweep;
         if self.phase == Phase::Joined {
-            t = t.min(self.next_stabilize).min(self.next_finger).min(self.next_replicate);
+            t = t
+                .min(self.next_stabilize)
+                .min(self.next_finger)
+                .min(self.next_replicate);
         }
         if let Some(w) = self.wake_hint {
             t = t.min(w);
@@ -429,7 +498,14 @@ impl Node {
         let id = self.next_query;
         self.next_query += 1;
         if self.phase != Phase::Joined {
-            self.finish_local(Purpose::User(id), now, 0, 0, now, Err(QueryError::NotJoined));
+            self.finish_local(
+                Purpose::User(id),
+                now,
+                0,
+                0,
+                now,
+                Err(QueryError::NotJoined),
+            );
             return id;
         }
         self.originate(target, mode, request, Purpose::User(id), None, now);
@@ -468,31 +544,32 @@ impl Node {
         }
     }
 
-    /// Queues a message for a neighbour, opening a link if needed. Returns
-    /// the message back if it cannot be sent or queued.
-    fn send(&mut self, to: NodeId, msg: Message, now: Time) -> Result<(), Message> {
+    /// Queues a message for a neighbour, opening a link if needed. False if
+    /// it can be neither sent nor queued (no link to be had, queue full);
+    /// the message is then dropped.
+    fn send(&mut self, to: NodeId, msg: Message, now: Time) -> bool {
         let msg = match self.links.send(&to, msg, now, self.config.link_queue) {
             links::Sent::Now(msg) => {
                 self.push_transmit(to, msg);
-                return Ok(());
+                return true;
             }
-            links::Sent::Queued => return Ok(()),
-            links::Sent::QueueFull(msg) => {
+            links::Sent::Queued => return true,
+            links::Sent::QueueFull(_) => {
                 self.stats.dropped_overload += 1;
-                return Err(msg);
+                return false;
             }
             links::Sent::NoLink(msg) => msg,
         };
         if !self.try_connect(to, now) {
-            return Err(msg);
+            return false;
         }
         match self.links.send(&to, msg, now, self.config.link_queue) {
             links::Sent::Now(msg) => {
                 self.push_transmit(to, msg);
-                Ok(())
+                true
             }
-            links::Sent::Queued => Ok(()),
-            links::Sent::QueueFull(msg) | links::Sent::NoLink(msg) => Err(msg),
+            links::Sent::Queued => true,
+            links::Sent::QueueFull(_) | links::Sent::NoLink(_) => false,
         }
     }
 
@@ -531,7 +608,11 @@ impl Node {
         // instead of stabilizing in lock step.
         let micros = u64::try_from(base.as_micros()).unwrap_or(u64::MAX);
         let spread = micros / 2;
-        let offset = if spread == 0 { 0 } else { self.rng.next_u64() % spread };
+        let offset = if spread == 0 {
+            0
+        } else {
+            self.rng.next_u64() % spread
+        };
         Duration::from_micros(micros - micros / 4 + offset)
     }
 
@@ -579,7 +660,10 @@ impl Node {
             if link.connecting.is_none() {
                 if reason == crate::wire::CloseReason::Busy {
                     // Evicted for budget: tell it who else is around.
-                    let view = Message::Neighbours { predecessor: self.ring.pred, successors: self.ring.succ.clone() };
+                    let view = Message::Neighbours {
+                        predecessor: self.ring.pred,
+                        successors: self.ring.succ.clone(),
+                    };
                     self.push_transmit(peer, view);
                 }
                 self.push_transmit(peer, Message::Close { reason });
@@ -595,9 +679,17 @@ impl Node {
             // Opened by the peer: make room if over budget, else refuse.
             if self.links.len() >= self.config.max_links && !self.make_room_for(Some(peer)) {
                 // Refuse, but say who is around so the peer can go on.
-                let view = Message::Neighbours { predecessor: self.ring.pred, successors: self.ring.succ.clone() };
+                let view = Message::Neighbours {
+                    predecessor: self.ring.pred,
+                    successors: self.ring.succ.clone(),
+                };
                 self.push_transmit(peer, view);
-                self.push_transmit(peer, Message::Close { reason: crate::wire::CloseReason::Busy });
+                self.push_transmit(
+                    peer,
+                    Message::Close {
+                        reason: crate::wire::CloseReason::Busy,
+                    },
+                );
                 self.events.push_back(Event::Disconnect(peer));
                 return;
             }

@@ -62,7 +62,8 @@ impl Node {
     pub(super) fn replicate_on_change(&mut self, now: Time) {
         let targets = self.replica_targets();
         let pred = self.ring.pred;
-        let (old_pred, old_targets) = core::mem::replace(&mut self.replicated_view, (pred, targets.clone()));
+        let (old_pred, old_targets) =
+            core::mem::replace(&mut self.replicated_view, (pred, targets.clone()));
         let Some(p) = pred else {
             return;
         };
@@ -82,6 +83,15 @@ impl Node {
         self.store.expire(now);
         let owned = self.owned_records();
         self.push_chain(owned, now);
+        // Copies of records before our range go back to the predecessor:
+        // if an owner lost its copy (it joined while the hand-over went
+        // astray), the copies behind it bring it back.
+        if let Some(p) = self.ring.pred.filter(|p| !self.is_dead(p)) {
+            let behind = self.store.in_range(&self.ring.me, &p);
+            if !behind.is_empty() {
+                self.push_records(p, behind, 0, now);
+            }
+        }
     }
 
     /// A new predecessor took over part of our range: hand it those records.
@@ -98,27 +108,53 @@ impl Node {
     }
 
     /// Sends records in batches that fit a frame.
-    pub(super) fn push_records(&mut self, to: NodeId, records: Vec<Record>, copies_left: u8, now: Time) {
+    pub(super) fn push_records(
+        &mut self,
+        to: NodeId,
+        records: Vec<Record>,
+        copies_left: u8,
+        now: Time,
+    ) {
         let mut batch = Vec::new();
         let mut bytes = 0;
         for r in records {
             let size = r.size() + 16;
             if bytes + size > BATCH_BYTES && !batch.is_empty() {
                 let records = core::mem::take(&mut batch);
-                let _ = self.send(to, Message::Replicate { records, copies_left }, now);
+                self.send(
+                    to,
+                    Message::Replicate {
+                        records,
+                        copies_left,
+                    },
+                    now,
+                );
                 bytes = 0;
             }
             bytes += size;
             batch.push(r);
         }
         if !batch.is_empty() {
-            let _ = self.send(to, Message::Replicate { records: batch, copies_left }, now);
+            self.send(
+                to,
+                Message::Replicate {
+                    records: batch,
+                    copies_left,
+                },
+                now,
+            );
         }
     }
 
     /// Records pushed to us: each is checked by the store's rules; those
     /// we hold are passed on down the chain if more copies are wanted.
-    pub(super) fn on_replicate(&mut self, _from: NodeId, records: Vec<Record>, copies_left: u8, now: Time) {
+    pub(super) fn on_replicate(
+        &mut self,
+        _from: NodeId,
+        records: Vec<Record>,
+        copies_left: u8,
+        now: Time,
+    ) {
         let mut kept = Vec::new();
         for r in records {
             match self.store.put(r.clone(), now) {

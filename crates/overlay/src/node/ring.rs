@@ -44,7 +44,7 @@ impl Ring {
     /// claims a key only when the previous hop said it should (`last_hop`)
     /// and no live successor covers it.
     pub fn owns(&self, key: &Id, last_hop: bool, avoid: &dyn Fn(&NodeId) -> bool) -> bool {
-        if self.succ.iter().all(|s| avoid(s)) && self.pred.is_none_or(|p| avoid(&p)) {
+        if self.succ.iter().all(avoid) && self.pred.is_none_or(|p| avoid(&p)) {
             // Alone, or every neighbour is gone: everything is ours.
             return true;
         }
@@ -66,7 +66,11 @@ impl Ring {
     }
 
     /// The successor that owns `key` if `key` lies within the successor list.
-    pub fn owner_among_successors(&self, key: &Id, avoid: &dyn Fn(&NodeId) -> bool) -> Option<NodeId> {
+    pub fn owner_among_successors(
+        &self,
+        key: &Id,
+        avoid: &dyn Fn(&NodeId) -> bool,
+    ) -> Option<NodeId> {
         let mut from = self.me;
         for s in &self.succ {
             if avoid(s) {
@@ -157,7 +161,11 @@ impl Ring {
     /// Sets the successor list from a candidate sequence: drops me, dead
     /// nodes and duplicates, keeps ring order from me, truncates to r.
     /// Returns true if the list changed.
-    pub fn set_successors(&mut self, candidates: impl IntoIterator<Item = NodeId>, dead: &dyn Fn(&NodeId) -> bool) -> bool {
+    pub fn set_successors(
+        &mut self,
+        candidates: impl IntoIterator<Item = NodeId>,
+        dead: &dyn Fn(&NodeId) -> bool,
+    ) -> bool {
         let mut seen = BTreeSet::new();
         let mut list: Vec<NodeId> = candidates
             .into_iter()
@@ -223,9 +231,15 @@ mod tests {
         assert_eq!(r.owner_among_successors(&id(500), &none), None);
         let all = |_: &NodeId| true;
         let key = id((1 << 63) + 5);
-        assert_eq!(r.closest_preceding(&key, &all, &mut core::iter::empty()), Some(id(1 << 63)));
+        assert_eq!(
+            r.closest_preceding(&key, &all, &mut core::iter::empty()),
+            Some(id(1 << 63))
+        );
         let key = id(350);
-        assert_eq!(r.closest_preceding(&key, &all, &mut core::iter::empty()), Some(id(300)));
+        assert_eq!(
+            r.closest_preceding(&key, &all, &mut core::iter::empty()),
+            Some(id(300))
+        );
     }
 
     #[test]
@@ -247,7 +261,8 @@ mod tests {
     #[test]
     fn successors_are_sorted_deduplicated_and_bounded() {
         let mut r = Ring::new(id(100), 3);
-        let changed = r.set_successors([id(300), id(200), id(100), id(300), id(50), id(400)], &none);
+        let changed =
+            r.set_successors([id(300), id(200), id(100), id(300), id(50), id(400)], &none);
         assert!(changed);
         assert_eq!(r.succ, vec![id(200), id(300), id(400)]);
         assert!(!r.set_successors([id(200), id(300), id(400)], &none));

@@ -116,16 +116,34 @@ impl Node {
     pub(super) fn on_route(&mut self, from: NodeId, route: Route, now: Time) {
         if self.phase != Phase::Joined {
             // A joining or idle node owns nothing yet; the sender tries elsewhere.
-            self.push_reply(from, route.no, route.hops, route.timeouts, Reply::Failed(RouteError::Refused));
+            self.push_reply(
+                from,
+                route.no,
+                route.hops,
+                route.timeouts,
+                Reply::Failed(RouteError::Refused),
+            );
             return;
         }
         if route.hops >= self.config.hop_limit {
-            self.push_reply(from, route.no, route.hops, route.timeouts, Reply::Failed(RouteError::HopLimit));
+            self.push_reply(
+                from,
+                route.no,
+                route.hops,
+                route.timeouts,
+                Reply::Failed(RouteError::HopLimit),
+            );
             return;
         }
         if self.pending.len() >= self.config.max_pending {
             self.stats.dropped_overload += 1;
-            self.push_reply(from, route.no, route.hops, route.timeouts, Reply::Failed(RouteError::Refused));
+            self.push_reply(
+                from,
+                route.no,
+                route.hops,
+                route.timeouts,
+                Reply::Failed(RouteError::Refused),
+            );
             return;
         }
         let their_no = route.no;
@@ -181,14 +199,22 @@ impl Node {
             // node before the key (a nearer successor) can take it there
             // over its own links, without a connect that a dead node would
             // only answer with a timeout.
-            if let Some(n) = self.ring.closest_preceding(&t, &linked, &mut self.links.up_peers()) {
+            if let Some(n) = self
+                .ring
+                .closest_preceding(&t, &linked, &mut self.links.up_peers())
+            {
                 return Step::Forward(n, false);
             }
             return Step::Forward(owner, true);
         }
-        let usable = |n: &NodeId| !avoid(n) && (self.links.contains(n) || !self.busy.contains_key(n));
-        let best_any = self.ring.closest_preceding(&t, &usable, &mut core::iter::empty());
-        let best_linked = self.ring.closest_preceding(&t, &linked, &mut self.links.up_peers());
+        let usable =
+            |n: &NodeId| !avoid(n) && (self.links.contains(n) || !self.busy.contains_key(n));
+        let best_any = self
+            .ring
+            .closest_preceding(&t, &usable, &mut core::iter::empty());
+        let best_linked = self
+            .ring
+            .closest_preceding(&t, &linked, &mut self.links.up_peers());
         // An open link that makes progress beats a closer node we would
         // first have to connect to: connecting to a node that has died
         // costs a whole connect timeout.
@@ -212,6 +238,25 @@ impl Node {
 
     /// Re-evaluates a pending request (first time or after a failed hop).
     pub(super) fn dispatch(&mut self, no: u64, now: Time) {
+        if self.phase == Phase::Joining {
+            // A joining node knows no ring: its join goes through the nodes
+            // it was pointed at (a bootstrap that refused us named others).
+            let tried = self
+                .pending
+                .get(&no)
+                .map(|p| p.tried.clone())
+                .unwrap_or_default();
+            let next = self
+                .join_candidates
+                .iter()
+                .find(|c| !tried.contains(c) && !self.is_dead(c))
+                .copied();
+            match next {
+                Some(c) => self.forward(no, c, false, now),
+                None => self.fail(no, RouteError::NoRoute, now),
+            }
+            return;
+        }
         let step = self.step(no);
         self.apply(no, step, now);
     }
@@ -233,12 +278,21 @@ impl Node {
         out.last_hop = last_hop;
         out.hops = out.hops.saturating_add(1);
         let linked = self.links.is_up(&next);
-        let rto = self.links.rto(&next, self.config.rto_initial, self.config.rto_min, self.config.rto_max);
-        let wait = if linked { rto } else { self.config.connect_timeout + rto };
+        let rto = self.links.rto(
+            &next,
+            self.config.rto_initial,
+            self.config.rto_min,
+            self.config.rto_max,
+        );
+        let wait = if linked {
+            rto
+        } else {
+            self.config.connect_timeout + rto
+        };
         let hop_deadline = (now + wait).min(p.expires);
         p.hop_deadline = hop_deadline;
         self.bump_wake(hop_deadline);
-        if self.send(next, Message::Route(out), now).is_err() {
+        if !self.send(next, Message::Route(out), now) {
             // No link and none to be had: not a failure of the peer.
             self.dispatch(no, now);
         }
@@ -255,15 +309,26 @@ impl Node {
         let Some(p) = self.pending.remove(&no) else {
             return;
         };
-        let Route { target, request, hops, timeouts, origin, .. } = p.route;
+        let Route {
+            target,
+            request,
+            hops,
+            timeouts,
+            origin,
+            ..
+        } = p.route;
         let reply = match request {
-            Request::Lookup => Reply::Owner { owner: self.ring.me },
+            Request::Lookup => Reply::Owner {
+                owner: self.ring.me,
+            },
             Request::Join => Reply::Joined {
                 owner: self.ring.me,
                 predecessor: self.ring.pred,
                 successors: self.ring.succ.clone(),
             },
-            Request::Get { kind } => Reply::Records { records: self.store.get(&target, kind, now) },
+            Request::Get { kind } => Reply::Records {
+                records: self.store.get(&target, kind, now),
+            },
             Request::Put(record) => {
                 if record.key != target {
                     Reply::Failed(RouteError::Refused)
@@ -294,8 +359,13 @@ impl Node {
                     let token = self.next_token;
                     self.next_token += 1;
                     let until = now + self.config.route_timeout;
-                    self.attach_waiting.insert(token, (p.up, hops, timeouts, until));
-                    self.events.push_back(crate::event::Event::AttachRequest { token, from: origin, data });
+                    self.attach_waiting
+                        .insert(token, (p.up, hops, timeouts, until));
+                    self.events.push_back(crate::event::Event::AttachRequest {
+                        token,
+                        from: origin,
+                        data,
+                    });
                     return;
                 }
             }
@@ -330,7 +400,15 @@ impl Node {
         // Replies go on the link the request came in on; if it has closed
         // meanwhile the previous hop's own timeout takes over.
         if self.links.is_up(&to) {
-            self.push_transmit(to, Message::RouteReply { no, hops, timeouts, reply });
+            self.push_transmit(
+                to,
+                Message::RouteReply {
+                    no,
+                    hops,
+                    timeouts,
+                    reply,
+                },
+            );
         }
     }
 
@@ -348,8 +426,19 @@ impl Node {
         }
     }
 
-    pub(super) fn on_route_reply(&mut self, from: NodeId, no: u64, hops: u8, timeouts: u8, reply: Reply, now: Time) {
-        let ok = self.pending.get(&no).is_some_and(|p| p.next == Some(from) || p.tried.contains(&from));
+    pub(super) fn on_route_reply(
+        &mut self,
+        from: NodeId,
+        no: u64,
+        hops: u8,
+        timeouts: u8,
+        reply: Reply,
+        now: Time,
+    ) {
+        let ok = self
+            .pending
+            .get(&no)
+            .is_some_and(|p| p.next == Some(from) || p.tried.contains(&from));
         if !ok {
             self.stats.dropped_unknown_query += 1;
             return;
@@ -358,7 +447,8 @@ impl Node {
             return;
         };
         if p.next == Some(from) && !p.acked {
-            self.links.sample_rtt(&from, now.saturating_since(p.sent_at));
+            self.links
+                .sample_rtt(&from, now.saturating_since(p.sent_at));
         }
         if let Reply::Failed(RouteError::Refused) = reply {
             // That hop could not take it (joining, overloaded): try another.
@@ -389,7 +479,12 @@ impl Node {
 
     /// A link to `peer` just opened: what was queued has left now.
     pub(super) fn restart_hop_timers(&mut self, peer: NodeId, now: Time) {
-        let rto = self.links.rto(&peer, self.config.rto_initial, self.config.rto_min, self.config.rto_max);
+        let rto = self.links.rto(
+            &peer,
+            self.config.rto_initial,
+            self.config.rto_min,
+            self.config.rto_max,
+        );
         let mut earliest = None::<Time>;
         for p in self.pending.values_mut() {
             if p.next == Some(peer) && !p.acked {
@@ -423,18 +518,32 @@ impl Node {
                         if let Purpose::Join = purpose {
                             self.on_join_reply(Reply::Failed(RouteError::NoRoute), now);
                         } else {
-                            self.finish_local(purpose, started, p.route.hops, p.route.timeouts, now, Err(QueryError::Timeout));
+                            self.finish_local(
+                                purpose,
+                                started,
+                                p.route.hops,
+                                p.route.timeouts,
+                                now,
+                                Err(QueryError::Timeout),
+                            );
                         }
                     }
-                    Upstream::Remote(peer, their) => {
-                        self.push_reply(peer, their, p.route.hops, p.route.timeouts, Reply::Failed(RouteError::NoRoute))
-                    }
+                    Upstream::Remote(peer, their) => self.push_reply(
+                        peer,
+                        their,
+                        p.route.hops,
+                        p.route.timeouts,
+                        Reply::Failed(RouteError::NoRoute),
+                    ),
                 }
             }
         }
         for (no, next) in timed_out_hops {
             // The entry may have moved on while handling an earlier timeout.
-            let still = self.pending.get(&no).is_some_and(|p| p.next == Some(next) && !p.acked);
+            let still = self
+                .pending
+                .get(&no)
+                .is_some_and(|p| p.next == Some(next) && !p.acked);
             if !still {
                 continue;
             }
@@ -457,7 +566,11 @@ impl Node {
     fn recompute_wake(&mut self) {
         let mut w: Option<Time> = self.links.next_deadline();
         for p in self.pending.values() {
-            let t = if p.acked { p.expires } else { p.hop_deadline.min(p.expires) };
+            let t = if p.acked {
+                p.expires
+            } else {
+                p.hop_deadline.min(p.expires)
+            };
             w = Some(w.map_or(t, |x| x.min(t)));
         }
         if let Some((_, _, t)) = self.stab_wait {

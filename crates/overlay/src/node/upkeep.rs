@@ -19,8 +19,16 @@ impl Node {
             return;
         }
         self.phase = Phase::Joining;
+        self.join_candidates = vec![bootstrap];
         let me = self.ring.me;
-        self.originate(me, Mode::ToKey, Request::Join, Purpose::Join, Some(bootstrap), now);
+        self.originate(
+            me,
+            Mode::ToKey,
+            Request::Join,
+            Purpose::Join,
+            Some(bootstrap),
+            now,
+        );
         self.after_input(now);
     }
 
@@ -29,7 +37,11 @@ impl Node {
             return;
         }
         match reply {
-            Reply::Joined { owner, predecessor, successors } if owner != self.ring.me => {
+            Reply::Joined {
+                owner,
+                predecessor,
+                successors,
+            } if owner != self.ring.me => {
                 let me = self.ring.me;
                 let list = core::iter::once(owner).chain(successors);
                 self.ring.set_successors(list, &|_| false);
@@ -56,11 +68,13 @@ impl Node {
             }
             Reply::Failed(e) => {
                 self.phase = Phase::Idle;
-                self.events.push_back(Event::JoinFailed(QueryError::Route(e)));
+                self.events
+                    .push_back(Event::JoinFailed(QueryError::Route(e)));
             }
             _ => {
                 self.phase = Phase::Idle;
-                self.events.push_back(Event::JoinFailed(QueryError::Route(RouteError::Refused)));
+                self.events
+                    .push_back(Event::JoinFailed(QueryError::Route(RouteError::Refused)));
             }
         }
     }
@@ -91,7 +105,12 @@ impl Node {
         let succ = self.ring.succ[0];
         self.stab_seq = self.stab_seq.wrapping_add(1);
         let seq = self.stab_seq;
-        let rto = self.links.rto(&succ, self.config.rto_initial, self.config.rto_min, self.config.rto_max);
+        let rto = self.links.rto(
+            &succ,
+            self.config.rto_initial,
+            self.config.rto_min,
+            self.config.rto_max,
+        );
         let wait = if self.links.is_up(&succ) {
             rto.max(self.config.stabilize_interval)
         } else {
@@ -99,7 +118,7 @@ impl Node {
         };
         self.stab_wait = Some((succ, seq, now + wait));
         self.bump_wake(now + wait);
-        if self.send(succ, Message::Stabilize { seq }, now).is_err() {
+        if !self.send(succ, Message::Stabilize { seq }, now) {
             self.stab_wait = None;
         }
     }
@@ -130,16 +149,21 @@ impl Node {
             predecessor: self.ring.pred,
             successors: self.ring.succ.clone(),
         };
-        let _ = self.send(from, reply, now);
+        self.send(from, reply, now);
     }
 
     /// Chord's notify: `from` believes it is our predecessor. It is, if it
     /// lies between our predecessor and us (or we have none).
     fn consider_predecessor(&mut self, from: NodeId, now: Time) {
         let me = self.ring.me;
+        // A predecessor that missed two rounds has most likely died: the
+        // node notifying us now (from farther back) is its predecessor
+        // taking over, and our range grows at once instead of after the
+        // silence timeout.
+        let silent = now.saturating_since(self.pred_heard) > self.config.stabilize_interval * 2;
         let replace = match self.ring.pred {
             None => true,
-            Some(p) => p == from || self.is_dead(&p) || from.in_open(&p, &me),
+            Some(p) => p == from || self.is_dead(&p) || from.in_open(&p, &me) || silent,
         };
         if replace {
             let old = self.ring.pred;
@@ -160,12 +184,27 @@ impl Node {
             return;
         }
         self.consider_predecessor(from, now);
-        let view = Message::Neighbours { predecessor: self.ring.pred, successors: self.ring.succ.clone() };
-        let _ = self.send(from, view, now);
+        let view = Message::Neighbours {
+            predecessor: self.ring.pred,
+            successors: self.ring.succ.clone(),
+        };
+        self.send(from, view, now);
     }
 
     /// A neighbour's view: every node in it is a successor candidate.
     pub(super) fn on_neighbours(&mut self, predecessor: Option<NodeId>, successors: Vec<NodeId>) {
+        if self.phase == Phase::Joining {
+            // Our bootstrap is full: these nodes can take the join instead.
+            for n in predecessor.into_iter().chain(successors) {
+                if n != self.ring.me
+                    && !self.join_candidates.contains(&n)
+                    && self.join_candidates.len() < 16
+                {
+                    self.join_candidates.push(n);
+                }
+            }
+            return;
+        }
         if self.phase != Phase::Joined {
             return;
         }
@@ -200,7 +239,10 @@ impl Node {
     /// node learns of us, and we of its neighbourhood.
     fn self_check(&mut self, now: Time) {
         let fingers = self.ring.distinct_fingers();
-        let linked: Vec<NodeId> = fingers.into_iter().filter(|f| self.links.is_up(f)).collect();
+        let linked: Vec<NodeId> = fingers
+            .into_iter()
+            .filter(|f| self.links.is_up(f))
+            .collect();
         if linked.is_empty() {
             return;
         }
@@ -208,13 +250,20 @@ impl Node {
         let half = linked.len() / 2;
         let pick = half + (self.rng.next_u64() as usize) % (linked.len() - half);
         let me = self.ring.me;
-        self.originate(me, Mode::ToKey, Request::Lookup, Purpose::SelfCheck, Some(linked[pick]), now);
+        self.originate(
+            me,
+            Mode::ToKey,
+            Request::Lookup,
+            Purpose::SelfCheck,
+            Some(linked[pick]),
+            now,
+        );
     }
 
     pub(super) fn on_self_check(&mut self, outcome: Result<Answer, QueryError>, now: Time) {
         if let Ok(Answer::Owner(owner)) = outcome {
             if owner != self.ring.me {
-                let _ = self.send(owner, Message::Notify, now);
+                self.send(owner, Message::Notify, now);
             }
         }
     }
@@ -272,7 +321,14 @@ impl Node {
         };
         self.finger_inflight = true;
         let start = self.ring.finger_start(i);
-        self.originate(start, Mode::ToKey, Request::Lookup, Purpose::Finger(i), None, now);
+        self.originate(
+            start,
+            Mode::ToKey,
+            Request::Lookup,
+            Purpose::Finger(i),
+            None,
+            now,
+        );
     }
 
     /// Fingers from the top down, skipping those the successor list already
@@ -332,11 +388,25 @@ impl Node {
             if let Some(s) = succ.first().copied() {
                 let records: Vec<_> = self.store.iter().cloned().collect();
                 self.push_records(s, records, 0, now);
-                let _ = self.send(s, Message::Leave { predecessor: pred, successors: succ.clone() }, now);
+                self.send(
+                    s,
+                    Message::Leave {
+                        predecessor: pred,
+                        successors: succ.clone(),
+                    },
+                    now,
+                );
             }
             if let Some(p) = pred {
                 if Some(p) != succ.first().copied() {
-                    let _ = self.send(p, Message::Leave { predecessor: pred, successors: succ }, now);
+                    self.send(
+                        p,
+                        Message::Leave {
+                            predecessor: pred,
+                            successors: succ,
+                        },
+                        now,
+                    );
                 }
             }
         }
@@ -349,7 +419,13 @@ impl Node {
         self.events.push_back(Event::Left);
     }
 
-    pub(super) fn on_leave(&mut self, from: NodeId, predecessor: Option<NodeId>, successors: Vec<NodeId>, now: Time) {
+    pub(super) fn on_leave(
+        &mut self,
+        from: NodeId,
+        predecessor: Option<NodeId>,
+        successors: Vec<NodeId>,
+        now: Time,
+    ) {
         let me = self.ring.me;
         self.links.mark_closing(&from, CloseReason::Leaving);
         self.dead.insert(from, now + self.config.dead_memory);
@@ -393,7 +469,10 @@ impl Node {
 
     /// The links the budget protects: the top of the ranking.
     pub(super) fn essential_set(&self) -> BTreeSet<NodeId> {
-        self.essential_ranked().into_iter().take(self.config.max_links).collect()
+        self.essential_ranked()
+            .into_iter()
+            .take(self.config.max_links)
+            .collect()
     }
 
     /// Opens links to essential neighbours that lack one.
@@ -446,10 +525,17 @@ impl Node {
                     .get(self.config.linked_successors.saturating_sub(1))
                     .is_none_or(|s| p.in_open(&me, s))
         });
-        let budget = if neighbour { self.config.max_links.saturating_sub(1) } else { self.config.max_links };
+        let budget = if neighbour {
+            self.config.max_links.saturating_sub(1)
+        } else {
+            self.config.max_links
+        };
         let keep: BTreeSet<NodeId> = self.essential_ranked().into_iter().take(budget).collect();
         let busy_routes: BTreeSet<NodeId> = self.pending.values().filter_map(|p| p.next).collect();
-        match self.links.eviction_candidate(&|p| keep.contains(p) || busy_routes.contains(p)) {
+        match self
+            .links
+            .eviction_candidate(&|p| keep.contains(p) || busy_routes.contains(p))
+        {
             Some(victim) => {
                 self.close_link(victim, CloseReason::Busy);
                 true

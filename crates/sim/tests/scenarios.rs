@@ -1,0 +1,136 @@
+//! The simulator's scenarios at a few hundred nodes, with the figures the
+//! overlay must reach. Larger runs are benchmarks (see README).
+
+use chordphone_sim::{run, Outcome, Params};
+
+fn base(nodes: usize, seed: u64) -> Params {
+    Params {
+        nodes,
+        seed,
+        lookups: 2000,
+        ..Params::default()
+    }
+}
+
+fn assert_clean(o: &Outcome) {
+    assert!(
+        o.converged,
+        "ring did not converge: {:?}",
+        o.invariant_violations
+    );
+    assert!(
+        o.invariant_violations.is_empty(),
+        "{:?}",
+        o.invariant_violations
+    );
+    assert!(o.final_lookups_checked > 0, "no final lookups were checked");
+}
+
+#[test]
+fn stable_ring_routes_every_lookup_to_its_owner_in_log_hops() {
+    let o = run(&base(300, 11));
+    assert_clean(&o);
+    assert_eq!(o.lookups, 2000);
+    assert_eq!(o.lookups_failed, 0, "{o:?}");
+    let log2n = (o.nodes as f64).log2();
+    assert!(
+        o.hops_mean <= 0.5 * log2n + 0.5,
+        "hops_mean {} over Chord's bound",
+        o.hops_mean
+    );
+    assert!(
+        f64::from(o.hops_p99) <= log2n,
+        "hops_p99 {} over log2 N",
+        o.hops_p99
+    );
+    assert_eq!(o.timeouts_per_lookup_mean, 0.0);
+}
+
+#[test]
+fn half_the_nodes_failing_at_once_loses_no_lookup_whose_owner_survived() {
+    let p = Params {
+        successors: 20,
+        records: 300,
+        fail_fraction: Some(0.5),
+        duration_s: Some(60.0),
+        ..base(300, 12)
+    };
+    let o = run(&p);
+    assert_clean(&o);
+    assert!(o.lookups_owner_survived > 500, "{o:?}");
+    assert_eq!(o.lookups_failed_owner_survived, 0, "{o:?}");
+    assert!(o.timeouts_per_lookup_mean <= 6.0, "{o:?}");
+    assert_eq!(o.records_put_failed, 0);
+    assert_eq!(
+        o.records_under_replicated, 0,
+        "records lacked copies before the failure"
+    );
+    // No loss beyond records whose every copy was on a failed node.
+    assert!(o.records_lost <= o.records_all_copies_dead, "{o:?}");
+    // And that is about what P^k predicts (0.125 * 300 = 37.5).
+    assert!(
+        (o.records_all_copies_dead as f64) < 2.0 * o.records_expected_lost,
+        "{o:?}"
+    );
+}
+
+#[test]
+fn an_hour_of_churn_keeps_lookups_and_records() {
+    let p = Params {
+        records: 300,
+        churn_session_s: Some(600.0),
+        duration_s: Some(3600.0),
+        lookups: 10000,
+        ..base(500, 13)
+    };
+    let o = run(&p);
+    assert_clean(&o);
+    // Lookups whose origin left mid-way are not counted.
+    assert!(o.lookups >= 9900, "{o:?}");
+    assert!(
+        (o.lookups_failed as f64) < 0.001 * o.lookups as f64,
+        "{o:?}"
+    );
+    assert_eq!(o.records_lost, 0, "{o:?}");
+}
+
+#[test]
+fn same_arguments_give_the_same_result() {
+    let p = Params {
+        records: 50,
+        fail_fraction: Some(0.2),
+        duration_s: Some(20.0),
+        lookups: 300,
+        loss: 0.01,
+        ..base(120, 14)
+    };
+    let mut a = run(&p);
+    let mut b = run(&p);
+    for o in [&mut a, &mut b] {
+        o.wall_ms = 0;
+        o.peak_rss_mb = 0.0;
+    }
+    assert_eq!(a, b);
+    let other = run(&Params { seed: 15, ..p });
+    assert_ne!(a.trace_hash, other.trace_hash, "the seed must matter");
+}
+
+#[test]
+fn computed_tables_route_correctly_within_chords_bound() {
+    // Large rings start from computed tables. Both ways must route every
+    // lookup to its owner within Chord's bounds. (The figures differ: a
+    // ring built by joins holds more incidental links and routes in fewer
+    // hops, so computed tables give a pessimistic hop count.)
+    let joined = run(&base(400, 16));
+    let computed = run(&Params {
+        static_tables: true,
+        ..base(400, 16)
+    });
+    let log2n = 400f64.log2();
+    for o in [&joined, &computed] {
+        assert_clean(o);
+        assert_eq!(o.lookups_failed, 0, "{o:?}");
+        assert!(o.hops_mean <= 0.5 * log2n + 0.5, "{o:?}");
+        assert!(f64::from(o.hops_p99) <= log2n, "{o:?}");
+    }
+}
