@@ -53,7 +53,7 @@ impl Default for Config {
             successors: 8,
             replicas: 3,
             stabilize_interval: Duration::from_secs(1),
-            finger_interval: Duration::from_secs(2),
+            finger_interval: Duration::from_secs(4),
             replicate_interval: Duration::from_secs(10),
             max_links: 48,
             linked_successors: 3,

@@ -151,8 +151,9 @@ pub enum Request {
         /// Single or multi valued.
         kind: Kind,
     },
-    /// Store (or remove, with a tombstone) a record.
-    Put(Record),
+    /// Store (or remove, with a tombstone) a record. Boxed: it is the
+    /// largest request, and routed requests are moved at every hop.
+    Put(Box<Record>),
     /// Opaque link negotiation (WebRTC offer/answer/candidates) for the node.
     Attach {
         /// Shell-defined bytes.
@@ -331,7 +332,7 @@ mod tests {
                 timeouts: 1,
                 avoid: vec![Id::for_key("dead")],
                 origin: Id::for_key("o"),
-                request: Request::Put(rec.clone()),
+                request: Request::Put(Box::new(rec.clone())),
             }),
             Message::RouteReply {
                 no: 7,

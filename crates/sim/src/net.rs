@@ -98,6 +98,7 @@ pub struct Net {
     pub reports: Vec<Report>,
     pub trace: u64,
     pub events_processed: u64,
+    pub by_kind: [u64; 6],
 }
 
 const FNV_PRIME: u64 = 0x100_0000_01b3;
@@ -118,6 +119,7 @@ impl Net {
             reports: Vec::new(),
             trace: 0xcbf2_9ce4_8422_2325,
             events_processed: 0,
+            by_kind: [0; 6],
         }
     }
 
@@ -166,7 +168,16 @@ impl Net {
     }
 
     fn linked(&self, a: u32, b: u32) -> bool {
-        self.nodes[a as usize].links.contains(&b)
+        self.nodes[a as usize].links.binary_search(&b).is_ok()
+    }
+
+    fn add_link(&mut self, a: u32, b: u32) {
+        for (x, y) in [(a, b), (b, a)] {
+            let v = &mut self.nodes[x as usize].links;
+            if let Err(pos) = v.binary_search(&y) {
+                v.insert(pos, y);
+            }
+        }
     }
 
     pub fn alive(&self, i: u32) -> bool {
@@ -281,16 +292,17 @@ impl Net {
     }
 
     fn unlink(&mut self, a: u32, b: u32) {
-        self.nodes[a as usize].links.retain(|x| *x != b);
-        self.nodes[b as usize].links.retain(|x| *x != a);
+        for (x, y) in [(a, b), (b, a)] {
+            let v = &mut self.nodes[x as usize].links;
+            if let Ok(pos) = v.binary_search(&y) {
+                v.remove(pos);
+            }
+        }
     }
 
     /// Creates a link at once (a bootstrap connection made outside the overlay).
     pub fn link_now(&mut self, a: u32, b: u32) {
-        if !self.linked(a, b) {
-            self.nodes[a as usize].links.push(b);
-            self.nodes[b as usize].links.push(a);
-        }
+        self.add_link(a, b);
         let (ia, ib) = (self.nodes[a as usize].id, self.nodes[b as usize].id);
         self.with_node(a, |n, now| n.handle_link(ib, LinkChange::Up, now));
         self.with_node(b, |n, now| n.handle_link(ia, LinkChange::Up, now));
@@ -305,7 +317,10 @@ impl Net {
         self.nodes[i as usize].final_msgs_sent = node.stats().msgs_sent;
         let peers = core::mem::take(&mut self.nodes[i as usize].links);
         for p in peers {
-            self.nodes[p as usize].links.retain(|x| *x != i);
+            let v = &mut self.nodes[p as usize].links;
+            if let Ok(pos) = v.binary_search(&i) {
+                v.remove(pos);
+            }
             self.schedule(self.now + self.link_detect, Ev::LinkDown { to: p, peer: i });
         }
     }
@@ -320,6 +335,15 @@ impl Net {
         let entry = self.queue.pop()?;
         self.now = entry.at.max(self.now);
         self.events_processed += 1;
+        let kind = match &entry.ev {
+            Ev::Deliver { .. } => 0,
+            Ev::LinkUp { .. } => 1,
+            Ev::LinkDown { .. } => 2,
+            Ev::Closed { .. } => 3,
+            Ev::Timer { .. } => 4,
+            Ev::Tick(_) => 5,
+        };
+        self.by_kind[kind] += 1;
         match entry.ev {
             Ev::Deliver { to, from, msg } => {
                 if !self.linked(to, from) {
@@ -334,8 +358,7 @@ impl Net {
                     return Some(None);
                 }
                 if !self.linked(a, b) {
-                    self.nodes[a as usize].links.push(b);
-                    self.nodes[b as usize].links.push(a);
+                    self.add_link(a, b);
                     let ia = self.nodes[a as usize].id;
                     self.with_node(b, |n, now| n.handle_link(ia, LinkChange::Up, now));
                 }
@@ -364,7 +387,17 @@ impl Net {
                     return Some(None);
                 }
                 sn.timer_at = None;
-                self.with_node(node, |n, now| n.handle_timeout(now));
+                // The node's deadline may have moved later since this timer
+                // was set (an acknowledgement arrived): wait for it instead
+                // of waking the node for nothing.
+                let due = sn.node.as_ref().and_then(Node::poll_timeout);
+                match due {
+                    Some(t) if t > entry.at => {
+                        sn.timer_at = Some(t);
+                        self.schedule(t, Ev::Timer { node });
+                    }
+                    _ => self.with_node(node, |n, now| n.handle_timeout(now)),
+                }
             }
             Ev::Tick(k) => return Some(Some(k)),
         }

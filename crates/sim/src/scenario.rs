@@ -158,7 +158,7 @@ pub fn run(p: &Params) -> Outcome {
     let converge_s = d.net.now.saturating_since(t0).as_secs_f64();
 
     // Maintenance traffic over a quiet window: every message is upkeep.
-    let quiet = Duration::from_secs(30);
+    let quiet = Duration::from_secs(10);
     let before = d.total_msgs_sent();
     let n_live = d.truth().live.len().max(1);
     let q_end = d.net.now + quiet;
@@ -187,7 +187,7 @@ pub fn run(p: &Params) -> Outcome {
     }
     d.run_until(start + duration);
     // Let the last lookups finish.
-    d.run_until(d.net.now + d.config.route_timeout + Duration::from_secs(2));
+    d.wait_outstanding(d.config.route_timeout + Duration::from_secs(2));
 
     // Settle, then check invariants.
     let converged = d.run_until_converged(Duration::from_secs(900)).is_some();
@@ -201,6 +201,12 @@ pub fn run(p: &Params) -> Outcome {
     violations.extend(d.final_wrong.iter().take(5).cloned());
     d.check_records();
 
+    if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+        eprintln!(
+            "events by kind (deliver, up, down, closed, timer, tick): {:?}",
+            d.net.by_kind
+        );
+    }
     let n_lookups = d.lookups_done;
     let failed = d.failed_wrong + d.failed_error;
     let mut hops = d.hops.clone();

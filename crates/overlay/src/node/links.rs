@@ -24,6 +24,9 @@ pub struct Link {
 #[derive(Debug, Default)]
 pub struct Links {
     map: BTreeMap<NodeId, Link>,
+    /// How many links are being opened: the deadline scan is skipped when
+    /// none is (it runs after every input).
+    connecting: usize,
 }
 
 /// What happened to a message handed to [`Links::send`].
@@ -69,13 +72,20 @@ impl Links {
 
     /// Starts opening a link.
     pub fn start_connect(&mut self, peer: NodeId, now: Time, deadline: Time) {
-        self.map.entry(peer).or_insert(Link {
-            connecting: Some(deadline),
-            queue: VecDeque::new(),
-            last_used: now,
-            srtt: None,
-            closing: None,
-        });
+        if self.map.contains_key(&peer) {
+            return;
+        }
+        self.connecting += 1;
+        self.map.insert(
+            peer,
+            Link {
+                connecting: Some(deadline),
+                queue: VecDeque::new(),
+                last_used: now,
+                srtt: None,
+                closing: None,
+            },
+        );
     }
 
     /// Marks a link up (opened by us or by the peer); returns what was queued.
@@ -87,7 +97,9 @@ impl Links {
             srtt: None,
             closing: None,
         });
-        link.connecting = None;
+        if link.connecting.take().is_some() {
+            self.connecting -= 1;
+        }
         link.last_used = now;
         link.closing = None;
         core::mem::take(&mut link.queue)
@@ -95,7 +107,11 @@ impl Links {
 
     /// Forgets a link; returns it (with its queue) if there was one.
     pub fn remove(&mut self, peer: &NodeId) -> Option<Link> {
-        self.map.remove(peer)
+        let link = self.map.remove(peer)?;
+        if link.connecting.is_some() {
+            self.connecting -= 1;
+        }
+        Some(link)
     }
 
     /// Hands a message to the link: ready, queued, or refused.
@@ -169,6 +185,9 @@ impl Links {
 
     /// Links whose connect deadline has passed.
     pub fn connect_expired(&self, now: Time) -> Vec<NodeId> {
+        if self.connecting == 0 {
+            return Vec::new();
+        }
         self.map
             .iter()
             .filter(|(_, l)| l.connecting.is_some_and(|d| d <= now))
@@ -178,6 +197,9 @@ impl Links {
 
     /// Earliest connect deadline.
     pub fn next_deadline(&self) -> Option<Time> {
+        if self.connecting == 0 {
+            return None;
+        }
         self.map.values().filter_map(|l| l.connecting).min()
     }
 }

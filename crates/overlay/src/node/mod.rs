@@ -121,9 +121,6 @@ pub struct Node {
     next_finger: Time,
     next_replicate: Time,
     next_sweep: Time,
-    /// Earliest deadline among pending requests and links being opened (a
-    /// hint: waking early is harmless, waking late is not).
-    wake_hint: Option<Time>,
     ring_dirty: bool,
 }
 
@@ -165,7 +162,6 @@ impl Node {
             next_finger: now,
             next_replicate: now + config.replicate_interval,
             next_sweep: now,
-            wake_hint: None,
             ring_dirty: false,
             config,
         }
@@ -311,7 +307,7 @@ impl Node {
             now + ttl,
             value,
         );
-        Ok(self.start_query(key, Mode::ToKey, Request::Put(record), now))
+        Ok(self.start_query(key, Mode::ToKey, Request::Put(Box::new(record)), now))
     }
 
     /// Sends opaque link negotiation data to the node `target`; its answer
@@ -458,7 +454,7 @@ impl Node {
             self.sweep(now);
             self.next_sweep = now + Duration::from_secs(5);
         }
-        if self.wake_hint.is_some_and(|t| now >= t) {
+        if self.next_deadline().is_some_and(|t| now >= t) {
             self.check_deadlines(now);
         }
         self.after_input(now);
@@ -486,7 +482,7 @@ impl Node {
                 .min(self.next_finger)
                 .min(self.next_replicate);
         }
-        if let Some(w) = self.wake_hint {
+        if let Some(w) = self.next_deadline() {
             t = t.min(w);
         }
         Some(t)
@@ -623,10 +619,6 @@ impl Node {
         self.next_finger = now + fing / 2;
         let rep = self.jitter(self.config.replicate_interval);
         self.next_replicate = now + rep;
-    }
-
-    fn bump_wake(&mut self, t: Time) {
-        self.wake_hint = Some(self.wake_hint.map_or(t, |w| w.min(t)));
     }
 
     /// Work that follows any input: react to ring changes once.

@@ -84,38 +84,23 @@ impl Ring {
         None
     }
 
-    /// The known node closest before `key` (Chord's closest preceding node),
-    /// among fingers, successors and `extra`; `linked` filters which ones
-    /// may be used. Returns the best usable and whether a better unusable
-    /// one exists.
-    pub fn closest_preceding(
-        &self,
-        key: &Id,
-        usable: &dyn Fn(&NodeId) -> bool,
-        extra: &mut dyn Iterator<Item = NodeId>,
-    ) -> Option<NodeId> {
-        let mut best: Option<(Id, NodeId)> = None;
-        let mut consider = |c: NodeId| {
-            if c == self.me || !c.in_open(&self.me, key) || !usable(&c) {
-                return;
-            }
-            let d = self.me.distance_to(&c);
-            if best.is_none_or(|(bd, _)| d > bd) {
-                best = Some((d, c));
-            }
-        };
-        for f in self.fingers.iter().flatten() {
-            consider(*f);
-        }
-        for s in &self.succ {
-            consider(*s);
-        }
-        for e in extra {
-            consider(e);
-        }
-        best.map(|(_, c)| c)
+    /// The node in the tables (fingers, successors) closest before `key`:
+    /// Chord's closest preceding node, among those `usable` allows.
+    pub fn closest_preceding(&self, key: &Id, usable: &dyn Fn(&NodeId) -> bool) -> Option<NodeId> {
+        // Neighbouring fingers often repeat the same node: look at each once.
+        let mut last = None;
+        let fingers = self.fingers.iter().flatten().copied().filter(move |f| {
+            let fresh = last != Some(*f);
+            last = Some(*f);
+            fresh
+        });
+        closest_among(
+            &self.me,
+            key,
+            fingers.chain(self.succ.iter().copied()),
+            usable,
+        )
     }
-
     /// Forgets a node everywhere. Returns true if anything changed.
     pub fn remove(&mut self, node: &NodeId) -> bool {
         let mut changed = false;
@@ -192,6 +177,27 @@ impl Ring {
     }
 }
 
+/// Of `candidates`, the one closest before `key` going clockwise from `me`
+/// (strictly between the two), among those `usable` allows.
+pub fn closest_among(
+    me: &NodeId,
+    key: &Id,
+    candidates: impl Iterator<Item = NodeId>,
+    usable: &dyn Fn(&NodeId) -> bool,
+) -> Option<NodeId> {
+    // Compare clockwise distances from me as word pairs, computed once each.
+    let limit = me.distance_key(key);
+    let mut best: Option<((u32, u128), NodeId)> = None;
+    for c in candidates {
+        let d = me.distance_key(&c);
+        if d == (0, 0) || d >= limit || best.is_some_and(|(bd, _)| d <= bd) || !usable(&c) {
+            continue;
+        }
+        best = Some((d, c));
+    }
+    best.map(|(_, c)| c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,15 +237,9 @@ mod tests {
         assert_eq!(r.owner_among_successors(&id(500), &none), None);
         let all = |_: &NodeId| true;
         let key = id((1 << 63) + 5);
-        assert_eq!(
-            r.closest_preceding(&key, &all, &mut core::iter::empty()),
-            Some(id(1 << 63))
-        );
+        assert_eq!(r.closest_preceding(&key, &all), Some(id(1 << 63)));
         let key = id(350);
-        assert_eq!(
-            r.closest_preceding(&key, &all, &mut core::iter::empty()),
-            Some(id(300))
-        );
+        assert_eq!(r.closest_preceding(&key, &all), Some(id(300)));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! (another finger, the next successor), telling later hops whom to avoid.
 //! Every entry has a deadline, every request a hop limit.
 
+use super::ring::closest_among;
 use super::{Node, Phase};
 use crate::event::{Answer, QueryError};
 use crate::id::{Id, NodeId};
@@ -108,7 +109,6 @@ impl Node {
                 tried: Vec::new(),
             },
         );
-        self.bump_wake(expires);
         no
     }
 
@@ -190,35 +190,29 @@ impl Node {
                 }
             }
         }
-        let linked = |n: &NodeId| !avoid(n) && self.links.is_up(n);
+        // An open link that makes progress beats a closer node we would
+        // first have to connect to: connecting to a node that has died costs
+        // a whole connect timeout. Linked nodes include fingers, successors
+        // and any peer that linked to us.
+        let me = self.ring.me;
+        let best_linked = closest_among(&me, &t, self.links.up_peers(), &|n| !avoid(n));
         if let Some(owner) = self.ring.owner_among_successors(&t, &avoid) {
             if self.links.is_up(&owner) {
                 return Step::Forward(owner, true);
             }
             // The owner is a farther successor we have no link to: a linked
-            // node before the key (a nearer successor) can take it there
-            // over its own links, without a connect that a dead node would
-            // only answer with a timeout.
-            if let Some(n) = self
-                .ring
-                .closest_preceding(&t, &linked, &mut self.links.up_peers())
-            {
-                return Step::Forward(n, false);
-            }
-            return Step::Forward(owner, true);
+            // node before the key (a nearer successor) takes it there over
+            // its own links.
+            return match best_linked {
+                Some(n) => Step::Forward(n, false),
+                None => Step::Forward(owner, true),
+            };
         }
-        let usable =
-            |n: &NodeId| !avoid(n) && (self.links.contains(n) || !self.busy.contains_key(n));
-        let best_any = self
-            .ring
-            .closest_preceding(&t, &usable, &mut core::iter::empty());
-        let best_linked = self
-            .ring
-            .closest_preceding(&t, &linked, &mut self.links.up_peers());
-        // An open link that makes progress beats a closer node we would
-        // first have to connect to: connecting to a node that has died
-        // costs a whole connect timeout.
-        let choice = best_linked.or(best_any);
+        let choice = best_linked.or_else(|| {
+            let usable =
+                |n: &NodeId| !avoid(n) && (self.links.contains(n) || !self.busy.contains_key(n));
+            self.ring.closest_preceding(&t, &usable)
+        });
         match choice {
             Some(n) => Step::Forward(n, false),
             None => match self.ring.succ.iter().find(|s| !avoid(s)) {
@@ -291,7 +285,6 @@ impl Node {
         };
         let hop_deadline = (now + wait).min(p.expires);
         p.hop_deadline = hop_deadline;
-        self.bump_wake(hop_deadline);
         if !self.send(next, Message::Route(out), now) {
             // No link and none to be had: not a failure of the peer.
             self.dispatch(no, now);
@@ -333,10 +326,10 @@ impl Node {
                 if record.key != target {
                     Reply::Failed(RouteError::Refused)
                 } else {
-                    match self.store.put(record.clone(), now) {
+                    match self.store.put((*record).clone(), now) {
                         Ok(outcome) => {
                             if outcome != PutOutcome::Unchanged {
-                                self.replicate_one(record, now);
+                                self.replicate_one(*record, now);
                             }
                             Reply::Stored
                         }
@@ -485,16 +478,11 @@ impl Node {
             self.config.rto_min,
             self.config.rto_max,
         );
-        let mut earliest = None::<Time>;
         for p in self.pending.values_mut() {
             if p.next == Some(peer) && !p.acked {
                 p.sent_at = now;
                 p.hop_deadline = (now + rto).min(p.expires);
-                earliest = Some(earliest.map_or(p.hop_deadline, |e: Time| e.min(p.hop_deadline)));
             }
-        }
-        if let Some(t) = earliest {
-            self.bump_wake(t);
         }
     }
 
@@ -560,10 +548,12 @@ impl Node {
             self.peer_failed(peer, now);
         }
         self.check_stabilize_wait(now);
-        self.recompute_wake();
     }
 
-    fn recompute_wake(&mut self) {
+    /// The earliest deadline of pending requests, links being opened and
+    /// the stabilization answer. Exact, so that the shell never wakes the
+    /// node for nothing (an acknowledged hop moves its deadline later).
+    pub(super) fn next_deadline(&self) -> Option<Time> {
         let mut w: Option<Time> = self.links.next_deadline();
         for p in self.pending.values() {
             let t = if p.acked {
@@ -576,6 +566,6 @@ impl Node {
         if let Some((_, _, t)) = self.stab_wait {
             w = Some(w.map_or(t, |x| x.min(t)));
         }
-        self.wake_hint = w;
+        w
     }
 }

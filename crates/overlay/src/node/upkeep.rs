@@ -117,7 +117,6 @@ impl Node {
             self.config.connect_timeout + rto
         };
         self.stab_wait = Some((succ, seq, now + wait));
-        self.bump_wake(now + wait);
         if !self.send(succ, Message::Stabilize { seq }, now) {
             self.stab_wait = None;
         }
@@ -217,14 +216,11 @@ impl Node {
     /// closer successor. This is what merges two rings that formed side by
     /// side: traffic from the other ring reveals its nodes.
     pub(super) fn consider_successor(&mut self, node: NodeId) {
-        if self.phase != Phase::Joined || node == self.ring.me || self.is_dead(&node) {
-            return;
-        }
         let closer = match self.ring.succ.first() {
             None => true,
             Some(s) => node.in_open(&self.ring.me, s),
         };
-        if closer {
+        if closer && self.phase == Phase::Joined && node != self.ring.me && !self.is_dead(&node) {
             let mut cands = self.ring.succ.clone();
             cands.push(node);
             if self.ring.set_successors(cands, &|_| false) {
@@ -502,7 +498,6 @@ impl Node {
         }
         let deadline = now + self.config.connect_timeout;
         self.links.start_connect(peer, now, deadline);
-        self.bump_wake(deadline);
         self.events.push_back(Event::Connect(peer));
         true
     }
