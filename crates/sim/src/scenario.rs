@@ -77,6 +77,7 @@ pub struct Outcome {
     pub converge_s: f64,
     pub final_lookups_checked: usize,
     pub lookup_errors: BTreeMap<String, usize>,
+    pub join_failures: usize,
     pub invariant_violations: Vec<String>,
     pub sim_events: u64,
     pub virtual_s: f64,
@@ -132,6 +133,8 @@ struct Driver {
     live: Vec<u32>,
     live_pos: Vec<Option<usize>>,
     errors: BTreeMap<String, usize>,
+    join_failures: usize,
+    join_retry: Vec<u32>,
 }
 
 /// Runs a scenario and reports what happened.
@@ -264,6 +267,7 @@ pub fn run(p: &Params) -> Outcome {
         converge_s: round3(converge_s),
         final_lookups_checked: d.final_checked,
         lookup_errors: d.errors.clone(),
+        join_failures: d.join_failures,
         invariant_violations: violations,
         sim_events: d.net.events_processed,
         virtual_s: round3(d.net.now.saturating_since(t0).as_secs_f64()),
@@ -330,6 +334,8 @@ impl Driver {
             live: Vec::new(),
             live_pos: Vec::new(),
             errors: BTreeMap::new(),
+            join_failures: 0,
+            join_retry: Vec::new(),
             p,
         }
     }
@@ -447,6 +453,11 @@ impl Driver {
                 self.on_tick(k);
             }
             self.process_reports();
+            for i in core::mem::take(&mut self.join_retry) {
+                if self.net.alive(i) {
+                    self.join_new(i);
+                }
+            }
         }
         if self.net.now < t {
             self.net.now = t;
@@ -752,6 +763,15 @@ impl Driver {
     fn process_reports(&mut self) {
         let reports = core::mem::take(&mut self.net.reports);
         for r in reports {
+            if let Event::JoinFailed(e) = &r.event {
+                // A real shell tries again through another member.
+                self.join_failures += 1;
+                if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+                    eprintln!("join failed at node {}: {e:?}", r.node);
+                }
+                self.join_retry.push(r.node);
+                continue;
+            }
             let Event::QueryDone {
                 id,
                 hops,

@@ -165,11 +165,16 @@ impl Links {
         }
     }
 
-    /// The least recently used open link that `keep` does not protect.
-    pub fn eviction_candidate(&self, keep: &dyn Fn(&NodeId) -> bool) -> Option<NodeId> {
+    /// The least recently used link that `keep` does not protect (open
+    /// ones only, unless `even_connecting`).
+    pub fn eviction_candidate(
+        &self,
+        keep: &dyn Fn(&NodeId) -> bool,
+        even_connecting: bool,
+    ) -> Option<NodeId> {
         self.map
             .iter()
-            .filter(|(p, l)| l.connecting.is_none() && !keep(p))
+            .filter(|(p, l)| (even_connecting || l.connecting.is_none()) && !keep(p))
             .min_by_key(|(p, l)| (l.last_used, **p))
             .map(|(p, _)| *p)
     }

@@ -110,6 +110,9 @@ pub struct Node {
     finger_inflight: bool,
     finger_burst: bool,
     self_check_due: bool,
+    /// While joining: placed in the ring, waiting until this deadline for the
+    /// successor to take us as predecessor.
+    confirming: Option<Time>,
     /// Nodes a joining node may send its join through.
     join_candidates: Vec<NodeId>,
     record_version: u64,
@@ -156,6 +159,7 @@ impl Node {
             finger_burst: false,
             self_check_due: false,
             join_candidates: Vec::new(),
+            confirming: None,
             record_version: 0,
             replicated_view: (None, Vec::new()),
             next_stabilize: now,
@@ -385,7 +389,11 @@ impl Node {
         }
         self.stats.msgs_received += 1;
         self.links.touch(&from, now);
-        self.consider_successor(from);
+        // Any member we hear from may be a closer successor; a newcomer
+        // asking to join is not a member yet.
+        if !matches!(&msg, Message::Route(r) if matches!(r.request, Request::Join)) {
+            self.consider_successor(from);
+        }
         match msg {
             Message::Stabilize { seq } => self.on_stabilize(from, seq, now),
             Message::StabilizeReply {
@@ -450,6 +458,9 @@ impl Node {
                 self.next_replicate = now + self.jitter(self.config.replicate_interval);
             }
         }
+        if self.phase == Phase::Joining {
+            self.join_upkeep(now);
+        }
         if now >= self.next_sweep {
             self.sweep(now);
             self.next_sweep = now + Duration::from_secs(5);
@@ -481,6 +492,8 @@ impl Node {
                 .min(self.next_stabilize)
                 .min(self.next_finger)
                 .min(self.next_replicate);
+        } else if let Some(deadline) = self.confirming {
+            t = t.min(self.next_stabilize).min(deadline);
         }
         if let Some(w) = self.next_deadline() {
             t = t.min(w);
@@ -669,7 +682,7 @@ impl Node {
         let was_known = self.links.contains(&peer);
         if !was_known {
             // Opened by the peer: make room if over budget, else refuse.
-            if self.links.len() >= self.config.max_links && !self.make_room_for(Some(peer)) {
+            if self.links.len() >= self.config.max_links && !self.make_room_for(Some(peer), now) {
                 // Refuse, but say who is around so the peer can go on.
                 let view = Message::Neighbours {
                     predecessor: self.ring.pred,
@@ -705,6 +718,10 @@ impl Node {
                     self.busy.insert(peer, now + BUSY_BACKOFF);
                 }
                 self.links.remove(&peer);
+                if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {
+                    // No answer will come on this link; ask again next round.
+                    self.stab_wait = None;
+                }
                 self.reroute_via(peer, now);
             }
             Some(_) => self.peer_failed(peer, now),

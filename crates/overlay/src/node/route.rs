@@ -114,8 +114,12 @@ impl Node {
 
     /// A request arrived from a neighbour.
     pub(super) fn on_route(&mut self, from: NodeId, route: Route, now: Time) {
-        if self.phase != Phase::Joined {
-            // A joining or idle node owns nothing yet; the sender tries elsewhere.
+        // A node still joining owns nothing yet and the sender tries
+        // elsewhere; but one already placed and waiting for its successor
+        // takes joins (newcomers next to it are placed against it the same
+        // way, and confirmed by it once it is confirmed).
+        let placed_join = self.confirming.is_some() && matches!(route.request, Request::Join);
+        if self.phase != Phase::Joined && !placed_join {
             self.push_reply(
                 from,
                 route.no,

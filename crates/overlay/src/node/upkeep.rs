@@ -54,17 +54,12 @@ impl Node {
                 if let Some(p) = self.ring.pred {
                     self.ring.learn(p);
                 }
-                self.phase = Phase::Joined;
+                // Not joined yet: the successor must first take us as its
+                // predecessor, or lookups would find two owners for our
+                // range. Stabilize with it at once; `confirm_join` ends it.
                 self.pred_heard = now;
-                self.events.push_back(Event::Joined);
-                self.schedule_upkeep(now);
-                // Tell the successor at once (it hands our records over) and
-                // fill the fingers in one quick round.
+                self.confirming = Some(now + self.config.route_timeout);
                 self.next_stabilize = now;
-                self.next_finger = now;
-                self.finger_burst = true;
-                self.finger_cursor = 0;
-                self.ring_dirty = true;
             }
             Reply::Failed(e) => {
                 self.phase = Phase::Idle;
@@ -76,6 +71,49 @@ impl Node {
                 self.events
                     .push_back(Event::JoinFailed(QueryError::Route(RouteError::Refused)));
             }
+        }
+    }
+
+    /// The successor answered our stabilization while we join: if it took
+    /// us as its predecessor, we own our range and are part of the ring.
+    fn confirm_join(&mut self, successor_pred: Option<NodeId>, now: Time) {
+        if self.confirming.is_none() || self.phase != Phase::Joining {
+            return;
+        }
+        if successor_pred != Some(self.ring.me) {
+            // Another node sits between: it became our successor above;
+            // ask it next, without waiting a whole period.
+            self.next_stabilize = now;
+            return;
+        }
+        self.confirming = None;
+        self.phase = Phase::Joined;
+        self.events.push_back(Event::Joined);
+        self.schedule_upkeep(now);
+        // Fill the fingers in one quick round.
+        self.next_finger = now;
+        self.finger_burst = true;
+        self.finger_cursor = 0;
+        self.ring_dirty = true;
+    }
+
+    /// While joining: stabilize until the successor confirms, or give up.
+    pub(super) fn join_upkeep(&mut self, now: Time) {
+        let Some(deadline) = self.confirming else {
+            return;
+        };
+        if now >= deadline {
+            self.confirming = None;
+            self.phase = Phase::Idle;
+            self.ring = super::ring::Ring::new(self.ring.me, self.config.successors);
+            self.events
+                .push_back(Event::JoinFailed(QueryError::Timeout));
+            return;
+        }
+        if now >= self.next_stabilize {
+            self.check_stabilize_wait(now);
+            self.send_stabilize(now);
+            self.next_stabilize = now + self.config.stabilize_interval / 4;
         }
     }
 
@@ -99,10 +137,18 @@ impl Node {
                 return;
             }
         }
+        self.send_stabilize(now);
+    }
+
+    /// Asks the successor for its view (which also notifies it of us),
+    /// unless an answer is still awaited.
+    fn send_stabilize(&mut self, now: Time) {
         if self.stab_wait.is_some() {
             return;
         }
-        let succ = self.ring.succ[0];
+        let Some(&succ) = self.ring.succ.first() else {
+            return;
+        };
         self.stab_seq = self.stab_seq.wrapping_add(1);
         let seq = self.stab_seq;
         let rto = self.links.rto(
@@ -134,7 +180,7 @@ impl Node {
 
     /// A node says it is our predecessor and asks for our view.
     pub(super) fn on_stabilize(&mut self, from: NodeId, seq: u32, now: Time) {
-        if self.phase != Phase::Joined {
+        if !self.in_ring() {
             return;
         }
         self.consider_predecessor(from, now);
@@ -179,7 +225,7 @@ impl Node {
     /// A node that may be our predecessor; answer with our view so that it
     /// can find its true successor.
     pub(super) fn on_notify(&mut self, from: NodeId, now: Time) {
-        if self.phase != Phase::Joined {
+        if !self.in_ring() {
             return;
         }
         self.consider_predecessor(from, now);
@@ -192,7 +238,7 @@ impl Node {
 
     /// A neighbour's view: every node in it is a successor candidate.
     pub(super) fn on_neighbours(&mut self, predecessor: Option<NodeId>, successors: Vec<NodeId>) {
-        if self.phase == Phase::Joining {
+        if self.phase == Phase::Joining && self.confirming.is_none() {
             // Our bootstrap is full: these nodes can take the join instead.
             for n in predecessor.into_iter().chain(successors) {
                 if n != self.ring.me
@@ -204,7 +250,7 @@ impl Node {
             }
             return;
         }
-        if self.phase != Phase::Joined {
+        if !self.in_ring() {
             return;
         }
         for n in predecessor.into_iter().chain(successors) {
@@ -220,7 +266,7 @@ impl Node {
             None => true,
             Some(s) => node.in_open(&self.ring.me, s),
         };
-        if closer && self.phase == Phase::Joined && node != self.ring.me && !self.is_dead(&node) {
+        if closer && self.in_ring() && node != self.ring.me && !self.is_dead(&node) {
             let mut cands = self.ring.succ.clone();
             cands.push(node);
             if self.ring.set_successors(cands, &|_| false) {
@@ -272,7 +318,6 @@ impl Node {
         successors: Vec<NodeId>,
         now: Time,
     ) {
-        let _ = now;
         match self.stab_wait {
             Some((s, q, _)) if s == from && q == seq => {}
             _ => {
@@ -301,6 +346,13 @@ impl Node {
             }
             self.ring_dirty = true;
         }
+        self.confirm_join(predecessor, now);
+    }
+
+    /// Joined, or placed and waiting for the successor to confirm: either
+    /// way neighbours may stabilize with us.
+    pub(super) fn in_ring(&self) -> bool {
+        self.phase == Phase::Joined || self.confirming.is_some()
     }
 
     /// Refreshes the next finger by a lookup of its start.
@@ -503,14 +555,14 @@ impl Node {
     }
 
     /// Closes the least recently used link that is not essential.
-    pub(super) fn make_room(&mut self, _now: Time) -> bool {
-        self.make_room_for(None)
+    pub(super) fn make_room(&mut self, now: Time) -> bool {
+        self.make_room_for(None, now)
     }
 
     /// Like `make_room`, for a link `peer` opened to us: a peer that would
     /// be our predecessor or a near successor may push out the lowest
     /// ranked essential link.
-    pub(super) fn make_room_for(&mut self, peer: Option<NodeId>) -> bool {
+    pub(super) fn make_room_for(&mut self, peer: Option<NodeId>, now: Time) -> bool {
         let me = self.ring.me;
         let neighbour = peer.is_some_and(|p| {
             self.ring.pred.is_none_or(|q| p.in_open(&q, &me))
@@ -526,13 +578,21 @@ impl Node {
             self.config.max_links
         };
         let keep: BTreeSet<NodeId> = self.essential_ranked().into_iter().take(budget).collect();
-        let busy_routes: BTreeSet<NodeId> = self.pending.values().filter_map(|p| p.next).collect();
-        match self
+        // A stranger only displaces a link no request is waiting on; a
+        // neighbour displaces any link outside the protected top, even one
+        // being opened (the requests on it are routed elsewhere).
+        let busy_routes: BTreeSet<NodeId> = if neighbour {
+            BTreeSet::new()
+        } else {
+            self.pending.values().filter_map(|p| p.next).collect()
+        };
+        let victim = self
             .links
-            .eviction_candidate(&|p| keep.contains(p) || busy_routes.contains(p))
-        {
+            .eviction_candidate(&|p| keep.contains(p) || busy_routes.contains(p), neighbour);
+        match victim {
             Some(victim) => {
                 self.close_link(victim, CloseReason::Busy);
+                self.reroute_via(victim, now);
                 true
             }
             None => false,
