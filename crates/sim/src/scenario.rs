@@ -78,6 +78,7 @@ pub struct Outcome {
     pub final_lookups_checked: usize,
     pub lookup_errors: BTreeMap<String, usize>,
     pub join_failures: usize,
+    pub links_per_node_mean: f64,
     pub invariant_violations: Vec<String>,
     pub sim_events: u64,
     pub virtual_s: f64,
@@ -210,6 +211,16 @@ pub fn run(p: &Params) -> Outcome {
             d.net.by_kind
         );
     }
+    let links_mean = {
+        let live: Vec<usize> = d
+            .net
+            .nodes
+            .iter()
+            .filter(|n| n.node.is_some())
+            .map(|n| n.links.len())
+            .collect();
+        live.iter().sum::<usize>() as f64 / live.len().max(1) as f64
+    };
     let n_lookups = d.lookups_done;
     let failed = d.failed_wrong + d.failed_error;
     let mut hops = d.hops.clone();
@@ -268,6 +279,7 @@ pub fn run(p: &Params) -> Outcome {
         final_lookups_checked: d.final_checked,
         lookup_errors: d.errors.clone(),
         join_failures: d.join_failures,
+        links_per_node_mean: round3(links_mean),
         invariant_violations: violations,
         sim_events: d.net.events_processed,
         virtual_s: round3(d.net.now.saturating_since(t0).as_secs_f64()),
@@ -423,6 +435,14 @@ impl Driver {
                     node.install_tables(pred, &succ, &fingers, now)
                 });
                 self.mark_joined(i);
+            }
+            // Each node keeps the link it came in on, as a node that joined
+            // keeps the link to its bootstrap: one to a random member.
+            for &i in &idx {
+                let other = idx[(self.rng.next_u64() % idx.len() as u64) as usize];
+                if other != i {
+                    self.net.link_now(i, other);
+                }
             }
             return;
         }

@@ -179,7 +179,7 @@ impl Ring {
 
 /// Of `candidates`, the one closest before `key` going clockwise from `me`
 /// (strictly between the two), among those `usable` allows.
-pub fn closest_among(
+fn closest_among(
     me: &NodeId,
     key: &Id,
     candidates: impl Iterator<Item = NodeId>,

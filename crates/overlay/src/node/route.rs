@@ -7,7 +7,6 @@
 //! (another finger, the next successor), telling later hops whom to avoid.
 //! Every entry has a deadline, every request a hop limit.
 
-use super::ring::closest_among;
 use super::{Node, Phase};
 use crate::event::{Answer, QueryError};
 use crate::id::{Id, NodeId};
@@ -194,12 +193,14 @@ impl Node {
                 }
             }
         }
-        // An open link that makes progress beats a closer node we would
-        // first have to connect to: connecting to a node that has died costs
-        // a whole connect timeout. Linked nodes include fingers, successors
-        // and any peer that linked to us.
-        let me = self.ring.me;
-        let best_linked = closest_among(&me, &t, self.links.up_peers(), &|n| !avoid(n));
+        // Among the routing table (fingers and successors), an open link
+        // that makes progress beats a closer node we would first have to
+        // connect to: connecting to a node that has died costs a whole
+        // connect timeout. Other open links (peers that linked to us) are
+        // not used for routing, so hops follow Chord's table alone.
+        let best_linked = self
+            .ring
+            .closest_preceding(&t, &|n| !avoid(n) && self.links.is_up(n));
         if let Some(owner) = self.ring.owner_among_successors(&t, &avoid) {
             if self.links.is_up(&owner) {
                 return Step::Forward(owner, true);
