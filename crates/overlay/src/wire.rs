@@ -44,6 +44,19 @@ pub enum Message {
         /// The sender's successor list.
         successors: Vec<NodeId>,
     },
+    /// "Who is your predecessor?": checks a finger cheaply. If a node has
+    /// joined just before the finger, the answer names it.
+    Probe {
+        /// Echoed in the answer.
+        seq: u32,
+    },
+    /// Answer to [`Message::Probe`].
+    ProbeReply {
+        /// Echo of the probe.
+        seq: u32,
+        /// The sender's predecessor.
+        predecessor: Option<NodeId>,
+    },
     /// "I may be your predecessor", without asking for stabilization: sent
     /// to a node that claimed our own id (a sign of a split ring).
     Notify,
@@ -348,6 +361,11 @@ mod tests {
             },
             Message::Close {
                 reason: CloseReason::Busy,
+            },
+            Message::Probe { seq: 9 },
+            Message::ProbeReply {
+                seq: 9,
+                predecessor: None,
             },
         ]
     }

@@ -12,6 +12,7 @@
 //! [`Outcome`] apart from wall time and memory.
 
 mod net;
+mod queue;
 mod scenario;
 mod truth;
 

@@ -5,12 +5,12 @@
 //! up as delay (a retransmission after a timeout), not as a missing message;
 //! a message in flight on a link that closes, or to a node that died, is lost.
 
+use crate::queue::Queue;
 use chordphone_overlay::{Event, Identity, LinkChange, Message, Node, NodeId, Time};
-use core::cmp::Ordering;
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 /// What can happen at an instant.
 #[derive(Debug)]
@@ -41,30 +41,6 @@ pub enum Ev {
     Tick(u32),
 }
 
-struct Entry {
-    at: Time,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, o: &Entry) -> bool {
-        self.at == o.at && self.seq == o.seq
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Entry) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, o: &Entry) -> Ordering {
-        // Min-heap on (time, sequence): ties resolve in insertion order.
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// One simulated node.
 pub struct SimNode {
     pub id: NodeId,
@@ -87,7 +63,7 @@ pub struct Net {
     pub now: Time,
     pub nodes: Vec<SimNode>,
     pub index: BTreeMap<NodeId, u32>,
-    queue: BinaryHeap<Entry>,
+    queue: Queue<Ev>,
     seq: u64,
     pub rng: ChaCha8Rng,
     latency: Duration,
@@ -109,7 +85,7 @@ impl Net {
             now: start,
             nodes: Vec::new(),
             index: BTreeMap::new(),
-            queue: BinaryHeap::new(),
+            queue: Queue::new(start),
             seq: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             latency,
@@ -130,11 +106,7 @@ impl Net {
 
     pub fn schedule(&mut self, at: Time, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Entry {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at, self.seq, ev);
     }
 
     /// Adds a node (not yet in any ring).
@@ -328,14 +300,14 @@ impl Net {
     /// Pops and handles the next event if it is due by `until`; returns the
     /// scenario ticks it met (the driver handles those).
     pub fn step(&mut self, until: Time) -> Option<Option<u32>> {
-        let at = self.queue.peek()?.at;
+        let at = self.queue.peek_at()?;
         if at > until {
             return None;
         }
         let entry = self.queue.pop()?;
         self.now = entry.at.max(self.now);
         self.events_processed += 1;
-        let kind = match &entry.ev {
+        let kind = match &entry.item {
             Ev::Deliver { .. } => 0,
             Ev::LinkUp { .. } => 1,
             Ev::LinkDown { .. } => 2,
@@ -344,7 +316,7 @@ impl Net {
             Ev::Tick(_) => 5,
         };
         self.by_kind[kind] += 1;
-        match entry.ev {
+        match entry.item {
             Ev::Deliver { to, from, msg } => {
                 if !self.linked(to, from) {
                     return Some(None);

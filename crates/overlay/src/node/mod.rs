@@ -109,6 +109,10 @@ pub struct Node {
     finger_cursor: usize,
     finger_inflight: bool,
     finger_burst: bool,
+    /// A finger probe in flight: (finger index, peer, sequence, deadline).
+    probe_wait: Option<(usize, NodeId, u32, Time)>,
+    /// Finger refreshes done, to make every few of them a full lookup.
+    finger_rounds: u64,
     self_check_due: bool,
     /// While joining: placed in the ring, waiting until this deadline for the
     /// successor to take us as predecessor.
@@ -157,6 +161,8 @@ impl Node {
             finger_cursor: 0,
             finger_inflight: false,
             finger_burst: false,
+            probe_wait: None,
+            finger_rounds: 0,
             self_check_due: false,
             join_candidates: Vec::new(),
             confirming: None,
@@ -406,6 +412,10 @@ impl Node {
                 successors,
             } => self.on_leave(from, predecessor, successors, now),
             Message::Notify => self.on_notify(from, now),
+            Message::Probe { seq } => self.on_probe(from, seq, now),
+            Message::ProbeReply { seq, predecessor } => {
+                self.on_probe_reply(from, seq, predecessor, now)
+            }
             Message::Neighbours {
                 predecessor,
                 successors,
@@ -602,14 +612,23 @@ impl Node {
         if self.ring.remove(&peer) {
             self.ring_dirty = true;
         }
-        if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {
-            self.stab_wait = None;
-        }
+        self.forget_waits_on(peer);
         if self.links.remove(&peer).is_some() {
             self.stats.links_lost += 1;
             self.events.push_back(Event::Disconnect(peer));
         }
         self.reroute_via(peer, now);
+    }
+
+    /// Stops waiting for a stabilization or probe answer from `peer`.
+    fn forget_waits_on(&mut self, peer: NodeId) {
+        if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {
+            self.stab_wait = None;
+        }
+        if self.probe_wait.is_some_and(|(_, p, _, _)| p == peer) {
+            self.probe_wait = None;
+            self.finger_inflight = false;
+        }
     }
 
     fn jitter(&mut self, base: Duration) -> Duration {
@@ -718,10 +737,8 @@ impl Node {
                     self.busy.insert(peer, now + BUSY_BACKOFF);
                 }
                 self.links.remove(&peer);
-                if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {
-                    // No answer will come on this link; ask again next round.
-                    self.stab_wait = None;
-                }
+                // No answer will come on this link; ask again next round.
+                self.forget_waits_on(peer);
                 self.reroute_via(peer, now);
             }
             Some(_) => self.peer_failed(peer, now),

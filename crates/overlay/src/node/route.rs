@@ -553,6 +553,7 @@ impl Node {
             self.peer_failed(peer, now);
         }
         self.check_stabilize_wait(now);
+        self.check_probe_wait(now);
     }
 
     /// The earliest deadline of pending requests, links being opened and
@@ -569,6 +570,9 @@ impl Node {
             w = Some(w.map_or(t, |x| x.min(t)));
         }
         if let Some((_, _, t)) = self.stab_wait {
+            w = Some(w.map_or(t, |x| x.min(t)));
+        }
+        if let Some((_, _, _, t)) = self.probe_wait {
             w = Some(w.map_or(t, |x| x.min(t)));
         }
         w

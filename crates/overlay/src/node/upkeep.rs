@@ -9,6 +9,9 @@ use crate::node::ring::FINGERS;
 use crate::time::Time;
 use crate::wire::{CloseReason, Message, Mode, Reply, Request, RouteError};
 use rand_core::RngCore;
+
+/// One finger refresh in this many is a full lookup rather than a probe.
+const FULL_LOOKUP_EVERY: u64 = 8;
 use std::collections::BTreeSet;
 
 impl Node {
@@ -368,6 +371,31 @@ impl Node {
             return;
         };
         self.finger_inflight = true;
+        self.finger_rounds += 1;
+        // Usually a finger only needs checking: ask it for its predecessor
+        // (two messages) instead of routing a lookup across the ring. Every
+        // few rounds, and whenever the finger is missing or unlinked, a full
+        // lookup finds it afresh.
+        let probe_target = self.ring.fingers[i].filter(|f| {
+            !self.finger_burst
+                && self.finger_rounds % FULL_LOOKUP_EVERY != 0
+                && self.links.is_up(f)
+                && !self.is_dead(f)
+        });
+        if let Some(f) = probe_target {
+            self.stab_seq = self.stab_seq.wrapping_add(1);
+            let seq = self.stab_seq;
+            let rto = self.links.rto(
+                &f,
+                self.config.rto_initial,
+                self.config.rto_min,
+                self.config.rto_max,
+            );
+            self.probe_wait = Some((i, f, seq, now + rto));
+            self.push_transmit(f, Message::Probe { seq });
+            self.links.touch(&f, now);
+            return;
+        }
         let start = self.ring.finger_start(i);
         self.originate(
             start,
@@ -377,6 +405,70 @@ impl Node {
             None,
             now,
         );
+    }
+
+    /// A node checks whether we are still its finger.
+    pub(super) fn on_probe(&mut self, from: NodeId, seq: u32, now: Time) {
+        if self.in_ring() {
+            let reply = Message::ProbeReply {
+                seq,
+                predecessor: self.ring.pred,
+            };
+            self.send(from, reply, now);
+        }
+    }
+
+    /// A finger named its predecessor: if that lies between the finger's
+    /// start and the finger, it is the better finger.
+    pub(super) fn on_probe_reply(
+        &mut self,
+        from: NodeId,
+        seq: u32,
+        predecessor: Option<NodeId>,
+        now: Time,
+    ) {
+        let Some((i, peer, want, _)) = self.probe_wait else {
+            self.stats.dropped_unknown_query += 1;
+            return;
+        };
+        if peer != from || want != seq {
+            self.stats.dropped_unknown_query += 1;
+            return;
+        }
+        self.probe_wait = None;
+        self.finger_inflight = false;
+        let start = self.ring.finger_start(i);
+        if let Some(p) = predecessor {
+            let closer = start.distance_key(&p) < start.distance_key(&from);
+            if p != self.ring.me && closer && !self.is_dead(&p) {
+                // The finger is out of date: nodes joined before it. Find
+                // the right one now with a full lookup.
+                self.ring.fingers[i] = Some(p);
+                self.ring.learn(p);
+                self.ring_dirty = true;
+                self.finger_inflight = true;
+                self.originate(
+                    start,
+                    Mode::ToKey,
+                    Request::Lookup,
+                    Purpose::Finger(i),
+                    None,
+                    now,
+                );
+            }
+        }
+    }
+
+    /// A finger probe went unanswered: the finger is gone.
+    pub(super) fn check_probe_wait(&mut self, now: Time) {
+        if let Some((_, peer, _, deadline)) = self.probe_wait {
+            if now >= deadline {
+                self.probe_wait = None;
+                self.finger_inflight = false;
+                self.stats.hop_timeouts += 1;
+                self.peer_failed(peer, now);
+            }
+        }
     }
 
     /// Fingers from the top down, skipping those the successor list already

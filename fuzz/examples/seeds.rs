@@ -1,0 +1,263 @@
+//! Writes seed corpora for both targets: valid frames of every message kind,
+//! with correctly signed records (which the fuzzer could never forge) and
+//! replies carrying the query numbers the node under test really uses.
+//!
+//! `cargo run --manifest-path fuzz/Cargo.toml --example seeds -- fuzz/corpus`
+//! (scripts/fuzz.sh does this). Existing files are kept; seeds are named by
+//! content.
+
+use chordphone_fuzz::{frame, identities, run_node, START};
+use chordphone_overlay::{
+    CloseReason, Id, Identity, Kind, Message, Mode, Record, Reply, Request, Route, RouteError,
+    StoreError, Time,
+};
+use core::time::Duration;
+use std::path::Path;
+
+fn enc(m: &Message) -> Vec<u8> {
+    m.encode().expect("seed message encodes")
+}
+
+fn records(key: Id) -> Vec<Record> {
+    let a = Identity::from_seed([3; 32]);
+    let b = Identity::from_seed([4; 32]);
+    let exp = START + Duration::from_secs(3600);
+    vec![
+        Record::sign(&a, key, Kind::Single, 1, exp, Some(b"hello".to_vec())),
+        Record::sign(&a, key, Kind::Single, 2, exp, None),
+        Record::sign(
+            &b,
+            Id::for_key("service:relay"),
+            Kind::Multi,
+            1,
+            exp,
+            Some(vec![7; 40]),
+        ),
+        // Already expired when it arrives.
+        Record::sign(
+            &b,
+            key,
+            Kind::Single,
+            1,
+            Time(START.0 - 1),
+            Some(b"old".to_vec()),
+        ),
+    ]
+}
+
+fn route(no: u64, target: Id, mode: Mode, request: Request) -> Message {
+    Message::Route(Route {
+        no,
+        target,
+        mode,
+        last_hop: true,
+        hops: 1,
+        timeouts: 0,
+        avoid: vec![Id::for_key("dead")],
+        origin: identities().1,
+        request,
+    })
+}
+
+fn replies(owner: Id, recs: &[Record]) -> Vec<Reply> {
+    vec![
+        Reply::Owner { owner },
+        Reply::Joined {
+            owner,
+            predecessor: Some(identities().0.node_id()),
+            successors: vec![owner, Id::for_key("s2")],
+        },
+        Reply::Records {
+            records: recs.to_vec(),
+        },
+        Reply::Stored,
+        Reply::Refused(StoreError::BadSignature),
+        Reply::Attached {
+            data: b"answer".to_vec(),
+        },
+        Reply::Failed(RouteError::NoRoute),
+    ]
+}
+
+fn main() {
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "fuzz/corpus".into());
+    let (me_identity, peer) = identities();
+    let me = me_identity.node_id();
+    let peer = *peer;
+    let far = Id::for_key("far node");
+    let recs = records(me);
+
+    // ---- wire_decode: one frame of every message kind.
+    let mut wire: Vec<Message> = vec![
+        Message::Stabilize { seq: 1 },
+        Message::StabilizeReply {
+            seq: 1,
+            predecessor: Some(me),
+            successors: vec![peer, far],
+        },
+        Message::Notify,
+        Message::Neighbours {
+            predecessor: None,
+            successors: vec![far],
+        },
+        Message::Leave {
+            predecessor: Some(far),
+            successors: vec![me],
+        },
+        Message::Close {
+            reason: CloseReason::Busy,
+        },
+        Message::Close {
+            reason: CloseReason::Idle,
+        },
+        Message::RouteAck { no: 42 },
+        Message::Replicate {
+            records: recs.clone(),
+            copies_left: 2,
+        },
+    ];
+    let requests = vec![
+        (me, Mode::ToKey, Request::Lookup),
+        (me, Mode::ToKey, Request::Join),
+        (me, Mode::ToKey, Request::Get { kind: Kind::Single }),
+        (me, Mode::ToKey, Request::Put(recs[0].clone().into())),
+        (
+            me,
+            Mode::ToNode,
+            Request::Attach {
+                data: b"offer".to_vec(),
+            },
+        ),
+        (
+            far,
+            Mode::ToNode,
+            Request::Attach {
+                data: b"offer".to_vec(),
+            },
+        ),
+        (far, Mode::ToKey, Request::Lookup),
+    ];
+    for (target, mode, req) in &requests {
+        wire.push(route(9, *target, *mode, req.clone()));
+    }
+    for reply in replies(peer, &recs) {
+        wire.push(Message::RouteReply {
+            no: 42,
+            hops: 3,
+            timeouts: 1,
+            reply,
+        });
+    }
+    let wire_dir = Path::new(&dir).join("wire_decode");
+    let n_wire = wire.len();
+    for m in &wire {
+        write_seed(&wire_dir, &enc(m));
+    }
+
+    // ---- node_input: sequences of frames from the linked peer.
+    let node_dir = Path::new(&dir).join("node_input");
+    let mut seeds: Vec<Vec<u8>> = Vec::new();
+    // Each kind alone, then all in a row.
+    let mut all = Vec::new();
+    for m in &wire {
+        let f = frame(100, &enc(m));
+        seeds.push(f.clone());
+        all.extend(f);
+    }
+    seeds.push(all);
+
+    // Play the peer until the node routes a request through it (a finger
+    // refresh or its self-check): stabilize towards the node and answer its
+    // stabilization, every 255 ms. Then answer what it sent.
+    let mut warm = Vec::new();
+    let mut sent = Vec::new();
+    let mut next = Message::Stabilize { seq: 1 };
+    for n in 1..=120 {
+        warm.extend(frame(255, &enc(&next)));
+        sent.clear();
+        let mut reply_to = None;
+        run_node(&warm, |after, t| {
+            if after <= n && t.to == peer {
+                sent.push(t.msg.clone());
+                if let (true, Message::Stabilize { seq }) = (after == n, &t.msg) {
+                    reply_to = Some(*seq);
+                }
+            }
+        });
+        if sent.iter().any(|m| matches!(m, Message::Route(_))) {
+            break;
+        }
+        next = match reply_to {
+            Some(seq) => Message::StabilizeReply {
+                seq,
+                predecessor: Some(me),
+                successors: vec![far, me],
+            },
+            None => Message::Stabilize { seq: n as u32 + 1 },
+        };
+    }
+    let mut answered = 0;
+    for msg in &sent {
+        match msg {
+            Message::Stabilize { seq } => {
+                let mut s = warm.clone();
+                s.extend(frame(
+                    50,
+                    &enc(&Message::StabilizeReply {
+                        seq: *seq,
+                        predecessor: Some(me),
+                        successors: vec![far, me],
+                    }),
+                ));
+                seeds.push(s);
+                answered += 1;
+            }
+            Message::Route(r) => {
+                let mut base = warm.clone();
+                base.extend(frame(10, &enc(&Message::RouteAck { no: r.no })));
+                seeds.push(base.clone());
+                for reply in replies(far, &recs) {
+                    let mut s = base.clone();
+                    s.extend(frame(
+                        10,
+                        &enc(&Message::RouteReply {
+                            no: r.no,
+                            hops: 2,
+                            timeouts: 0,
+                            reply,
+                        }),
+                    ));
+                    seeds.push(s);
+                }
+                answered += 1;
+            }
+            _ => {}
+        }
+    }
+
+    let mut stored = 0;
+    for s in &seeds {
+        stored = stored.max(run_node(s, |_, _| {}).records().count());
+        write_seed(&node_dir, s);
+    }
+    println!(
+        "seeds: {n_wire} wire_decode, {} node_input ({answered} answering the node's own \
+         requests; up to {stored} records stored by one)",
+        seeds.len()
+    );
+}
+
+fn write_seed(dir: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(dir).expect("create corpus dir");
+    // Content-named like libFuzzer's own files (FNV-1a, not SHA-1, is enough).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let path = dir.join(format!("seed-{h:016x}"));
+    if !path.exists() {
+        std::fs::write(&path, bytes).expect("write seed");
+    }
+}

@@ -1,0 +1,118 @@
+//! Shared driver of the fuzz targets, also used by the seed generator
+//! (`examples/seeds.rs`) so that seeds replay exactly what a target does.
+#![forbid(unsafe_code)]
+
+use chordphone_overlay::{Config, Identity, LinkChange, Message, Node, NodeId, Time, Transmit};
+use core::time::Duration;
+use std::sync::OnceLock;
+
+/// The clock when the node under test is created.
+pub const START: Time = Time(1_700_000_000_000_000);
+/// Most frames one `node_input` run feeds.
+pub const MAX_FRAMES: usize = 64;
+
+/// The node's identity and the linked peer's id, derived once: under
+/// coverage instrumentation the Ed25519 key derivation would otherwise take
+/// most of every run.
+pub fn identities() -> &'static (Identity, NodeId) {
+    static IDS: OnceLock<(Identity, NodeId)> = OnceLock::new();
+    IDS.get_or_init(|| {
+        (
+            Identity::from_seed([1; 32]),
+            Identity::from_seed([2; 32]).node_id(),
+        )
+    })
+}
+
+/// The `wire_decode` check: whatever `Message::decode` accepts must encode
+/// and decode back to the same message.
+pub fn check_wire(data: &[u8]) {
+    let Ok(msg) = Message::decode(data) else {
+        return;
+    };
+    let bytes = msg
+        .encode()
+        .unwrap_or_else(|e| panic!("accepted message does not re-encode: {e:?}\n{msg:?}"));
+    let again = Message::decode(&bytes)
+        .unwrap_or_else(|e| panic!("re-encoded message does not decode: {e:?}\n{msg:?}"));
+    assert_eq!(again, msg, "round trip changed the message");
+}
+
+/// One `node_input` frame: `[step][len: u16 LE][bytes]`.
+pub fn frame(step: u8, bytes: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(bytes.len()).expect("frame longer than u16::MAX");
+    let mut out = vec![step];
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Splits `node_input` data into (step, frame) pairs; a tail shorter than
+/// its header or its length is the last frame.
+pub fn frames(mut data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    core::iter::from_fn(move || {
+        if data.is_empty() {
+            return None;
+        }
+        if data.len() < 3 {
+            let f = data;
+            data = &[];
+            return Some((0, f));
+        }
+        let step = data[0];
+        let len = usize::from(u16::from_le_bytes([data[1], data[2]]));
+        let rest = &data[3..];
+        let (f, tail) = rest.split_at(len.min(rest.len()));
+        data = tail;
+        Some((step, f))
+    })
+    .take(MAX_FRAMES)
+}
+
+/// Drains the node; every message it wants to send must encode to a frame
+/// that a peer's `decode` accepts.
+fn drain(node: &mut Node, after: usize, seen: &mut impl FnMut(usize, &Transmit)) {
+    while let Some(t) = node.poll_transmit() {
+        let bytes = t.msg.encode().unwrap_or_else(|e| {
+            panic!("node built a message it cannot encode: {e:?}\n{:?}", t.msg)
+        });
+        if let Err(e) = Message::decode(&bytes) {
+            panic!("node sent a message peers refuse: {e:?}\n{:?}", t.msg);
+        }
+        seen(after, &t);
+    }
+    while node.poll_event().is_some() {}
+}
+
+/// The `node_input` run: a node alone in its ring, linked to one peer,
+/// receives the frames of `data` from that peer; after each frame the clock
+/// moves on by `step` ms and due timers run; at the end the clock jumps past
+/// every request, connect and idle timeout. `seen` gets every transmit with
+/// the number of frames handled before it (`MAX_FRAMES + 1` for the final
+/// timeouts).
+pub fn run_node(data: &[u8], mut seen: impl FnMut(usize, &Transmit)) -> Node {
+    let (identity, peer) = identities();
+    let peer = *peer;
+    let mut now = START;
+    let mut node = Node::new(identity.clone(), Config::default(), 7, now);
+    node.create(now);
+    node.handle_link(peer, LinkChange::Up, now);
+    drain(&mut node, 0, &mut seen);
+
+    for (i, (step, bytes)) in frames(data).enumerate() {
+        let _ = node.handle_bytes(peer, bytes, now);
+        drain(&mut node, i + 1, &mut seen);
+        now = now + Duration::from_millis(u64::from(step));
+        if node.poll_timeout().is_some_and(|t| t <= now) {
+            node.handle_timeout(now);
+            drain(&mut node, i + 1, &mut seen);
+        }
+    }
+
+    for jump in [Duration::from_secs(11), Duration::from_secs(61)] {
+        now = now + jump;
+        node.handle_timeout(now);
+        drain(&mut node, MAX_FRAMES + 1, &mut seen);
+    }
+    node
+}
