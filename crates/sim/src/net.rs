@@ -30,9 +30,12 @@ pub enum Ev {
         peer: u32,
     },
     /// An orderly close by `peer`: what it sent before arrives first.
+    /// An orderly close by `peer`: what it sent before arrives first. Only
+    /// the link of that generation closes (a new one may exist by then).
     Closed {
         to: u32,
         peer: u32,
+        gen: u64,
     },
     Timer {
         node: u32,
@@ -45,7 +48,8 @@ pub enum Ev {
 pub struct SimNode {
     pub id: NodeId,
     pub node: Option<Node>,
-    pub links: Vec<u32>,
+    /// Open links as (peer, generation), sorted by peer.
+    pub links: Vec<(u32, u64)>,
     pub timer_at: Option<Time>,
     pub joined: bool,
     /// Counters of a node that died, kept for totals.
@@ -75,6 +79,7 @@ pub struct Net {
     pub trace: u64,
     pub events_processed: u64,
     pub by_kind: [u64; 6],
+    next_gen: u64,
 }
 
 const FNV_PRIME: u64 = 0x100_0000_01b3;
@@ -96,6 +101,7 @@ impl Net {
             trace: 0xcbf2_9ce4_8422_2325,
             events_processed: 0,
             by_kind: [0; 6],
+            next_gen: 0,
         }
     }
 
@@ -139,15 +145,24 @@ impl Net {
         self.latency.mul_f64(frac)
     }
 
-    fn linked(&self, a: u32, b: u32) -> bool {
-        self.nodes[a as usize].links.binary_search(&b).is_ok()
+    fn link_gen(&self, a: u32, b: u32) -> Option<u64> {
+        let v = &self.nodes[a as usize].links;
+        v.binary_search_by_key(&b, |l| l.0).ok().map(|i| v[i].1)
     }
 
+    fn linked(&self, a: u32, b: u32) -> bool {
+        self.link_gen(a, b).is_some()
+    }
+
+    /// Opens a link (or replaces one that is closing) with a new generation.
     fn add_link(&mut self, a: u32, b: u32) {
+        self.next_gen += 1;
+        let gen = self.next_gen;
         for (x, y) in [(a, b), (b, a)] {
             let v = &mut self.nodes[x as usize].links;
-            if let Err(pos) = v.binary_search(&y) {
-                v.insert(pos, y);
+            match v.binary_search_by_key(&y, |l| l.0) {
+                Ok(pos) => v[pos].1 = gen,
+                Err(pos) => v.insert(pos, (y, gen)),
             }
         }
     }
@@ -226,6 +241,9 @@ impl Net {
                     return;
                 };
                 if self.linked(i, to) {
+                    // Reopened while the old link is still closing: the new
+                    // one replaces it.
+                    self.add_link(i, to);
                     self.schedule(self.now, Ev::LinkUp { a: i, b: to });
                 } else if self.alive(to) {
                     // Offer/answer and ICE: about two round trips.
@@ -240,8 +258,11 @@ impl Net {
                 };
                 // The closing side is done with the link; messages it sent
                 // before closing still arrive, then the other side sees it go.
+                let Some(gen) = self.link_gen(i, to) else {
+                    return;
+                };
                 let d = self.latency(i, to);
-                self.schedule(self.now + d, Ev::Closed { to, peer: i });
+                self.schedule(self.now + d, Ev::Closed { to, peer: i, gen });
             }
             Event::Joined => {
                 self.nodes[i as usize].joined = true;
@@ -266,7 +287,7 @@ impl Net {
     fn unlink(&mut self, a: u32, b: u32) {
         for (x, y) in [(a, b), (b, a)] {
             let v = &mut self.nodes[x as usize].links;
-            if let Ok(pos) = v.binary_search(&y) {
+            if let Ok(pos) = v.binary_search_by_key(&y, |l| l.0) {
                 v.remove(pos);
             }
         }
@@ -288,9 +309,9 @@ impl Net {
         };
         self.nodes[i as usize].final_msgs_sent = node.stats().msgs_sent;
         let peers = core::mem::take(&mut self.nodes[i as usize].links);
-        for p in peers {
+        for (p, _) in peers {
             let v = &mut self.nodes[p as usize].links;
-            if let Ok(pos) = v.binary_search(&i) {
+            if let Ok(pos) = v.binary_search_by_key(&i, |l| l.0) {
                 v.remove(pos);
             }
             self.schedule(self.now + self.link_detect, Ev::LinkDown { to: p, peer: i });
@@ -345,8 +366,8 @@ impl Net {
                 }
                 self.with_node(to, |n, now| n.handle_link(pid, LinkChange::Down, now));
             }
-            Ev::Closed { to, peer } => {
-                if !self.linked(to, peer) {
+            Ev::Closed { to, peer, gen } => {
+                if self.link_gen(to, peer) != Some(gen) {
                     return Some(None);
                 }
                 self.unlink(to, peer);

@@ -79,6 +79,9 @@ pub struct Outcome {
     pub lookup_errors: BTreeMap<String, usize>,
     pub join_failures: usize,
     pub links_per_node_mean: f64,
+    /// Acknowledgement, probe and stabilization timeouts over all live nodes
+    /// (in a stable ring each one is a false suspicion).
+    pub hop_timeouts_total: u64,
     pub invariant_violations: Vec<String>,
     pub sim_events: u64,
     pub virtual_s: f64,
@@ -280,6 +283,13 @@ pub fn run(p: &Params) -> Outcome {
         lookup_errors: d.errors.clone(),
         join_failures: d.join_failures,
         links_per_node_mean: round3(links_mean),
+        hop_timeouts_total: d
+            .net
+            .nodes
+            .iter()
+            .filter_map(|n| n.node.as_ref())
+            .map(|n| n.stats().hop_timeouts)
+            .sum(),
         invariant_violations: violations,
         sim_events: d.net.events_processed,
         virtual_s: round3(d.net.now.saturating_since(t0).as_secs_f64()),

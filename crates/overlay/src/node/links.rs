@@ -161,7 +161,12 @@ impl Links {
     pub fn rto(&self, peer: &NodeId, initial: Duration, min: Duration, max: Duration) -> Duration {
         match self.map.get(peer).and_then(|l| l.srtt) {
             None => initial,
-            Some((srtt, var)) => Duration::from_micros(srtt + 4 * var).clamp(min, max),
+            // RFC 6298's srtt + 4·rttvar, with at least half a round trip
+            // of margin: on a steady path rttvar decays to nothing and an
+            // answer arriving exactly on time would count as lost.
+            Some((srtt, var)) => {
+                Duration::from_micros(srtt + (4 * var).max(srtt / 2)).clamp(min, max)
+            }
         }
     }
 
