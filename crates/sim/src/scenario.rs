@@ -609,6 +609,9 @@ impl Driver {
             let at = self.net.now + Duration::from_millis(2);
             self.run_until(at);
         }
+        if self.p.records == 0 {
+            return;
+        }
         self.wait_outstanding(Duration::from_secs(60));
         // Let replication finish.
         let at = self.net.now + Duration::from_secs(10);

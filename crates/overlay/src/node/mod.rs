@@ -29,6 +29,9 @@ use ring::Ring;
 use route::{Pending, Purpose, Upstream};
 use std::collections::{BTreeMap, VecDeque};
 
+/// Period of housekeeping (idle links, expired records, forgotten deaths).
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How long a peer that refused a link (over its budget) is not asked again.
 const BUSY_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -455,25 +458,33 @@ impl Node {
             return;
         }
         if self.phase == Phase::Joined {
-            if now >= self.next_stabilize {
+            // Periodic upkeep rides on the stabilization tick: whatever is
+            // due within half a period runs with it, so a node wakes about
+            // once per period instead of once per task.
+            let stabilize_due = now >= self.next_stabilize;
+            let horizon = now + self.config.stabilize_interval / 2;
+            if stabilize_due {
                 self.stabilize(now);
                 self.next_stabilize = now + self.jitter(self.config.stabilize_interval);
             }
-            if now >= self.next_finger {
+            if now >= self.next_finger || (stabilize_due && self.next_finger <= horizon) {
                 self.fix_next_finger(now);
                 self.next_finger = now + self.jitter(self.config.finger_interval);
             }
-            if now >= self.next_replicate {
+            if stabilize_due && self.next_replicate <= horizon {
                 self.replicate_all(now);
                 self.next_replicate = now + self.jitter(self.config.replicate_interval);
             }
+            if stabilize_due && self.next_sweep <= horizon {
+                self.sweep(now);
+                self.next_sweep = now + SWEEP_INTERVAL;
+            }
+        } else if now >= self.next_sweep {
+            self.sweep(now);
+            self.next_sweep = now + SWEEP_INTERVAL;
         }
         if self.phase == Phase::Joining {
             self.join_upkeep(now);
-        }
-        if now >= self.next_sweep {
-            self.sweep(now);
-            self.next_sweep = now + Duration::from_secs(5);
         }
         if self.next_deadline().is_some_and(|t| now >= t) {
             self.check_deadlines(now);
@@ -496,13 +507,19 @@ impl Node {
         if self.phase == Phase::Left {
             return None;
         }
-        let mut t = self.next_sweep;
-        if self.phase == Phase::Joined {
-            t = t
-                .min(self.next_stabilize)
-                .min(self.next_finger)
-                .min(self.next_replicate);
-        } else if let Some(deadline) = self.confirming {
+        let mut t = if self.phase == Phase::Joined {
+            // Other periodic tasks run on the stabilization tick; only a
+            // finger refresh asked for at once (right after joining) wakes
+            // the node by itself.
+            self.next_stabilize.min(if self.finger_burst {
+                self.next_finger
+            } else {
+                self.next_stabilize
+            })
+        } else {
+            self.next_sweep
+        };
+        if let Some(deadline) = self.confirming {
             t = t.min(self.next_stabilize).min(deadline);
         }
         if let Some(w) = self.next_deadline() {
