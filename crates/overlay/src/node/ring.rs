@@ -87,13 +87,22 @@ impl Ring {
     /// The node in the tables (fingers, successors) closest before `key`:
     /// Chord's closest preceding node, among those `usable` allows.
     pub fn closest_preceding(&self, key: &Id, usable: &dyn Fn(&NodeId) -> bool) -> Option<NodeId> {
-        // Neighbouring fingers often repeat the same node: look at each once.
+        // Farthest fingers first: the first usable one before the key is
+        // usually the answer, and the rest then fail the cheap distance test
+        // before `usable` (a link lookup) is asked. Neighbouring fingers
+        // often repeat the same node: look at each once.
         let mut last = None;
-        let fingers = self.fingers.iter().flatten().copied().filter(move |f| {
-            let fresh = last != Some(*f);
-            last = Some(*f);
-            fresh
-        });
+        let fingers = self
+            .fingers
+            .iter()
+            .rev()
+            .flatten()
+            .copied()
+            .filter(move |f| {
+                let fresh = last != Some(*f);
+                last = Some(*f);
+                fresh
+            });
         closest_among(
             &self.me,
             key,
