@@ -637,6 +637,18 @@ impl Node {
         self.reroute_via(peer, now);
     }
 
+    /// The acknowledgement timeout for a peer, from its measured round trip.
+    fn rto(&self, peer: &NodeId) -> Duration {
+        let c = &self.config;
+        self.links.rto(peer, c.rto_initial, c.rto_min, c.rto_max)
+    }
+
+    /// A fresh sequence number for stabilization and probes.
+    fn next_seq(&mut self) -> u32 {
+        self.stab_seq = self.stab_seq.wrapping_add(1);
+        self.stab_seq
+    }
+
     /// Stops waiting for a stabilization or probe answer from `peer`.
     fn forget_waits_on(&mut self, peer: NodeId) {
         if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {

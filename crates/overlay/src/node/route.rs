@@ -118,35 +118,18 @@ impl Node {
         // takes joins (newcomers next to it are placed against it the same
         // way, and confirmed by it once it is confirmed).
         let placed_join = self.confirming.is_some() && matches!(route.request, Request::Join);
-        if self.phase != Phase::Joined && !placed_join {
-            self.push_reply(
-                from,
-                route.no,
-                route.hops,
-                route.timeouts,
-                Reply::Failed(RouteError::Refused),
-            );
-            return;
-        }
-        if route.hops >= self.config.hop_limit {
-            self.push_reply(
-                from,
-                route.no,
-                route.hops,
-                route.timeouts,
-                Reply::Failed(RouteError::HopLimit),
-            );
-            return;
-        }
-        if self.pending.len() >= self.config.max_pending {
+        let refusal = if self.phase != Phase::Joined && !placed_join {
+            Some(RouteError::Refused)
+        } else if route.hops >= self.config.hop_limit {
+            Some(RouteError::HopLimit)
+        } else if self.pending.len() >= self.config.max_pending {
             self.stats.dropped_overload += 1;
-            self.push_reply(
-                from,
-                route.no,
-                route.hops,
-                route.timeouts,
-                Reply::Failed(RouteError::Refused),
-            );
+            Some(RouteError::Refused)
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            self.push_reply(from, route.no, route.hops, route.timeouts, Reply::Failed(e));
             return;
         }
         let their_no = route.no;
@@ -261,6 +244,11 @@ impl Node {
     }
 
     fn forward(&mut self, no: u64, next: NodeId, last_hop: bool, now: Time) {
+        let wait = if self.links.is_up(&next) {
+            self.rto(&next)
+        } else {
+            self.config.connect_timeout + self.rto(&next)
+        };
         let Some(p) = self.pending.get_mut(&no) else {
             return;
         };
@@ -276,18 +264,6 @@ impl Node {
         out.no = no;
         out.last_hop = last_hop;
         out.hops = out.hops.saturating_add(1);
-        let linked = self.links.is_up(&next);
-        let rto = self.links.rto(
-            &next,
-            self.config.rto_initial,
-            self.config.rto_min,
-            self.config.rto_max,
-        );
-        let wait = if linked {
-            rto
-        } else {
-            self.config.connect_timeout + rto
-        };
         let hop_deadline = (now + wait).min(p.expires);
         p.hop_deadline = hop_deadline;
         if !self.send(next, Message::Route(out), now) {
@@ -477,12 +453,7 @@ impl Node {
 
     /// A link to `peer` just opened: what was queued has left now.
     pub(super) fn restart_hop_timers(&mut self, peer: NodeId, now: Time) {
-        let rto = self.links.rto(
-            &peer,
-            self.config.rto_initial,
-            self.config.rto_min,
-            self.config.rto_max,
-        );
+        let rto = self.rto(&peer);
         for p in self.pending.values_mut() {
             if p.next == Some(peer) && !p.acked {
                 p.sent_at = now;

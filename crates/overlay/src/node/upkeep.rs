@@ -152,14 +152,8 @@ impl Node {
         let Some(&succ) = self.ring.succ.first() else {
             return;
         };
-        self.stab_seq = self.stab_seq.wrapping_add(1);
-        let seq = self.stab_seq;
-        let rto = self.links.rto(
-            &succ,
-            self.config.rto_initial,
-            self.config.rto_min,
-            self.config.rto_max,
-        );
+        let seq = self.next_seq();
+        let rto = self.rto(&succ);
         let wait = if self.links.is_up(&succ) {
             rto.max(self.config.stabilize_interval)
         } else {
@@ -383,14 +377,8 @@ impl Node {
                 && !self.is_dead(f)
         });
         if let Some(f) = probe_target {
-            self.stab_seq = self.stab_seq.wrapping_add(1);
-            let seq = self.stab_seq;
-            let rto = self.links.rto(
-                &f,
-                self.config.rto_initial,
-                self.config.rto_min,
-                self.config.rto_max,
-            );
+            let seq = self.next_seq();
+            let rto = self.rto(&f);
             self.probe_wait = Some((i, f, seq, now + rto));
             self.push_transmit(f, Message::Probe { seq });
             self.links.touch(&f, now);
