@@ -384,6 +384,12 @@ impl Node {
             self.links.touch(&f, now);
             return;
         }
+        self.look_up_finger(i, now);
+    }
+
+    /// Finds finger `i` afresh: a lookup of its start.
+    fn look_up_finger(&mut self, i: usize, now: Time) {
+        self.finger_inflight = true;
         let start = self.ring.finger_start(i);
         self.originate(
             start,
@@ -434,15 +440,7 @@ impl Node {
                 self.ring.fingers[i] = Some(p);
                 self.ring.learn(p);
                 self.ring_dirty = true;
-                self.finger_inflight = true;
-                self.originate(
-                    start,
-                    Mode::ToKey,
-                    Request::Lookup,
-                    Purpose::Finger(i),
-                    None,
-                    now,
-                );
+                self.look_up_finger(i, now);
             }
         }
     }
