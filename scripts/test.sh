@@ -26,7 +26,11 @@ step "core crates build for wasm32"
 cargo build --locked --release -p chordphone-overlay --target wasm32-unknown-unknown
 
 step "tests"
-cargo test --locked --workspace --release
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --workspace --release 2>&1 | tee "$log"
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '; ([0-9]+) failed' "$log" | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if [ "$FUZZ_SECONDS" -gt 0 ] && [ -f scripts/fuzz.sh ]; then
@@ -35,3 +39,4 @@ if [ "$FUZZ_SECONDS" -gt 0 ] && [ -f scripts/fuzz.sh ]; then
 fi
 
 step "all checks passed"
+echo "summary: $passed passed, $failed failed"
