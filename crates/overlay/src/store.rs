@@ -144,11 +144,7 @@ impl Store {
     /// The record in a slot if it is still live (expired ones do not count:
     /// once a record expires, its key is free for anyone).
     fn live_owner_of(&self, slot: &Slot, now: Time) -> Option<&Record> {
-        if slot.1 == Kind::Single {
-            // A single-valued key has one slot whatever the writer.
-            let probe = (slot.0, Kind::Single, [0u8; PUBLIC_KEY_BYTES]);
-            return self.slots.get(&probe).filter(|r| r.expires > now);
-        }
+        // `slot_of` already maps every writer of a single-valued key to one slot.
         self.slots.get(slot).filter(|r| r.expires > now)
     }
 
@@ -182,7 +178,6 @@ impl Store {
 
     /// Calls `f` for each record with key in (from, to].
     pub fn for_each_in_range(&self, from: &Id, to: &Id, mut f: impl FnMut(&Record)) {
-        let lo = |id: &Id| (*id, Kind::Single, [0u8; PUBLIC_KEY_BYTES]);
         let hi = |id: &Id| (*id, Kind::Multi, [0xffu8; PUBLIC_KEY_BYTES]);
         let mut visit = |a: Bound<Slot>, b: Bound<Slot>| {
             for (_, r) in self.slots.range((a, b)) {
@@ -198,7 +193,6 @@ impl Store {
             visit(Bound::Excluded(hi(from)), Bound::Unbounded);
             visit(Bound::Unbounded, Bound::Included(hi(to)));
         }
-        let _ = lo;
     }
 
     /// Every record held.
