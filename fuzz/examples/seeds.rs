@@ -7,6 +7,7 @@
 //! content.
 
 use chordphone_fuzz::{frame, identities, run_node, START};
+use chordphone_link::{Handshake, Refusal, Role, Signal};
 use chordphone_overlay::{
     CloseReason, Id, Identity, Kind, Message, Mode, Record, Reply, Request, Route, RouteError,
     StoreError, Time,
@@ -235,6 +236,37 @@ fn main() {
             }
             _ => {}
         }
+    }
+
+    // ---- link_input: a hello, a handshake in order, and signals.
+    let link_dir = Path::new(&dir).join("link_input");
+    let peer_hs = Handshake::new(&Identity::from_seed([2; 32]), [6; 32], Role::Peer);
+    let mut server_hs = Handshake::new(&me_identity.clone(), [5; 32], Role::Server);
+    let proof = match server_hs.handle(&peer_hs.hello()) {
+        Ok(chordphone_link::Step::Send(f)) => f,
+        other => panic!("handshake seed: {other:?}"),
+    };
+    write_seed(&link_dir, &peer_hs.hello());
+    let mut both = peer_hs.hello();
+    both.push(0xFF);
+    both.extend_from_slice(&proof);
+    write_seed(&link_dir, &both);
+    for sig in [
+        Signal::Offer {
+            sdp: "v=0\r\n".into(),
+        },
+        Signal::Answer {
+            sdp: "v=0\r\n".into(),
+        },
+        Signal::Dial {
+            url: "ws://127.0.0.1:8080/ws".into(),
+        },
+        Signal::Refuse {
+            reason: Refusal::Glare,
+        },
+        Signal::Dialling,
+    ] {
+        write_seed(&link_dir, &sig.encode());
     }
 
     let mut stored = 0;

@@ -116,3 +116,26 @@ pub fn run_node(data: &[u8], mut seen: impl FnMut(usize, &Transmit)) -> Node {
     }
     node
 }
+
+/// The `link_input` check: link frames, the handshake and signalling
+/// payloads from a remote peer never panic, and what parses round-trips.
+pub fn check_link(data: &[u8]) {
+    use chordphone_link::{classify, FrameKind, Handshake, Role, Signal};
+    if let Ok(FrameKind::Control(c)) = classify(data) {
+        assert_eq!(
+            classify(&c.encode()),
+            Ok(FrameKind::Control(c.clone())),
+            "control frame round trip"
+        );
+    }
+    if let Ok(s) = Signal::decode(data) {
+        assert_eq!(Signal::decode(&s.encode()), Ok(s), "signal round trip");
+    }
+    // The same bytes split into frames, fed to a handshake in order.
+    let mut hs = Handshake::new(&identities().0, [5; 32], Role::Server);
+    for chunk in data.split(|b| *b == 0xFF) {
+        if hs.handle(chunk).is_err() {
+            break;
+        }
+    }
+}

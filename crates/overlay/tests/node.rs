@@ -524,6 +524,57 @@ fn attach_reaches_a_node_through_the_ring() {
     assert_eq!(r, Err(QueryError::Route(RouteError::NoSuchNode)));
 }
 
+#[test]
+fn a_ring_forms_when_every_link_but_the_bootstrap_is_negotiated_through_it() {
+    // As in browsers: each node reaches only the bootstrap node directly;
+    // every other link is an attach routed over links already open, answered
+    // by the target, and only then open. Joining nodes negotiate their first
+    // neighbours through the bootstrap link.
+    let n = 12;
+    let mut net = Net::new(n, &Config::default());
+    net.signalled = true;
+    net.form_ring();
+    assert!(
+        net.signalled_links >= n as u64,
+        "only {} links were negotiated through the ring\n{}",
+        net.signalled_links,
+        net.report()
+    );
+    let keys: Vec<Id> = KEYS.iter().map(|k| Id::for_key(k)).collect();
+    assert_lookups_correct(&mut net, &keys);
+
+    // A crash is repaired over negotiated links too.
+    net.kill(5);
+    let healed = net.run_until(Net::ring_ok, Duration::from_secs(60));
+    assert!(healed, "ring did not heal after a crash\n{}", net.report());
+    assert_lookups_correct(&mut net, &keys);
+}
+
+#[test]
+fn attach_to_a_node_not_in_the_ring_fails_without_dialling_it() {
+    let mut net = Net::new(6, &Config::default());
+    net.signalled = true;
+    net.form_ring();
+    let connects_before = net
+        .events(1)
+        .filter(|e| matches!(e, Event::Connect(_)))
+        .count();
+    let nobody = Id::for_key("nobody");
+    let r = net.query(1, |n, now| {
+        n.attach(nobody, b"offer".to_vec(), now)
+            .expect("small payload")
+    });
+    assert_eq!(r, Err(QueryError::Route(RouteError::NoSuchNode)));
+    let connects_after = net
+        .events(1)
+        .filter(|e| matches!(e, Event::Connect(_)))
+        .count();
+    assert_eq!(
+        connects_before, connects_after,
+        "an attach asked for a new link"
+    );
+}
+
 /// A browser tab can hold only a few connections: 4 here, for 12 nodes.
 fn small_budget_net() -> Net {
     let config = Config {

@@ -42,6 +42,10 @@ pub enum LinkChange {
     Up,
     /// The link closed or could not be opened.
     Down,
+    /// The link cannot be had now (the peer is alive but out of reach this
+    /// way, e.g. a server cannot dial a browser): no failure, the node asks
+    /// again after a while.
+    Refused,
 }
 
 /// Where the node is in its life.
@@ -448,6 +452,7 @@ impl Node {
         match change {
             LinkChange::Up => self.on_link_up(peer, now),
             LinkChange::Down => self.on_link_down(peer, now),
+            LinkChange::Refused => self.on_link_refused(peer, now),
         }
         self.after_input(now);
     }
@@ -533,7 +538,12 @@ impl Node {
     fn start_query(&mut self, target: Id, mode: Mode, request: Request, now: Time) -> QueryId {
         let id = self.next_query;
         self.next_query += 1;
-        if self.phase != Phase::Joined {
+        // Attach negotiates links, so a joining node that has its bootstrap
+        // link may use it to reach its new neighbours.
+        let may_attach = matches!(request, Request::Attach { .. })
+            && self.phase == Phase::Joining
+            && self.links.up_peers().next().is_some();
+        if self.phase != Phase::Joined && !may_attach {
             self.finish_local(
                 Purpose::User(id),
                 now,
@@ -771,6 +781,14 @@ impl Node {
                 self.reroute_via(peer, now);
             }
             Some(_) => self.peer_failed(peer, now),
+        }
+    }
+
+    fn on_link_refused(&mut self, peer: NodeId, now: Time) {
+        if self.links.remove(&peer).is_some() {
+            self.busy.insert(peer, now + BUSY_BACKOFF);
+            self.forget_waits_on(peer);
+            self.reroute_via(peer, now);
         }
     }
 }

@@ -118,7 +118,12 @@ impl Node {
         // takes joins (newcomers next to it are placed against it the same
         // way, and confirmed by it once it is confirmed).
         let placed_join = self.confirming.is_some() && matches!(route.request, Request::Join);
-        let refusal = if self.phase != Phase::Joined && !placed_join {
+        // A joining node negotiates its first links: it takes attaches for
+        // itself (not for others: it routes nothing yet).
+        let own_attach = self.phase == Phase::Joining
+            && route.target == self.ring.me
+            && matches!(route.request, Request::Attach { .. });
+        let refusal = if self.phase != Phase::Joined && !placed_join && !own_attach {
             Some(RouteError::Refused)
         } else if route.hops >= self.config.hop_limit {
             Some(RouteError::HopLimit)
@@ -154,6 +159,9 @@ impl Node {
         let r = &p.route;
         let avoid = |n: &NodeId| self.is_dead(n) || p.tried.contains(n) || r.avoid.contains(n);
         let t = r.target;
+        if matches!(r.request, Request::Attach { .. }) {
+            return self.step_attach(&t, r.last_hop, &avoid);
+        }
         if r.mode == Mode::ToNode {
             if t == self.ring.me {
                 return Step::Local;
@@ -210,6 +218,37 @@ impl Node {
         }
     }
 
+    /// The next hop of an attach request. Attach negotiates links, so it
+    /// travels over open links only: a hop that first had to be connected
+    /// would itself need an attach, and the target is never linked yet.
+    /// Greedy over open links towards the target; a node that has no link
+    /// before the target hands it, as a last hop, to its first link past
+    /// the target, which (as the target's successor) is linked to it or
+    /// knows that no such node is in the ring.
+    fn step_attach(&self, t: &NodeId, last_hop: bool, avoid: &dyn Fn(&NodeId) -> bool) -> Step {
+        if *t == self.ring.me {
+            return Step::Local;
+        }
+        if self.links.is_up(t) && !avoid(t) {
+            return Step::Forward(*t, true);
+        }
+        if last_hop {
+            return Step::Fail(RouteError::NoSuchNode);
+        }
+        let me = self.ring.me;
+        let open = || self.links.up_peers().filter(|n| !avoid(n));
+        let before = open()
+            .filter(|n| n.in_open(&me, t))
+            .min_by_key(|n| n.distance_to(t));
+        if let Some(n) = before {
+            return Step::Forward(n, false);
+        }
+        match open().min_by_key(|n| t.distance_to(n)) {
+            Some(n) => Step::Forward(n, true),
+            None => Step::Fail(RouteError::NoRoute),
+        }
+    }
+
     fn apply(&mut self, no: u64, step: Step, now: Time) {
         match step {
             Step::Local => self.deliver(no, now),
@@ -220,7 +259,11 @@ impl Node {
 
     /// Re-evaluates a pending request (first time or after a failed hop).
     pub(super) fn dispatch(&mut self, no: u64, now: Time) {
-        if self.phase == Phase::Joining {
+        let attach = self
+            .pending
+            .get(&no)
+            .is_some_and(|p| matches!(p.route.request, Request::Attach { .. }));
+        if self.phase == Phase::Joining && !attach {
             // A joining node knows no ring: its join goes through the nodes
             // it was pointed at (a bootstrap that refused us named others).
             let tried = self

@@ -16,6 +16,9 @@
 //! - Messages travel one [`LATENCY`] and arrive only over the link (and link
 //!   generation) they were sent on, through the real codec.
 //! - A killed node goes silent; its peers hear `Down` after [`DOWN_DELAY`].
+//! - With [`Net::signalled`] set, links are negotiated as browsers do: a
+//!   `Connect` becomes an attach routed through the ring, and the link opens
+//!   when its answer arrives; a failed attach is a failed connect.
 
 use chordphone_overlay::{
     Answer, Config, Event, Id, Identity, LinkChange, Node, NodeId, Phase, QueryError, QueryId, Time,
@@ -31,6 +34,9 @@ pub const START: Time = Time(1_700_000_000_000_000);
 pub const LATENCY: Duration = Duration::from_millis(10);
 /// How long a shell takes to notice a dead peer or a failed connect.
 pub const DOWN_DELAY: Duration = Duration::from_secs(2);
+/// What a signalled connect sends, and what its answer carries.
+const LINK_OFFER: &[u8] = b"link offer";
+const LINK_ANSWER: &[u8] = b"link answer";
 /// Inputs handled without the clock moving before we call it a livelock
 /// (e.g. a node whose `poll_timeout` stays in the past forever).
 const MAX_STEPS_PER_INSTANT: u32 = 100_000;
@@ -88,6 +94,12 @@ pub struct Net {
     pub lost_frames: u64,
     /// Checked after every step (e.g. a bound every node must respect).
     pub invariant: Option<fn(&Net)>,
+    /// Links are negotiated through the ring (attach) instead of dialled.
+    pub signalled: bool,
+    /// Links opened by a successful attach.
+    pub signalled_links: u64,
+    /// Attach queries that negotiate a link: (requester, query) -> peer.
+    negotiating: BTreeMap<(usize, QueryId), NodeId>,
     index: BTreeMap<NodeId, usize>,
     links: BTreeMap<(usize, usize), LinkState>,
     /// Open connect attempts: (requester, target) -> attempt number.
@@ -115,6 +127,9 @@ impl Net {
             trace: Vec::new(),
             lost_frames: 0,
             invariant: None,
+            signalled: false,
+            signalled_links: 0,
+            negotiating: BTreeMap::new(),
             index: BTreeMap::new(),
             links: BTreeMap::new(),
             attempts: BTreeMap::new(),
@@ -479,6 +494,39 @@ impl Net {
 
     fn on_event(&mut self, i: usize, e: Event) {
         match &e {
+            Event::Connect(peer) if self.signalled => {
+                let peer = *peer;
+                let q = self.call(i, |node, now| node.attach(peer, LINK_OFFER.to_vec(), now));
+                match q {
+                    Ok(q) => {
+                        self.negotiating.insert((i, q), peer);
+                        // The attach may have failed at once (reported
+                        // during the call above, before we knew its id).
+                        self.settle_negotiation(i, q);
+                    }
+                    Err(_) => self.schedule(
+                        DOWN_DELAY,
+                        Action::LinkDown {
+                            to: i,
+                            peer,
+                            gen: None,
+                        },
+                    ),
+                }
+            }
+            Event::AttachRequest { token, data, .. } if self.signalled && data == LINK_OFFER => {
+                let token = *token;
+                self.call(i, |node, now| {
+                    node.attach_reply(token, LINK_ANSWER.to_vec(), now)
+                })
+                .expect("the token was just handed out");
+            }
+            Event::QueryDone { id, .. } if self.negotiating.contains_key(&(i, *id)) => {
+                let id = *id;
+                self.trace.push((self.now, i, e));
+                self.settle_negotiation(i, id);
+                return;
+            }
             Event::Connect(peer) => {
                 self.seq += 1;
                 self.attempts.insert((i, *peer), self.seq);
@@ -518,6 +566,39 @@ impl Net {
             _ => {}
         }
         self.trace.push((self.now, i, e));
+    }
+
+    /// Opens the link a finished attach negotiated, or reports the connect
+    /// failed. Does nothing while the attach is still under way.
+    fn settle_negotiation(&mut self, i: usize, q: QueryId) {
+        let Some(outcome) = self.outcome(i, q) else {
+            return;
+        };
+        let Some(peer) = self.negotiating.remove(&(i, q)) else {
+            return;
+        };
+        let j = self.index_of(&peer);
+        match (outcome, j) {
+            (Ok(Answer::Attached(data)), Some(j)) if data == LINK_ANSWER && self.peers[j].alive => {
+                let (key, _) = pair(i, j);
+                let open = self
+                    .links
+                    .get(&key)
+                    .is_some_and(|l| l.closed == [false, false]);
+                if !open {
+                    self.signalled_links += 1;
+                    self.open_link(i, j);
+                }
+            }
+            _ => self.schedule(
+                DOWN_DELAY,
+                Action::LinkDown {
+                    to: i,
+                    peer,
+                    gen: None,
+                },
+            ),
+        }
     }
 
     // ---- the truth, to check the nodes against --------------------------------
