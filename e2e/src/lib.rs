@@ -1,0 +1,1 @@
+//! End-to-end tests and web benchmarks: the real server and real headless Chromium tabs.

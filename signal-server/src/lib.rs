@@ -1,0 +1,1 @@
+//! The chordphone server: bootstrap peer, ring member and link coordinator, over WebSocket.
