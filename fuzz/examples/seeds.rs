@@ -77,6 +77,10 @@ fn replies(owner: Id, recs: &[Record]) -> Vec<Reply> {
             data: b"answer".to_vec(),
         },
         Reply::Failed(RouteError::NoRoute),
+        Reply::Traced {
+            owner,
+            path: vec![identities().1, owner],
+        },
     ]
 }
 
@@ -139,6 +143,13 @@ fn main() {
             },
         ),
         (far, Mode::ToKey, Request::Lookup),
+        (
+            far,
+            Mode::ToKey,
+            Request::Trace {
+                path: vec![identities().1],
+            },
+        ),
     ];
     for (target, mode, req) in &requests {
         wire.push(route(9, *target, *mode, req.clone()));

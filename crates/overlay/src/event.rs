@@ -71,6 +71,14 @@ pub enum Answer {
     Stored,
     /// The target node's attach answer.
     Attached(Vec<u8>),
+    /// The key's owner and the nodes a traced lookup passed through, this
+    /// node first and the owner last.
+    Route {
+        /// The key's owner.
+        owner: NodeId,
+        /// The path.
+        path: Vec<NodeId>,
+    },
 }
 
 /// Why a request failed.

@@ -172,6 +172,12 @@ pub enum Request {
         /// Shell-defined bytes.
         data: Vec<u8>,
     },
+    /// Who owns the key, and which nodes the request passed through: each
+    /// node that forwards it adds itself (at most [`MAX_LIST`]).
+    Trace {
+        /// The nodes so far, the origin first.
+        path: Vec<NodeId>,
+    },
 }
 
 /// The answer to a routed request.
@@ -207,6 +213,14 @@ pub enum Reply {
     },
     /// Routing failed.
     Failed(RouteError),
+    /// The owner of the key and the path the request took to it.
+    Traced {
+        /// Its id.
+        owner: NodeId,
+        /// The nodes the request passed through, the origin first and the
+        /// owner last.
+        path: Vec<NodeId>,
+    },
 }
 
 /// Why routing failed.
@@ -287,12 +301,14 @@ impl Message {
                 r.avoid.len() <= MAX_AVOID
                     && match &r.request {
                         Request::Attach { data } => data.len() <= MAX_ATTACH,
+                        Request::Trace { path } => path.len() <= MAX_LIST,
                         _ => true,
                     }
             }
             Message::RouteReply { reply, .. } => match reply {
                 Reply::Joined { successors, .. } => successors.len() <= MAX_LIST,
                 Reply::Attached { data } => data.len() <= MAX_ATTACH,
+                Reply::Traced { path, .. } => path.len() <= MAX_LIST,
                 _ => true,
             },
             _ => true,

@@ -551,6 +551,37 @@ fn a_ring_forms_when_every_link_but_the_bootstrap_is_negotiated_through_it() {
 }
 
 #[test]
+fn a_traced_lookup_reports_the_path_it_took() {
+    let mut net = Net::ring(12, &Config::default());
+    for key in KEYS {
+        let key = Id::for_key(key);
+        for i in [0, 4, 9] {
+            let q = net.call(i, |n, now| n.trace(key, now));
+            let done = net.run_until(|n| n.outcome(i, q).is_some(), Duration::from_secs(30));
+            assert!(done, "trace from n{i} got no answer\n{}", net.report());
+            let hops = net
+                .events(i)
+                .find_map(|e| match e {
+                    Event::QueryDone { id, hops, .. } if *id == q => Some(*hops),
+                    _ => None,
+                })
+                .expect("query done");
+            let Some(Ok(Answer::Route { owner, path })) = net.outcome(i, q) else {
+                panic!("trace from n{i}: {:?}", net.outcome(i, q));
+            };
+            assert_eq!(owner, net.owner_of(&key));
+            assert_eq!(path.first(), Some(&net.id(i)), "path starts here");
+            assert_eq!(path.last(), Some(&owner), "path ends at the owner");
+            assert_eq!(path.len(), usize::from(hops) + 1, "one entry per hop");
+            assert!(
+                path.windows(2).all(|w| w[0] != w[1]),
+                "a node twice in a row: {path:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn attach_to_a_node_not_in_the_ring_fails_without_dialling_it() {
     let mut net = Net::new(6, &Config::default());
     net.signalled = true;

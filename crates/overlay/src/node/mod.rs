@@ -267,6 +267,12 @@ impl Node {
         self.start_query(key, Mode::ToKey, Request::Lookup, now)
     }
 
+    /// Like [`Node::lookup`], but the answer is [`Answer::Route`]: the owner
+    /// and every node the request passed through (for showing the route).
+    pub fn trace(&mut self, key: Id, now: Time) -> QueryId {
+        self.start_query(key, Mode::ToKey, Request::Trace { path: Vec::new() }, now)
+    }
+
     /// Reads the live records under `key`.
     pub fn get(&mut self, key: Id, kind: Kind, now: Time) -> QueryId {
         self.start_query(key, Mode::ToKey, Request::Get { kind }, now)

@@ -12,7 +12,7 @@ use crate::event::{Answer, QueryError};
 use crate::id::{Id, NodeId};
 use crate::store::PutOutcome;
 use crate::time::Time;
-use crate::wire::{Message, Mode, Reply, Request, Route, RouteError, MAX_AVOID};
+use crate::wire::{Message, Mode, Reply, Request, Route, RouteError, MAX_AVOID, MAX_LIST};
 
 /// Who waits for the answer of a routed request.
 #[derive(Clone, Copy, Debug)]
@@ -307,6 +307,11 @@ impl Node {
         out.no = no;
         out.last_hop = last_hop;
         out.hops = out.hops.saturating_add(1);
+        if let Request::Trace { path } = &mut out.request {
+            if path.len() < MAX_LIST {
+                path.push(self.ring.me);
+            }
+        }
         let hop_deadline = (now + wait).min(p.expires);
         p.hop_deadline = hop_deadline;
         if !self.send(next, Message::Route(out), now) {
@@ -338,6 +343,15 @@ impl Node {
             Request::Lookup => Reply::Owner {
                 owner: self.ring.me,
             },
+            Request::Trace { mut path } => {
+                if path.len() < MAX_LIST {
+                    path.push(self.ring.me);
+                }
+                Reply::Traced {
+                    owner: self.ring.me,
+                    path,
+                }
+            }
             Request::Join => Reply::Joined {
                 owner: self.ring.me,
                 predecessor: self.ring.pred,
@@ -407,6 +421,7 @@ impl Node {
                     Reply::Refused(e) => Err(QueryError::Store(e)),
                     Reply::Attached { data } => Ok(Answer::Attached(data)),
                     Reply::Failed(e) => Err(QueryError::Route(e)),
+                    Reply::Traced { owner, path } => Ok(Answer::Route { owner, path }),
                 };
                 self.finish_local(purpose, started, hops, timeouts, now, outcome);
             }
