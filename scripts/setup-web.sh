@@ -8,6 +8,8 @@
 #   bash scripts/setup-web.sh                 # install/check, then print versions
 #   eval "$(bash scripts/setup-web.sh)"       # same, and put the tools on PATH
 #   eval "$(bash scripts/setup-web.sh --print-path)"   # PATH only, no checks
+#   eval "$(bash scripts/setup-web.sh --build)"        # only what building the
+#                                   app needs (no Chromium, SIPp, coturn)
 #
 # All progress messages go to stderr; stdout carries only the final
 # `export PATH=...` line, so the output can be eval'ed. The line puts first:
@@ -45,8 +47,10 @@ path_line() {
   printf 'export PATH=%q:"$PATH"\n' "$TOOLS/node_modules/.bin:$CARGO_BIN"
 }
 
+BUILD_ONLY=0
 case "${1:-}" in
   --print-path) path_line; exit 0 ;;
+  --build) BUILD_ONLY=1 ;;
   -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
   "") ;;
   *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
@@ -98,9 +102,10 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+if [ "$BUILD_ONLY" = 1 ]; then APT_PACKAGES=(); fi
 step "2/5 apt packages: ${APT_PACKAGES[*]%%:*}"
 missing=()
-for entry in "${APT_PACKAGES[@]}"; do
+for entry in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do
   pkg=${entry%%:*}
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$pkg")
@@ -133,7 +138,7 @@ else
   fi
   step_done "installed"
 fi
-for entry in "${APT_PACKAGES[@]}"; do
+for entry in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do
   command -v "${entry#*:}" >/dev/null || die "${entry#*:} missing after installing ${entry%%:*}"
 done
 # coturn must not run as a system service: tests start their own turnserver
