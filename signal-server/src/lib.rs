@@ -1,1 +1,125 @@
-//! The chordphone server: bootstrap peer, ring member and link coordinator, over WebSocket.
+//! The chordphone server: the first peer a browser tab meets, a member of
+//! the overlay ring, and the WebSocket end of links to browsers and other
+//! servers.
+//!
+//! [`run`] serves the web app, the link endpoint `/ws`, `/healthz`,
+//! `/metrics` and `/status` on a bound listener until `shutdown` resolves;
+//! it then leaves the ring (handing its records to the remaining nodes) and
+//! closes every connection.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), signal_server::ServerError> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let config = signal_server::Config {
+//!     // Join the ring of another server instead of starting one.
+//!     join: vec!["ws://127.0.0.1:8080/ws".into()],
+//!     ..signal_server::Config::default()
+//! };
+//! let shutdown = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! signal_server::run(listener, config, shutdown).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Inside, one task owns the sans-IO overlay node (`node_task`); each
+//! WebSocket has a task of its own (`conn`) that runs the identity
+//! handshake, enforces the per-connection limits and talks to the node task
+//! over bounded channels. See `docs/shells.md` for the contract.
+
+mod clock;
+mod config;
+mod conn;
+mod dial;
+mod http;
+mod identity;
+mod metrics;
+mod node_task;
+mod rate;
+mod shared;
+mod socket;
+
+pub use config::{Config, ConfigError};
+pub use identity::IdentityError;
+
+use chordphone_overlay::Node;
+use core::time::Duration;
+use shared::Shared;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// Inputs waiting for the node task; connection tasks wait when it is full.
+const NODE_INPUTS: usize = 4096;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The identity could not be loaded or created.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// Listening or serving failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The overlay settings of a server node.
+fn overlay_config(config: &Config) -> chordphone_overlay::Config {
+    chordphone_overlay::Config {
+        max_links: config.max_links,
+        connect_timeout: Duration::from_secs(10),
+        ..chordphone_overlay::Config::default()
+    }
+}
+
+/// Runs a server on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    config.validate()?;
+    let identity = identity::load_or_create(config.identity_file.as_deref())?;
+    let local = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("ws://{local}/ws"));
+    if local.ip().is_unspecified() && config.public_url.is_none() {
+        tracing::warn!(%public_url, "listening on all interfaces without --public-url: other servers cannot dial this URL");
+    }
+    let node = Node::new(
+        identity.clone(),
+        overlay_config(&config),
+        node_task::node_seed()?,
+        clock::now(),
+    );
+    let (node_tx, node_rx) = mpsc::channel(NODE_INPUTS);
+    let shared = Arc::new(Shared::new(identity, node_tx, public_url, &config));
+    let task = node_task::NodeTask::new(node, Arc::clone(&shared), !config.join.is_empty());
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let node_handle = tokio::spawn(async move {
+        task.run(node_rx, shutdown).await;
+        let _ = done_tx.send(());
+    });
+    for url in &config.join {
+        tokio::spawn(dial::join_loop(Arc::clone(&shared), url.clone()));
+    }
+    tracing::info!(%local, "listening");
+    let app = http::router(shared, &config.static_dir);
+    // The HTTP server stops once the node task has left the ring and closed
+    // its links.
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = done_rx.await;
+        })
+        .await;
+    let _ = node_handle.await;
+    served?;
+    Ok(())
+}

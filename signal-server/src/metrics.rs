@@ -1,0 +1,244 @@
+//! Counters shared by every task, and their Prometheus text rendering.
+//!
+//! Counters are atomics so that connection tasks count without locks; the
+//! gauges that describe the overlay node come from a snapshot the node task
+//! takes when `/metrics` is asked for.
+
+use chordphone_link::CloseCode;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+/// Why a message was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drop {
+    /// The connection's outgoing queue was full.
+    QueueFull,
+    /// The overlay sent to a peer with no open connection.
+    NoLink,
+    /// A received frame did not parse.
+    Malformed,
+    /// A received frame was over the connection's rate.
+    RateLimited,
+}
+
+impl Drop {
+    const ALL: [Drop; 4] = [
+        Drop::QueueFull,
+        Drop::NoLink,
+        Drop::Malformed,
+        Drop::RateLimited,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Drop::QueueFull => "queue_full",
+            Drop::NoLink => "no_link",
+            Drop::Malformed => "malformed",
+            Drop::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// Process-wide counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// WebSocket connections open now (handshaken or not).
+    pub connections: AtomicU64,
+    /// Whether the node is part of a ring.
+    pub joined: AtomicBool,
+    /// Overlay frames received from peers.
+    pub messages_in: AtomicU64,
+    /// Overlay frames queued for peers.
+    pub messages_out: AtomicU64,
+    dropped: [AtomicU64; Drop::ALL.len()],
+    /// Closes we initiated, by `CloseCode`, in `CloseCode::ALL` order.
+    closed: [AtomicU64; CloseCode::ALL.len()],
+    /// Connections the other side closed or that failed.
+    closed_by_peer: AtomicU64,
+    /// Identity handshakes that failed or timed out.
+    pub handshakes_failed: AtomicU64,
+    /// Requests this node started that succeeded.
+    pub queries_ok: AtomicU64,
+    /// Requests this node started that failed.
+    pub queries_failed: AtomicU64,
+    /// Attach requests answered for other nodes.
+    pub attaches_answered: AtomicU64,
+}
+
+/// What the node task reports for the gauges.
+#[derive(Clone, Debug, Default)]
+pub struct NodeGauges {
+    /// Handshaken connections.
+    pub peers: usize,
+    /// Open overlay links.
+    pub links: usize,
+    /// Records stored.
+    pub records: usize,
+    /// Requests routed on behalf of other nodes.
+    pub forwarded: u64,
+}
+
+impl Metrics {
+    /// Counts a dropped message.
+    pub fn dropped(&self, why: Drop) {
+        if let Some(c) = Drop::ALL.iter().position(|d| *d == why) {
+            self.dropped[c].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a close this server initiated.
+    pub fn closed(&self, code: CloseCode) {
+        if let Some(c) = CloseCode::ALL.iter().position(|d| *d == code) {
+            self.closed[c].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a connection the other side ended.
+    pub fn closed_by_peer(&self) {
+        self.closed_by_peer.fetch_add(1, Relaxed);
+    }
+
+    /// How many closes with this code this server initiated.
+    #[cfg(test)]
+    pub fn closed_count(&self, code: CloseCode) -> u64 {
+        CloseCode::ALL
+            .iter()
+            .position(|d| *d == code)
+            .map_or(0, |c| self.closed[c].load(Relaxed))
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self, node: Option<&NodeGauges>) -> String {
+        let mut out = String::with_capacity(4096);
+        let joined = u64::from(self.joined.load(Relaxed));
+        let node = node.cloned().unwrap_or_default();
+        let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        gauge(
+            &mut out,
+            "chordphone_connections",
+            "Open WebSocket connections.",
+            self.connections.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "chordphone_peers_connected",
+            "Connections whose identity handshake finished.",
+            as_u64(node.peers),
+        );
+        gauge(
+            &mut out,
+            "chordphone_overlay_links",
+            "Open overlay links.",
+            as_u64(node.links),
+        );
+        gauge(
+            &mut out,
+            "chordphone_records",
+            "Records stored (own and replicas).",
+            as_u64(node.records),
+        );
+        gauge(
+            &mut out,
+            "chordphone_joined",
+            "1 when the node is part of a ring.",
+            joined,
+        );
+        counter(
+            &mut out,
+            "chordphone_messages_in_total",
+            "Overlay frames received.",
+            self.messages_in.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "chordphone_messages_out_total",
+            "Overlay frames queued for sending.",
+            self.messages_out.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_messages_dropped_total Messages dropped, by reason.\n# TYPE chordphone_messages_dropped_total counter"
+        );
+        for (d, c) in Drop::ALL.iter().zip(&self.dropped) {
+            let _ = writeln!(
+                out,
+                "chordphone_messages_dropped_total{{reason=\"{}\"}} {}",
+                d.label(),
+                c.load(Relaxed)
+            );
+        }
+        counter(
+            &mut out,
+            "chordphone_queries_ok_total",
+            "Requests started by this node that succeeded.",
+            self.queries_ok.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "chordphone_queries_failed_total",
+            "Requests started by this node that failed.",
+            self.queries_failed.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "chordphone_requests_forwarded_total",
+            "Requests routed for other nodes.",
+            node.forwarded,
+        );
+        counter(
+            &mut out,
+            "chordphone_attaches_answered_total",
+            "Link negotiations answered for other nodes.",
+            self.attaches_answered.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_connections_closed_total Connections closed, by close code label (peer: closed by the other side).\n# TYPE chordphone_connections_closed_total counter"
+        );
+        for (code, c) in CloseCode::ALL.iter().zip(&self.closed) {
+            let _ = writeln!(
+                out,
+                "chordphone_connections_closed_total{{reason=\"{}\"}} {}",
+                code.label(),
+                c.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "chordphone_connections_closed_total{{reason=\"peer\"}} {}",
+            self.closed_by_peer.load(Relaxed)
+        );
+        counter(
+            &mut out,
+            "chordphone_handshakes_failed_total",
+            "Identity handshakes that failed or timed out.",
+            self.handshakes_failed.load(Relaxed),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closes_are_counted_under_their_label() {
+        let m = Metrics::default();
+        m.closed(CloseCode::Malformed);
+        m.dropped(Drop::QueueFull);
+        let text = m.render(None);
+        assert!(text.contains("chordphone_connections_closed_total{reason=\"malformed\"} 1"));
+        assert!(text.contains("chordphone_messages_dropped_total{reason=\"queue_full\"} 1"));
+        assert_eq!(m.closed_count(CloseCode::Malformed), 1);
+    }
+}

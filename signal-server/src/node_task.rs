@@ -1,0 +1,523 @@
+//! The task that owns the overlay node.
+//!
+//! Everything that touches the node happens here, one input at a time:
+//! frames and link changes from connection tasks, timeouts, snapshots for
+//! HTTP. After every input it drains the node's transmits and events until
+//! both are empty. It never waits on a connection: frames go out with
+//! `try_send`, and a peer whose queue is full is closed as a slow reader.
+
+use crate::clock;
+use crate::dial;
+use crate::identity::random;
+use crate::metrics::{Drop, NodeGauges};
+use crate::shared::Shared;
+use crate::socket::Out;
+use axum::body::Bytes;
+use chordphone_link::{CloseCode, PeerInfo, Refusal, Role, Signal};
+use chordphone_overlay::{
+    Answer, AttachToken, Event, LinkChange, Node, NodeId, Phase, QueryId, Status, Time, Transmit,
+};
+use core::time::Duration;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a peer asked to dial us may take before the link counts as down.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(10);
+/// First wait before joining again after a failed join.
+const JOIN_BACKOFF_START: Duration = Duration::from_millis(500);
+/// Longest wait between two join attempts.
+const JOIN_BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the last frames to go out.
+const FLUSH_TIME: Duration = Duration::from_secs(1);
+/// Longest sleep when the node asks for no timeout.
+const IDLE_WAKE: Duration = Duration::from_secs(60);
+
+/// What other tasks tell the node task.
+#[derive(Debug)]
+pub enum NodeInput {
+    /// A connection finished its handshake.
+    Up {
+        /// The connection's number.
+        conn: u64,
+        /// The proven peer.
+        peer: PeerInfo,
+        /// Its outgoing queue.
+        out: mpsc::Sender<Out>,
+        /// Closes it at once, ahead of its queue.
+        close: oneshot::Sender<CloseCode>,
+        /// Dialled to join a ring through it.
+        bootstrap: bool,
+    },
+    /// An overlay frame from a connection.
+    Frame {
+        /// The connection's number.
+        conn: u64,
+        /// Its peer.
+        peer: NodeId,
+        /// The frame.
+        bytes: Bytes,
+    },
+    /// A connection that was up has closed.
+    Closed {
+        /// The connection's number.
+        conn: u64,
+        /// Its peer.
+        peer: NodeId,
+    },
+    /// A view of the node for `/status` and `/metrics`.
+    Snapshot(oneshot::Sender<Snapshot>),
+}
+
+/// The node's state as HTTP shows it.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Ring view and links.
+    pub status: Status,
+    /// Handshaken connections and what their peers are.
+    pub peers: Vec<(NodeId, Role)>,
+    /// Gauges for `/metrics`.
+    pub gauges: NodeGauges,
+}
+
+/// A handshaken connection.
+#[derive(Debug)]
+struct Conn {
+    id: u64,
+    role: Role,
+    out: mpsc::Sender<Out>,
+    close: Option<oneshot::Sender<CloseCode>>,
+    bootstrap: bool,
+}
+
+impl Conn {
+    /// Closes at once, whatever is still queued.
+    fn close_now(&mut self, code: CloseCode) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(code);
+        }
+    }
+
+    /// Closes after what is already queued has gone out.
+    fn close_after_queue(&mut self, code: CloseCode) {
+        if self.out.try_send(Out::Close(code)).is_err() {
+            self.close_now(code);
+        }
+    }
+}
+
+/// The node and the shell state around it.
+#[derive(Debug)]
+pub struct NodeTask {
+    node: Node,
+    shared: Arc<Shared>,
+    conns: BTreeMap<NodeId, Conn>,
+    /// Attach queries asking a peer to dial us, by query.
+    connect_queries: BTreeMap<QueryId, NodeId>,
+    /// Peers we wait for to dial us, and until when.
+    connect_waits: BTreeMap<NodeId, Time>,
+    /// Joins a ring through `--join` servers instead of creating one.
+    join_mode: bool,
+    join_retry: Option<Time>,
+    join_backoff: Duration,
+}
+
+impl NodeTask {
+    /// Wraps a node that has not yet created or joined a ring.
+    pub fn new(node: Node, shared: Arc<Shared>, join_mode: bool) -> NodeTask {
+        NodeTask {
+            node,
+            shared,
+            conns: BTreeMap::new(),
+            connect_queries: BTreeMap::new(),
+            connect_waits: BTreeMap::new(),
+            join_mode,
+            join_retry: None,
+            join_backoff: JOIN_BACKOFF_START,
+        }
+    }
+
+    /// Runs until `shutdown` resolves, then leaves the ring and closes every
+    /// connection.
+    pub async fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<NodeInput>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        tokio::pin!(shutdown);
+        let now = clock::now();
+        if !self.join_mode {
+            self.node.create(now);
+        }
+        self.drain(now);
+        tracing::info!(id = %self.node.id().to_hex(), url = %self.shared.public_url, "node started");
+        loop {
+            let sleep = self
+                .next_wake()
+                .map_or(IDLE_WAKE, |t| t.saturating_since(clock::now()));
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                input = inputs.recv() => match input {
+                    Some(input) => self.input(input, clock::now()),
+                    None => break,
+                },
+                () = tokio::time::sleep(sleep) => {}
+            }
+            let now = clock::now();
+            self.timers(now);
+            self.drain(now);
+        }
+        self.shutdown(inputs).await;
+    }
+
+    fn next_wake(&self) -> Option<Time> {
+        [
+            self.node.poll_timeout(),
+            self.connect_waits.values().min().copied(),
+            self.join_retry,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn input(&mut self, input: NodeInput, now: Time) {
+        match input {
+            NodeInput::Up {
+                conn,
+                peer,
+                out,
+                close,
+                bootstrap,
+            } => self.link_up(conn, peer, out, close, bootstrap, now),
+            NodeInput::Frame { conn, peer, bytes } => {
+                if self.conns.get(&peer).is_none_or(|c| c.id != conn) {
+                    // From a connection already closed or replaced.
+                    return;
+                }
+                self.shared.metrics.messages_in.fetch_add(1, Relaxed);
+                if self.node.handle_bytes(peer, &bytes, now).is_err() {
+                    self.shared.metrics.dropped(Drop::Malformed);
+                    self.drop_conn(peer, CloseCode::Malformed, now);
+                }
+            }
+            NodeInput::Closed { conn, peer } => {
+                if self.conns.get(&peer).is_some_and(|c| c.id == conn) {
+                    self.conns.remove(&peer);
+                    self.node.handle_link(peer, LinkChange::Down, now);
+                }
+            }
+            NodeInput::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+        }
+    }
+
+    fn link_up(
+        &mut self,
+        id: u64,
+        peer: PeerInfo,
+        out: mpsc::Sender<Out>,
+        close: oneshot::Sender<CloseCode>,
+        bootstrap: bool,
+        now: Time,
+    ) {
+        let mut conn = Conn {
+            id,
+            role: peer.role,
+            out,
+            close: Some(close),
+            bootstrap,
+        };
+        if self.shared.stopping() {
+            conn.close_now(CloseCode::Normal);
+            return;
+        }
+        if let Some(mut old) = self.conns.insert(peer.id, conn) {
+            old.close_now(CloseCode::Replaced);
+        }
+        self.connect_waits.remove(&peer.id);
+        self.node.handle_link(peer.id, LinkChange::Up, now);
+        if bootstrap && self.node.phase() == Phase::Idle {
+            tracing::info!(bootstrap = %peer.id.to_hex(), "joining");
+            self.node.join(peer.id, now);
+        }
+    }
+
+    /// Closes a connection at once and tells the node the link is down.
+    fn drop_conn(&mut self, peer: NodeId, code: CloseCode, now: Time) {
+        if let Some(mut conn) = self.conns.remove(&peer) {
+            conn.close_now(code);
+            self.node.handle_link(peer, LinkChange::Down, now);
+        }
+    }
+
+    fn timers(&mut self, now: Time) {
+        if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            self.node.handle_timeout(now);
+        }
+        let expired: Vec<NodeId> = self
+            .connect_waits
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in expired {
+            self.connect_waits.remove(&peer);
+            if !self.conns.contains_key(&peer) {
+                tracing::debug!(peer = %peer.to_hex(), "peer did not dial in");
+                self.node.handle_link(peer, LinkChange::Down, now);
+            }
+        }
+        if self.join_retry.is_some_and(|t| t <= now) {
+            self.join_retry = None;
+            self.try_join(now);
+        }
+    }
+
+    fn try_join(&mut self, now: Time) {
+        if self.node.phase() != Phase::Idle {
+            return;
+        }
+        // Any server we dialled to join will do; without one, the dialers
+        // trigger the join when they get a link.
+        if let Some((peer, _)) = self.conns.iter().find(|(_, c)| c.bootstrap) {
+            let peer = *peer;
+            tracing::info!(bootstrap = %peer.to_hex(), "joining again");
+            self.node.join(peer, now);
+        }
+    }
+
+    /// Hands out what the node wants done, until it wants nothing more.
+    fn drain(&mut self, now: Time) {
+        loop {
+            let mut busy = false;
+            while let Some(t) = self.node.poll_transmit() {
+                busy = true;
+                self.transmit(t, now);
+            }
+            while let Some(e) = self.node.poll_event() {
+                busy = true;
+                self.event(e, now);
+            }
+            if !busy {
+                break;
+            }
+        }
+    }
+
+    fn transmit(&mut self, t: Transmit, now: Time) {
+        let Some(conn) = self.conns.get_mut(&t.to) else {
+            self.shared.metrics.dropped(Drop::NoLink);
+            return;
+        };
+        let frame = match t.msg.encode() {
+            Ok(frame) => frame,
+            Err(e) => {
+                // The node never builds such a message; drop it if it does.
+                tracing::warn!("message not encodable: {e}");
+                return;
+            }
+        };
+        match conn.out.try_send(Out::Frame(frame.into())) {
+            Ok(()) => {
+                self.shared.metrics.messages_out.fetch_add(1, Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shared.metrics.dropped(Drop::QueueFull);
+                self.drop_conn(t.to, CloseCode::SlowReader, now);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                // The connection task ended; its `Closed` is on the way.
+                self.shared.metrics.dropped(Drop::NoLink);
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event, now: Time) {
+        match event {
+            Event::Connect(peer) => self.connect(peer, now),
+            Event::Disconnect(peer) => {
+                self.connect_waits.remove(&peer);
+                if let Some(mut conn) = self.conns.remove(&peer) {
+                    // After the frames the node queued before (its Close).
+                    conn.close_after_queue(CloseCode::Normal);
+                }
+            }
+            Event::QueryDone { id, outcome, .. } => {
+                if let Some(peer) = self.connect_queries.remove(&id) {
+                    self.connect_answer(peer, outcome, now);
+                } else if outcome.is_ok() {
+                    self.shared.metrics.queries_ok.fetch_add(1, Relaxed);
+                } else {
+                    self.shared.metrics.queries_failed.fetch_add(1, Relaxed);
+                }
+            }
+            Event::AttachRequest { token, from, data } => {
+                self.attach_request(token, from, &data, now)
+            }
+            Event::Joined => {
+                tracing::info!(id = %self.node.id().to_hex(), "joined the ring");
+                self.shared.metrics.joined.store(true, Relaxed);
+                self.join_retry = None;
+                self.join_backoff = JOIN_BACKOFF_START;
+            }
+            Event::JoinFailed(e) => {
+                tracing::warn!(retry_in = ?self.join_backoff, "join failed: {e}");
+                self.join_retry = Some(now + self.join_backoff);
+                self.join_backoff = (self.join_backoff * 2).min(JOIN_BACKOFF_MAX);
+            }
+            Event::Left => {
+                tracing::info!("left the ring");
+                self.shared.metrics.joined.store(false, Relaxed);
+            }
+            Event::RingChanged => tracing::debug!("ring changed"),
+        }
+    }
+
+    /// The node wants a link: use an open connection, or ask the peer to
+    /// dial us (a server cannot open a connection to a browser).
+    fn connect(&mut self, peer: NodeId, now: Time) {
+        if self.conns.contains_key(&peer) {
+            self.node.handle_link(peer, LinkChange::Up, now);
+            return;
+        }
+        let ask = Signal::Dial {
+            url: self.shared.public_url.clone(),
+        };
+        match self.node.attach(peer, ask.encode(), now) {
+            Ok(query) => {
+                self.connect_queries.insert(query, peer);
+                self.connect_waits.insert(peer, now + CONNECT_WAIT);
+            }
+            Err(e) => {
+                tracing::debug!(peer = %peer.to_hex(), "attach failed: {e}");
+                self.node.handle_link(peer, LinkChange::Down, now);
+            }
+        }
+    }
+
+    fn connect_answer(
+        &mut self,
+        peer: NodeId,
+        outcome: Result<Answer, chordphone_overlay::QueryError>,
+        now: Time,
+    ) {
+        if self.conns.contains_key(&peer) || !self.connect_waits.contains_key(&peer) {
+            // Already up (it dialled in before the answer), or given up.
+            return;
+        }
+        let change = match outcome {
+            Ok(Answer::Attached(data)) => match Signal::decode(&data) {
+                // It is dialling: wait for it until the deadline.
+                Ok(Signal::Dialling) => return,
+                // A server answering with its own URL: dial it instead.
+                Ok(Signal::Dial { url }) => {
+                    if dial::spawn_for(&self.shared, url, peer) {
+                        return;
+                    }
+                    LinkChange::Refused
+                }
+                Ok(Signal::Refuse { reason }) => {
+                    tracing::debug!(peer = %peer.to_hex(), ?reason, "link refused");
+                    LinkChange::Refused
+                }
+                Ok(_) | Err(_) => LinkChange::Down,
+            },
+            Ok(_) | Err(_) => LinkChange::Down,
+        };
+        self.connect_waits.remove(&peer);
+        self.node.handle_link(peer, change, now);
+    }
+
+    /// Another node wants a link to us.
+    fn attach_request(&mut self, token: AttachToken, from: NodeId, data: &[u8], now: Time) {
+        let reply = match Signal::decode(data) {
+            _ if self.shared.stopping() => Signal::Refuse {
+                reason: Refusal::Busy,
+            },
+            // A browser offering WebRTC: a server takes WebSocket links only.
+            Ok(Signal::Offer { .. }) => Signal::Dial {
+                url: self.shared.public_url.clone(),
+            },
+            // A server that cannot dial us asks to be dialled.
+            Ok(Signal::Dial { url }) => {
+                if dial::spawn_for(&self.shared, url, from) {
+                    Signal::Dialling
+                } else {
+                    Signal::Refuse {
+                        reason: Refusal::Busy,
+                    }
+                }
+            }
+            Ok(_) | Err(_) => Signal::Refuse {
+                reason: Refusal::Unusable,
+            },
+        };
+        self.shared.metrics.attaches_answered.fetch_add(1, Relaxed);
+        if let Err(e) = self.node.attach_reply(token, reply.encode(), now) {
+            tracing::debug!("attach reply: {e}");
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let status = self.node.status();
+        let gauges = NodeGauges {
+            peers: self.conns.len(),
+            links: status.links.len(),
+            records: status.records,
+            forwarded: self.node.stats().forwarded,
+        };
+        Snapshot {
+            peers: self.conns.iter().map(|(id, c)| (*id, c.role)).collect(),
+            status,
+            gauges,
+        }
+    }
+
+    /// Leaves the ring (handing records over), lets the last frames go out
+    /// for about a second, and closes every connection.
+    async fn shutdown(mut self, mut inputs: mpsc::Receiver<NodeInput>) {
+        tracing::info!("shutting down");
+        let _ = self.shared.stop.send(true);
+        let now = clock::now();
+        self.node.leave(now);
+        self.drain(now);
+        for conn in self.conns.values_mut() {
+            conn.close_after_queue(CloseCode::Normal);
+        }
+        let deadline = tokio::time::Instant::now() + FLUSH_TIME;
+        while !self.conns.is_empty() {
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(NodeInput::Closed { conn, peer }) => {
+                        if self.conns.get(&peer).is_some_and(|c| c.id == conn) {
+                            self.conns.remove(&peer);
+                        }
+                    }
+                    Some(NodeInput::Up { close, .. }) => {
+                        let _ = close.send(CloseCode::Normal);
+                    }
+                    Some(NodeInput::Snapshot(reply)) => {
+                        let _ = reply.send(self.snapshot());
+                    }
+                    Some(NodeInput::Frame { .. }) => {}
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        // Whatever did not close in time is closed now, ahead of its queue.
+        for conn in self.conns.values_mut() {
+            conn.close_now(CloseCode::Normal);
+        }
+    }
+}
+
+/// A seed for the node's own random choices.
+pub fn node_seed() -> Result<u64, crate::identity::IdentityError> {
+    Ok(u64::from_le_bytes(random()?))
+}
