@@ -1,1 +1,59 @@
-//! End-to-end tests and web benchmarks: the real server and real headless Chromium tabs.
+//! End-to-end tests and web benchmarks: the real `signal-server` process and
+//! real headless Chromium tabs running the built app (`dist/`), linked by
+//! real WebRTC data channels.
+//!
+//! # Running
+//!
+//! The tests need the release server binary, the built app and Chromium with
+//! a matching chromedriver (`scripts/setup-web.sh` installs the tools):
+//!
+//! ```text
+//! eval "$(bash scripts/setup-web.sh --print-path)"
+//! trunk build --release                       # dist/
+//! cargo build --release -p signal-server      # next to the test binaries
+//! cargo test -p chordphone-e2e --release -- --test-threads=1
+//! ```
+//!
+//! The server binary is looked up next to the test executable
+//! (`target/<profile>/signal-server`) unless `CHORDPHONE_SERVER_BIN` names
+//! it; the app is served from `<repo>/dist`. One test at a time: each starts
+//! its own server(s) on free ports and its own browsers, and a machine of two
+//! cores does not run two browser rings side by side reliably.
+//!
+//! The benchmarks run with `bash scripts/bench-web.sh` (the `web-bench`
+//! binary); they print figures, they assert nothing.
+//!
+//! # Layout
+//!
+//! - [`server`]: the server as a child process (start, kill, restart on the
+//!   same port, logs in a file shown on failure).
+//! - [`browser`]: chromedriver, one Chromium process per [`browser::Browser`],
+//!   several tabs each, abrupt kills.
+//! - [`api`]: `window.chordphone` calls from Rust.
+//! - [`status`], [`ring`], [`cluster`]: node status, the ring the live ids
+//!   imply, and checks of one against the other.
+//! - [`wait`]: bounded polling that fails with every node's status.
+//! - [`linkclient`], [`loadgen`]: raw WebSocket link clients (hostile peers,
+//!   10,000 idle peers for the memory benchmark).
+
+// The harness measures and bounds wall time (polling deadlines, set-up
+// times); the clock ban protects the sans-IO cores, not this crate.
+#![allow(clippy::disallowed_methods)]
+
+pub mod api;
+pub mod browser;
+pub mod cluster;
+pub mod http;
+pub mod linkclient;
+pub mod loadgen;
+pub mod paths;
+pub mod ports;
+pub mod process;
+pub mod ring;
+pub mod server;
+pub mod stats;
+pub mod status;
+pub mod wait;
+
+/// Harness errors are messages for the person reading a failed test.
+pub type Result<T> = std::result::Result<T, String>;
