@@ -1,1 +1,108 @@
-//! The chordphone browser peer: the overlay node driven from a browser tab, links over WebSocket and WebRTC data channels.
+//! The chordphone browser peer: the overlay node driven from a browser tab,
+//! links over WebSocket (to servers) and WebRTC data channels (to other
+//! tabs).
+//!
+//! One task owns the [`Node`](chordphone_overlay::Node). Browser callbacks
+//! only queue inputs and wake it; the task runs:
+//!
+//! ```text
+//! loop {
+//!     batch = inbox.next().await            // inputs, or the one timer fired
+//!     for input in batch {
+//!         now = performance.timeOrigin + performance.now()   // always fresh
+//!         handle it:  node.handle_bytes / handle_link / join / attach / …
+//!         drain:      poll_transmit -> send on the peer's link
+//!                     poll_event    -> Connect: offer a link through the ring
+//!                                      Disconnect: close it
+//!                                      AttachRequest: answer an offer
+//!                                      QueryDone: settle a Promise
+//!     }
+//!     node.handle_timeout(now) if due, then drain
+//!     publish the snapshot (status(), the page)
+//!     setTimeout at min(node.poll_timeout(), shell deadlines)
+//! }
+//! ```
+//!
+//! Modules, one job each: [`inbox`] (bounded queue), `driver` (the loop),
+//! `links` (setup, handshake, frames), `requests` (lookup/put/get/link),
+//! `ws` and `rtc` (the two transports), `health` (is the server there),
+//! `api` (`window.chordphone`), `page` and [`ui`] (what the person sees),
+//! `clock`, `storage` (identity in `sessionStorage`), [`urls`], [`view`].
+//! The platform-free modules build and test natively.
+
+pub mod inbox;
+pub mod ui;
+pub mod urls;
+pub mod view;
+
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
+mod clock;
+#[cfg(target_arch = "wasm32")]
+mod driver;
+#[cfg(target_arch = "wasm32")]
+mod health;
+#[cfg(target_arch = "wasm32")]
+mod input;
+#[cfg(target_arch = "wasm32")]
+mod links;
+#[cfg(target_arch = "wasm32")]
+mod page;
+#[cfg(target_arch = "wasm32")]
+mod requests;
+#[cfg(target_arch = "wasm32")]
+mod rtc;
+#[cfg(target_arch = "wasm32")]
+mod storage;
+#[cfg(target_arch = "wasm32")]
+mod ws;
+
+#[cfg(target_arch = "wasm32")]
+mod start {
+    use crate::inbox::Inbox;
+    use crate::input::Input;
+    use crate::view::View;
+    use crate::{api, clock, driver, page, storage, urls};
+    use chordphone_overlay::Identity;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use wasm_bindgen::JsValue;
+
+    /// Entry point: builds the node, installs the API, starts the task.
+    #[wasm_bindgen(start)]
+    pub fn start() -> Result<(), JsValue> {
+        let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+        let location = window.location();
+        let params = web_sys::UrlSearchParams::new_with_str(&location.search()?)?;
+        let server_url = urls::server_url(
+            &location.protocol()?,
+            &location.host()?,
+            params.get("server").as_deref(),
+        );
+
+        let identity = Identity::from_seed(storage::identity_seed()?);
+        let rng_seed = u64::from_le_bytes(storage::random_bytes::<8>()?);
+        let inbox: Inbox<Input> = Inbox::default();
+        let view = Rc::new(RefCell::new(View::new(identity.node_id())));
+        api::install(&inbox, &view)?;
+        let page = page::Page::attach(&inbox);
+        let shell = driver::Shell::new(
+            identity,
+            rng_seed,
+            server_url,
+            inbox.clone(),
+            view,
+            page,
+            clock::now(),
+        );
+        // `?name=` joins at once; otherwise a reload rejoins under the name
+        // this tab used before.
+        if let Some(name) = params.get("name").or_else(storage::saved_name) {
+            inbox.push_control(Input::Join(name));
+        }
+        wasm_bindgen_futures::spawn_local(shell.run());
+        Ok(())
+    }
+}

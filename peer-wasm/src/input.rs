@@ -1,0 +1,102 @@
+//! Everything that reaches the driver task: transport events, results of
+//! WebRTC's asynchronous steps, health checks, and requests from people
+//! (the page) and programs (`window.chordphone`).
+
+use chordphone_link::MAX_LINK_FRAME;
+use chordphone_overlay::AttachToken;
+use js_sys::{ArrayBuffer, Function, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Names one transport (a WebSocket or a peer connection) for its life.
+pub type LinkId = u32;
+
+/// One input for the driver.
+#[derive(Debug)]
+pub enum Input {
+    /// The transport is open: start the handshake.
+    Opened(LinkId),
+    /// One binary message, at most [`MAX_LINK_FRAME`] bytes.
+    Frame(LinkId, Vec<u8>),
+    /// The peer broke the link's rules (text, oversized frame).
+    Bad(LinkId, &'static str),
+    /// The transport closed or failed.
+    Closed(LinkId, String),
+    /// Our offer, with every ICE candidate, is ready to send.
+    OfferReady(LinkId, String),
+    /// Our answer to an offer is ready to send back.
+    AnswerReady(LinkId, AttachToken, String),
+    /// A WebRTC step failed.
+    RtcFailed(LinkId, String),
+    /// Outcome of a `/healthz` check.
+    Health(bool),
+    /// The person chose a name and joins.
+    Join(String),
+    /// The person looked a name up on the page.
+    PageLookup(String),
+    /// A `window.chordphone` call.
+    Api(Op, Reply),
+}
+
+/// A `window.chordphone` request.
+#[derive(Debug)]
+pub enum Op {
+    /// `lookup(key)`.
+    Lookup(String),
+    /// `put(key, value)`.
+    Put(String, String),
+    /// `get(key)`.
+    Get(String),
+    /// `link(idHex)`.
+    Link(String),
+}
+
+/// The two ends of a JS Promise.
+#[derive(Debug)]
+pub struct Reply {
+    /// Fulfils the promise.
+    pub resolve: Function,
+    /// Rejects the promise.
+    pub reject: Function,
+}
+
+impl Reply {
+    /// Fulfils with `value`.
+    pub fn ok(self, value: &JsValue) {
+        let _ = self.resolve.call1(&JsValue::NULL, value);
+    }
+
+    /// Rejects with an `Error` carrying `message`.
+    pub fn err(self, message: &str) {
+        let e = js_sys::Error::new(message);
+        let _ = self.reject.call1(&JsValue::NULL, &e);
+    }
+}
+
+/// The input for a message event: a frame, or why the message is refused.
+/// The size is checked before anything is copied.
+pub fn message_input(link: LinkId, data: JsValue) -> Input {
+    match data.dyn_into::<ArrayBuffer>() {
+        Ok(buf) => {
+            let len = buf.byte_length() as usize;
+            if len > MAX_LINK_FRAME {
+                Input::Bad(link, "frame too large")
+            } else if len == 0 {
+                Input::Bad(link, "empty frame")
+            } else {
+                Input::Frame(link, Uint8Array::new(&buf).to_vec())
+            }
+        }
+        Err(_) => Input::Bad(link, "text message on a binary link"),
+    }
+}
+
+/// A readable text for a JS error value.
+pub fn error_text(e: &JsValue) -> String {
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    "unknown error".to_owned()
+}

@@ -1,0 +1,113 @@
+//! The page: the join form, the state line, the ring picture and the lookup
+//! box. The page's elements are in `web/index.html`; this module finds them,
+//! forwards what the person does to the driver, and redraws from the view.
+//! Names and keys are always set as text, never as markup.
+
+use crate::inbox::Inbox;
+use crate::input::Input;
+use crate::ui::{ring_summary, ring_svg};
+use crate::view::{LinkKind, View};
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement};
+
+/// The elements the driver updates.
+#[derive(Debug)]
+pub struct Page {
+    state: Element,
+    who: Element,
+    join_form: HtmlElement,
+    ring: Element,
+    picture: Element,
+    caption: Element,
+    lookup_form: HtmlElement,
+    lookup_result: Element,
+    notice: Element,
+}
+
+fn by_id(doc: &Document, id: &str) -> Option<Element> {
+    doc.get_element_by_id(id)
+}
+
+/// Calls `make` with the trimmed text of `input` when `form` is submitted.
+fn on_submit(
+    form: &HtmlElement,
+    input: HtmlInputElement,
+    inbox: &Inbox<Input>,
+    make: fn(String) -> Input,
+) {
+    let inbox = inbox.clone();
+    let f = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+        ev.prevent_default();
+        let _ = inbox.push(make(input.value().trim().to_owned()));
+    });
+    let _ = form.add_event_listener_with_callback("submit", f.as_ref().unchecked_ref());
+    // The listener lives as long as the page.
+    f.forget();
+}
+
+impl Page {
+    /// Finds the page's elements and wires its forms; `None` on a page
+    /// without them (the API works all the same).
+    pub fn attach(inbox: &Inbox<Input>) -> Option<Page> {
+        let doc = web_sys::window()?.document()?;
+        let join_form: HtmlElement = by_id(&doc, "join-form")?.dyn_into().ok()?;
+        let name: HtmlInputElement = by_id(&doc, "name")?.dyn_into().ok()?;
+        let lookup_form: HtmlElement = by_id(&doc, "lookup-form")?.dyn_into().ok()?;
+        let key: HtmlInputElement = by_id(&doc, "key")?.dyn_into().ok()?;
+        on_submit(&join_form, name, inbox, Input::Join);
+        on_submit(&lookup_form, key, inbox, Input::PageLookup);
+        Some(Page {
+            state: by_id(&doc, "state")?,
+            who: by_id(&doc, "who")?,
+            join_form,
+            ring: by_id(&doc, "ring-layer")?,
+            picture: by_id(&doc, "ring")?,
+            caption: by_id(&doc, "caption")?,
+            lookup_form,
+            lookup_result: by_id(&doc, "lookup-result")?,
+            notice: by_id(&doc, "notice")?,
+        })
+    }
+
+    /// Redraws from the view.
+    pub fn render(&self, v: &View, asked_to_join: bool) {
+        let (state, sentence) = if asked_to_join {
+            (v.state.as_str(), v.state.sentence())
+        } else {
+            ("idle", "Choose a display name to join the ring.")
+        };
+        let _ = self.state.set_attribute("data-state", state);
+        self.state.set_text_content(Some(sentence));
+        let short = &v.id.to_hex()[..8];
+        let who = if v.name.is_empty() {
+            format!("Node {short}")
+        } else {
+            format!("{} · node {short}", v.name)
+        };
+        self.who.set_text_content(Some(&who));
+        self.join_form.set_hidden(asked_to_join);
+        self.lookup_form.set_hidden(!v.joined);
+        self.ring.set_inner_html(&ring_svg(v));
+        let _ = self.picture.set_attribute("aria-label", &ring_summary(v));
+        let caption = format!(
+            "{} WebRTC · {} WebSocket · {} records held",
+            v.count(LinkKind::WebRtc),
+            v.count(LinkKind::WebSocket),
+            v.records
+        );
+        self.caption.set_text_content(Some(&caption));
+        let result = v.route.as_ref().map(|r| {
+            format!(
+                "“{}” belongs to node {} — {} hops, {:.0} ms",
+                r.key,
+                &r.owner.to_hex()[..8],
+                r.hops,
+                r.ms
+            )
+        });
+        self.lookup_result
+            .set_text_content(Some(result.as_deref().unwrap_or("")));
+        self.notice.set_text_content(Some(&v.notice));
+    }
+}

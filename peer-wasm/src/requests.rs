@@ -1,0 +1,234 @@
+//! Requests from people and programs: lookup, put, get and link, and how
+//! their answers come back (as Promise results or on the page).
+
+use crate::driver::Shell;
+use crate::input::Reply;
+use crate::view::Route;
+use chordphone_overlay::{Answer, Id, Kind, NodeId, QueryError, QueryId, Time};
+use core::time::Duration;
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+/// Lifetime of a value stored with `put`.
+const PUT_TTL: Duration = Duration::from_secs(3600);
+/// Longest a `link()` call waits.
+const LINK_WAIT: Duration = Duration::from_secs(20);
+/// Longest key accepted from a caller.
+const MAX_KEY: usize = 1024;
+
+/// A request in flight, by what should happen with its answer.
+#[derive(Debug)]
+pub enum Pending {
+    /// `lookup()` from the API, or from the page (no reply).
+    Lookup(Option<Reply>, String),
+    /// `put()`.
+    Put(Reply),
+    /// `get()`.
+    Get(Reply),
+    /// Our WebRTC offer to a peer, for this link.
+    Attach(crate::input::LinkId),
+}
+
+/// A `link()` call waiting for its link.
+#[derive(Debug)]
+pub struct Waiter {
+    reply: Reply,
+    started: Time,
+    /// When it gives up.
+    pub deadline: Time,
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn ids(list: &[NodeId]) -> JsValue {
+    list.iter()
+        .map(|id| JsValue::from_str(&id.to_hex()))
+        .collect::<Array>()
+        .into()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Checks a key from a caller.
+fn key_ok(key: &str, reply: Reply) -> Option<Reply> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        reply.err(&format!("key must be 1 to {MAX_KEY} bytes"));
+        return None;
+    }
+    Some(reply)
+}
+
+impl Shell {
+    pub(crate) fn api_lookup(&mut self, key: String, reply: crate::input::Reply, now: Time) {
+        let Some(reply) = key_ok(&key, reply) else {
+            return;
+        };
+        let q = self.node.lookup(Id::for_key(&key), now);
+        self.queries.insert(q, Pending::Lookup(Some(reply), key));
+    }
+
+    pub(crate) fn page_lookup(&mut self, key: String, now: Time) {
+        if key.is_empty() || key.len() > MAX_KEY {
+            self.notice = "Type a name to look up.".to_owned();
+            return;
+        }
+        let q = self.node.lookup(Id::for_key(&key), now);
+        self.queries.insert(q, Pending::Lookup(None, key));
+    }
+
+    pub(crate) fn api_put(&mut self, key: &str, value: String, reply: Reply, now: Time) {
+        let Some(reply) = key_ok(key, reply) else {
+            return;
+        };
+        match self.node.put(
+            Id::for_key(key),
+            Kind::Single,
+            value.into_bytes(),
+            PUT_TTL,
+            now,
+        ) {
+            Ok(q) => {
+                self.queries.insert(q, Pending::Put(reply));
+            }
+            Err(e) => reply.err(&format!("put refused: {e}")),
+        }
+    }
+
+    pub(crate) fn api_get(&mut self, key: &str, reply: Reply, now: Time) {
+        let Some(reply) = key_ok(key, reply) else {
+            return;
+        };
+        let q = self.node.get(Id::for_key(key), Kind::Single, now);
+        self.queries.insert(q, Pending::Get(reply));
+    }
+
+    pub(crate) fn api_link(&mut self, hex: &str, reply: Reply, now: Time) {
+        let Some(peer) = Id::from_hex(hex.trim()) else {
+            reply.err("not a node id: expected 40 hex digits");
+            return;
+        };
+        if peer == self.node.id() {
+            reply.err("that is this node's own id");
+            return;
+        }
+        if self.is_up(&peer) {
+            let obj = Object::new();
+            set(&obj, "ms", &JsValue::from_f64(0.0));
+            reply.ok(&obj);
+            return;
+        }
+        self.waiters.entry(peer).or_default().push(Waiter {
+            reply,
+            started: now,
+            deadline: now + LINK_WAIT,
+        });
+        self.connect(peer, now);
+        self.drain(now);
+    }
+
+    /// The link to `peer` is up: fulfil the `link()` calls waiting on it.
+    pub(crate) fn link_up_waiters(&mut self, peer: NodeId, now: Time) {
+        for w in self.waiters.remove(&peer).unwrap_or_default() {
+            let obj = Object::new();
+            set(
+                &obj,
+                "ms",
+                &JsValue::from_f64(ms(now.saturating_since(w.started))),
+            );
+            w.reply.ok(&obj);
+        }
+    }
+
+    /// No link to `peer`: reject the `link()` calls waiting on it.
+    pub(crate) fn reject_waiters(&mut self, peer: NodeId, why: &str) {
+        for w in self.waiters.remove(&peer).unwrap_or_default() {
+            w.reply
+                .err(&format!("no link to {}: {why}", &peer.to_hex()[..8]));
+        }
+    }
+
+    pub(crate) fn expire_waiters(&mut self, now: Time) {
+        let late: Vec<NodeId> = self
+            .waiters
+            .iter()
+            .filter(|(_, ws)| ws.iter().any(|w| w.deadline <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in late {
+            let Some(list) = self.waiters.remove(&peer) else {
+                continue;
+            };
+            let (late, keep): (Vec<Waiter>, Vec<Waiter>) =
+                list.into_iter().partition(|w| w.deadline <= now);
+            for w in late {
+                w.reply
+                    .err(&format!("no link to {}: timed out", &peer.to_hex()[..8]));
+            }
+            if !keep.is_empty() {
+                self.waiters.insert(peer, keep);
+            }
+        }
+    }
+
+    pub(crate) fn on_query_done(
+        &mut self,
+        id: QueryId,
+        hops: u8,
+        elapsed: Duration,
+        outcome: Result<Answer, QueryError>,
+        now: Time,
+    ) {
+        let Some(pending) = self.queries.remove(&id) else {
+            return;
+        };
+        match (pending, outcome) {
+            (Pending::Attach(link), outcome) => self.on_attach_answer(link, outcome, now),
+            (Pending::Lookup(reply, key), Ok(Answer::Owner(owner))) => {
+                // The core does not report the path yet: the route is drawn
+                // straight to the owner.
+                let path: Vec<NodeId> = Vec::new();
+                if let Some(reply) = reply {
+                    let obj = Object::new();
+                    set(&obj, "owner", &JsValue::from_str(&owner.to_hex()));
+                    set(&obj, "hops", &JsValue::from(hops));
+                    set(&obj, "ms", &JsValue::from_f64(ms(elapsed)));
+                    set(&obj, "path", &ids(&path));
+                    reply.ok(&obj);
+                } else {
+                    self.notice.clear();
+                    self.route = Some(Route {
+                        key,
+                        owner,
+                        path,
+                        hops,
+                        ms: ms(elapsed),
+                    });
+                }
+            }
+            (Pending::Put(reply), Ok(Answer::Stored)) => reply.ok(&JsValue::TRUE),
+            (Pending::Get(reply), Ok(Answer::Records(records))) => {
+                let values: Array = records
+                    .iter()
+                    .filter_map(|r| r.value.as_deref())
+                    .map(|v| JsValue::from_str(&String::from_utf8_lossy(v)))
+                    .collect();
+                reply.ok(&values);
+            }
+            (Pending::Lookup(None, key), Err(e)) => {
+                self.notice = format!("Lookup of “{key}” failed: {e}");
+            }
+            (Pending::Lookup(Some(reply), _), Err(e)) => reply.err(&format!("lookup failed: {e}")),
+            (Pending::Put(reply), Err(e)) => reply.err(&format!("put failed: {e}")),
+            (Pending::Get(reply), Err(e)) => reply.err(&format!("get failed: {e}")),
+            (
+                Pending::Lookup(Some(reply), _) | Pending::Put(reply) | Pending::Get(reply),
+                Ok(_),
+            ) => reply.err("unexpected answer"),
+            (Pending::Lookup(None, _), Ok(_)) => {}
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! What a tab keeps across reloads, in `sessionStorage`: its identity seed
+//! (a reload keeps the node id; another tab gets its own storage and so is
+//! another node) and the display name it joined under.
+
+use crate::urls::{seed_from_hex, to_hex};
+use wasm_bindgen::JsValue;
+
+const SEED_KEY: &str = "chordphone.seed";
+const NAME_KEY: &str = "chordphone.name";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// Fresh bytes from `crypto.getRandomValues`.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], JsValue> {
+    let mut out = [0u8; N];
+    let crypto = web_sys::window()
+        .ok_or_else(|| JsValue::from_str("no window"))?
+        .crypto()?;
+    crypto.get_random_values_with_u8_array(&mut out)?;
+    Ok(out)
+}
+
+/// The identity seed of this tab: the stored one, else a fresh one that is
+/// stored. Without storage (blocked by the browser) the node is new on
+/// every load.
+pub fn identity_seed() -> Result<[u8; 32], JsValue> {
+    let store = storage();
+    if let Some(seed) = store
+        .as_ref()
+        .and_then(|s| s.get_item(SEED_KEY).ok().flatten())
+        .and_then(|hex| seed_from_hex(&hex))
+    {
+        return Ok(seed);
+    }
+    let seed = random_bytes::<32>()?;
+    if let Some(s) = store {
+        // Quota or privacy errors only cost the identity's persistence.
+        let _ = s.set_item(SEED_KEY, &to_hex(&seed));
+    }
+    Ok(seed)
+}
+
+/// The name this tab last joined under.
+pub fn saved_name() -> Option<String> {
+    storage()?.get_item(NAME_KEY).ok().flatten()
+}
+
+/// Remembers the name for the next reload.
+pub fn save_name(name: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(NAME_KEY, name);
+    }
+}

@@ -1,0 +1,230 @@
+//! The ring picture: an SVG drawn from a [`View`].
+//!
+//! Every node sits on a circle at the angle of its id (0 at the top,
+//! clockwise), so the picture shows where this tab lives on the ring and
+//! which parts of it it knows. Roles are told apart by shape and colour
+//! together (the legend in the page names them), links by line style: solid
+//! for WebRTC, dashed for WebSocket. Only ids and numbers go into the
+//! markup; names and keys are set as text by the page, never as markup.
+
+use crate::view::{LinkKind, View};
+use chordphone_overlay::NodeId;
+use core::fmt::Write;
+use std::collections::BTreeMap;
+
+const SIZE: f64 = 400.0;
+const CENTER: f64 = SIZE / 2.0;
+const RADIUS: f64 = 150.0;
+
+/// A node's roles in this node's view.
+#[derive(Clone, Copy, Debug, Default)]
+struct Roles {
+    me: bool,
+    predecessor: bool,
+    successor: bool,
+    finger: bool,
+    link: Option<LinkKind>,
+    owner: bool,
+}
+
+/// Where an id sits on the circle.
+fn point(id: &NodeId) -> (f64, f64) {
+    // The top 32 bits place a node to well under a pixel.
+    let turn = f64::from(u32::try_from(id.top_u64() >> 32).unwrap_or(0)) / 4_294_967_296.0;
+    let angle = turn * core::f64::consts::TAU;
+    (CENTER + RADIUS * angle.sin(), CENTER - RADIUS * angle.cos())
+}
+
+fn short(id: &NodeId) -> String {
+    id.to_hex()[..8].to_owned()
+}
+
+/// The SVG markup of the ring (the inner part of the `<svg>` element).
+pub fn ring_svg(view: &View) -> String {
+    let mut roles: BTreeMap<NodeId, Roles> = BTreeMap::new();
+    roles.entry(view.id).or_default().me = true;
+    if let Some(p) = view.predecessor {
+        roles.entry(p).or_default().predecessor = true;
+    }
+    for s in &view.successors {
+        roles.entry(*s).or_default().successor = true;
+    }
+    for f in &view.fingers {
+        roles.entry(*f).or_default().finger = true;
+    }
+    for (peer, kind) in &view.peers {
+        roles.entry(*peer).or_default().link = Some(*kind);
+    }
+    if let Some(r) = &view.route {
+        roles.entry(r.owner).or_default().owner = true;
+    }
+
+    let mut svg = String::with_capacity(4096);
+    let _ = write!(
+        svg,
+        r#"<circle class="ring" cx="{CENTER}" cy="{CENTER}" r="{RADIUS}"/><text class="zero" x="{CENTER}" y="{:.0}">0</text>"#,
+        CENTER - RADIUS - 10.0
+    );
+
+    // Links first, so that nodes are drawn over them.
+    let (mx, my) = point(&view.id);
+    for (peer, kind) in &view.peers {
+        let (x, y) = point(peer);
+        let class = match kind {
+            LinkKind::WebRtc => "link rtc",
+            LinkKind::WebSocket => "link ws",
+        };
+        let _ = write!(
+            svg,
+            r#"<line class="{class}" x1="{mx:.1}" y1="{my:.1}" x2="{x:.1}" y2="{y:.1}"/>"#
+        );
+    }
+
+    // The last lookup's route: through the reported path, else straight to
+    // the owner.
+    if let Some(r) = &view.route {
+        let mut pts = format!("{mx:.1},{my:.1}");
+        for hop in r.path.iter().chain(core::iter::once(&r.owner)) {
+            if *hop == view.id {
+                continue;
+            }
+            let (x, y) = point(hop);
+            let _ = write!(pts, " {x:.1},{y:.1}");
+        }
+        let _ = write!(
+            svg,
+            r#"<polyline class="route" points="{pts}" marker-end="url(#arrow)"/>"#
+        );
+    }
+
+    for (id, r) in &roles {
+        let (x, y) = point(id);
+        let mut label = Vec::new();
+        if r.me {
+            label.push("this node");
+        }
+        if r.predecessor {
+            label.push("predecessor");
+        }
+        if r.successor {
+            label.push("successor");
+        }
+        if r.finger {
+            label.push("finger");
+        }
+        match r.link {
+            Some(LinkKind::WebRtc) => label.push("WebRTC link"),
+            Some(LinkKind::WebSocket) => label.push("WebSocket link (server)"),
+            None => {}
+        }
+        if r.owner {
+            label.push("lookup owner");
+        }
+        let title = format!("{} — {}", short(id), label.join(", "));
+        let _ = write!(svg, "<g><title>{title}</title>");
+        if r.finger {
+            let _ = write!(
+                svg,
+                r#"<circle class="finger" cx="{x:.1}" cy="{y:.1}" r="11"/>"#
+            );
+        }
+        if r.owner {
+            let _ = write!(
+                svg,
+                r#"<circle class="owner" cx="{x:.1}" cy="{y:.1}" r="15"/>"#
+            );
+        }
+        if r.me {
+            let _ = write!(svg, r#"<circle class="me" cx="{x:.1}" cy="{y:.1}" r="9"/>"#);
+            let _ = write!(
+                svg,
+                r#"<text class="you" x="{:.1}" y="{:.1}">you</text>"#,
+                CENTER + (x - CENTER) * 1.22,
+                CENTER + (y - CENTER) * 1.22 + 4.0
+            );
+        } else if r.predecessor {
+            // A diamond: the predecessor is the one node behind us.
+            let _ = write!(
+                svg,
+                r#"<path class="pred" d="M{x:.1} {:.1}L{:.1} {y:.1}L{x:.1} {:.1}L{:.1} {y:.1}Z"/>"#,
+                y - 8.0,
+                x + 8.0,
+                y + 8.0,
+                x - 8.0
+            );
+        } else if r.successor {
+            let _ = write!(
+                svg,
+                r#"<rect class="succ" x="{:.1}" y="{:.1}" width="12" height="12"/>"#,
+                x - 6.0,
+                y - 6.0
+            );
+        } else {
+            let _ = write!(
+                svg,
+                r#"<circle class="node" cx="{x:.1}" cy="{y:.1}" r="5"/>"#
+            );
+        }
+        svg.push_str("</g>");
+    }
+    svg
+}
+
+/// A one-sentence description of the picture for screen readers.
+pub fn ring_summary(view: &View) -> String {
+    format!(
+        "Ring view: {} successors, {} fingers, {} WebRTC links, {} WebSocket links{}.",
+        view.successors.len(),
+        view.fingers.len(),
+        view.count(LinkKind::WebRtc),
+        view.count(LinkKind::WebSocket),
+        if view.predecessor.is_some() {
+            ", a predecessor"
+        } else {
+            ", no predecessor"
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::Route;
+    use chordphone_overlay::Id;
+
+    #[test]
+    fn every_role_is_drawn_and_positions_follow_ids() {
+        let me = Id::from_u64_top(0);
+        let mut v = View::new(me);
+        let (a, b, c) = (
+            Id::from_u64_top(1 << 62),
+            Id::from_u64_top(1 << 63),
+            Id::from_u64_top(3 << 62),
+        );
+        v.predecessor = Some(c);
+        v.successors = vec![a, b];
+        v.fingers = vec![a, b];
+        v.peers = vec![(a, LinkKind::WebRtc), (b, LinkKind::WebSocket)];
+        v.route = Some(Route {
+            key: "k".into(),
+            owner: b,
+            path: vec![a],
+            hops: 2,
+            ms: 3.0,
+        });
+        let svg = ring_svg(&v);
+        for class in [
+            "me", "pred", "succ", "finger", "link rtc", "link ws", "route", "owner",
+        ] {
+            assert!(svg.contains(&format!("class=\"{class}\"")), "{class}");
+        }
+        // Id 0 at the top, a quarter turn to the right, half a turn at the bottom.
+        let (x, y) = point(&me);
+        assert!((x - CENTER).abs() < 0.01 && (y - (CENTER - RADIUS)).abs() < 0.01);
+        let (x, _) = point(&a);
+        assert!((x - (CENTER + RADIUS)).abs() < 0.01);
+        let (_, y) = point(&b);
+        assert!((y - (CENTER + RADIUS)).abs() < 0.01);
+        assert!(ring_summary(&v).contains("1 WebRTC links"));
+    }
+}
