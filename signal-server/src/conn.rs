@@ -157,17 +157,19 @@ async fn handshake(
         .map_err(|()| End::Gone)?;
     let steps = async {
         loop {
-            let bytes = match rx.next().await {
+            let input = rx.next().await;
+            // Pings count too: the library answers each with a pong.
+            if matches!(input, Some(In::Frame(_) | In::Nothing)) && !bucket.take(clock::now()) {
+                shared.metrics.dropped(Drop::RateLimited);
+                return Err(End::Close(CloseCode::RateLimited));
+            }
+            let bytes = match input {
                 Some(In::Frame(b)) => b,
                 Some(In::Nothing) => continue,
                 Some(In::Text) => return Err(End::Close(CloseCode::Handshake)),
                 Some(In::TooLarge) => return Err(End::Close(CloseCode::TooLarge)),
                 Some(In::Closed) | None => return Err(End::Gone),
             };
-            if !bucket.take(clock::now()) {
-                shared.metrics.dropped(Drop::RateLimited);
-                return Err(End::Close(CloseCode::RateLimited));
-            }
             match hs.handle(&bytes) {
                 Ok(Step::Send(frame)) => tx
                     .send(Out::Frame(frame.into()))
@@ -223,6 +225,10 @@ async fn relay(
                 None => return End::Close(CloseCode::Normal),
             },
             input = rx.next() => {
+                if matches!(input, Some(In::Frame(_) | In::Nothing)) && !bucket.take(clock::now()) {
+                    shared.metrics.dropped(Drop::RateLimited);
+                    return End::Close(CloseCode::RateLimited);
+                }
                 let bytes = match input {
                     Some(In::Frame(b)) => b,
                     Some(In::Nothing) => continue,
@@ -230,10 +236,6 @@ async fn relay(
                     Some(In::TooLarge) => return End::Close(CloseCode::TooLarge),
                     Some(In::Closed) | None => return End::Gone,
                 };
-                if !bucket.take(clock::now()) {
-                    shared.metrics.dropped(Drop::RateLimited);
-                    return End::Close(CloseCode::RateLimited);
-                }
                 if let Err(code) = check_overlay(&bytes) {
                     shared.metrics.dropped(Drop::Malformed);
                     return End::Close(code);

@@ -50,7 +50,8 @@ struct Args {
     /// closed with code 4003 [default: 256]
     #[arg(long, value_name = "N")]
     queue: Option<usize>,
-    /// Log filter, e.g. info or signal_server=debug [default: info]
+    /// Log filter, e.g. info or signal_server=debug; without it the
+    /// RUST_LOG environment variable, then the config file [default: info]
     #[arg(long, value_name = "FILTER")]
     log: Option<String>,
 }
@@ -90,6 +91,8 @@ impl Args {
             c.queue = v;
         }
         if let Some(v) = self.log {
+            c.log = v;
+        } else if let Ok(v) = std::env::var("RUST_LOG") {
             c.log = v;
         }
         c.validate()?;

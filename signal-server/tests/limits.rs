@@ -180,3 +180,72 @@ async fn the_same_node_connecting_again_replaces_the_older_connection() {
     assert_eq!(peers, 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_fails_the_handshake_after_ten_seconds() {
+    let server = Server::start(Config::default()).await;
+    let started = tokio::time::Instant::now();
+    let mut ws = connect(&server.ws_url()).await;
+    // Never says hello.
+    assert_eq!(close_of(&mut ws).await, expect(CloseCode::Handshake));
+    let waited = started.elapsed();
+    assert!(waited >= core::time::Duration::from_secs(9), "{waited:?}");
+    assert_eq!(server.metric("chordphone_handshakes_failed_total").await, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_counts_against_the_rate() {
+    let server = Server::start(Config {
+        rate: 10,
+        ..Config::default()
+    })
+    .await;
+    let (mut ws, _, _) = connect_handshaken(&server.ws_url()).await;
+    for _ in 0..40 {
+        if ws.send(Ws::Ping(vec![1].into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(close_of(&mut ws).await, expect(CloseCode::RateLimited));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_does_not_read_is_closed_as_a_slow_reader() {
+    let server = Server::start(Config {
+        rate: 1_000_000,
+        queue: 4,
+        ..Config::default()
+    })
+    .await;
+    let peer = TestPeer::join(&server.ws_url()).await;
+    let (mut ws, _, _) = connect_handshaken(&server.ws_url()).await;
+    // Each stabilize is answered; never reading fills the socket buffers,
+    // then the connection's queue of four.
+    let frame = Message::Stabilize { seq: 1 }.encode().unwrap();
+    let sender = async {
+        for _ in 0..2_000_000 {
+            if ws.send(Ws::Binary(frame.clone().into())).await.is_err() {
+                break;
+            }
+        }
+    };
+    let closed = async {
+        wait_for("a slow-reader close", || async {
+            (closed_metric(&server, CloseCode::SlowReader).await == 1).then_some(())
+        })
+        .await
+    };
+    tokio::select! {
+        () = sender => {}
+        () = closed => {}
+    }
+    assert_eq!(closed_metric(&server, CloseCode::SlowReader).await, 1);
+    let dropped = server
+        .metric("chordphone_messages_dropped_total{reason=\"queue_full\"}")
+        .await;
+    assert!(dropped >= 1);
+    works(&peer).await;
+    server.stop().await;
+}
