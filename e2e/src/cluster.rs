@@ -138,9 +138,20 @@ impl<'a> Cluster<'a> {
     /// Waits until every node is joined and its successor and predecessor
     /// are those of the sorted live ids; returns that snapshot.
     pub async fn wait_ring(&self, what: &str) -> crate::Result<Snapshot> {
+        self.wait_ring_with(what, |_| Ok(())).await
+    }
+
+    /// [`Cluster::wait_ring`], and `extra` holds on the same snapshot.
+    pub async fn wait_ring_with(
+        &self,
+        what: &str,
+        extra: impl Fn(&Snapshot) -> crate::Result<()>,
+    ) -> crate::Result<Snapshot> {
         wait::until(what, wait::BOUND, async || {
             let snap = self.snapshot().await;
-            snap.check_ring().map(|()| snap)
+            snap.check_ring()?;
+            extra(&snap).map_err(|e| format!("{e}\n{}", snap.dump()))?;
+            Ok(snap)
         })
         .await
     }
@@ -196,5 +207,29 @@ impl<'a> Cluster<'a> {
             self.check_lookups(ring, keys).await.map(|_| ())
         })
         .await
+    }
+}
+
+/// Every tab in the snapshot has at least one WebRTC data-channel link and
+/// says it is joined: the ring between tabs runs over the tabs' own links.
+pub fn tabs_on_webrtc(snap: &Snapshot) -> crate::Result<()> {
+    let problems: Vec<String> = snap
+        .statuses()
+        .into_iter()
+        .filter(|s| s.label.starts_with("tab "))
+        .filter_map(|s| {
+            if s.webrtc == 0 {
+                Some(format!("{} has no WebRTC link", s.label))
+            } else if s.state.as_deref() == Some("offline") || !s.joined {
+                Some(format!("{} is {:?}, joined={}", s.label, s.state, s.joined))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
     }
 }

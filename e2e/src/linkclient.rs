@@ -129,31 +129,40 @@ pub struct FloodOutcome {
     pub closed: crate::Result<Closed>,
 }
 
-/// Sends valid overlay frames (probes) as fast as the connection takes
-/// them, while reading what comes back, until the server closes it, `max`
-/// frames were sent, or `bound` elapsed.
-pub async fn flood(ws: Ws, max: u64, bound: Duration) -> crate::Result<FloodOutcome> {
+/// Sends valid overlay frames (probes) at `per_second`, while reading what
+/// comes back, until the server closes the connection, `max` frames were
+/// sent, or `bound` elapsed.
+///
+/// Paced rather than as fast as the socket takes them: a server that closes
+/// while unread frames sit in its receive buffer makes its kernel answer
+/// with a reset, which can overtake the close frame it sent. One frame at a
+/// time leaves nothing unread when the limit trips.
+pub async fn flood(
+    ws: Ws,
+    per_second: u32,
+    max: u64,
+    bound: Duration,
+) -> crate::Result<FloodOutcome> {
     let (mut sink, mut stream) = ws.split();
     // Reading goes on beside the writing, so the server's answers never
     // back up into a "slow reader" close instead of the one under test.
     let reader = tokio::spawn(async move { read_until_closed(&mut stream, bound).await });
     let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second.max(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent = 0u64;
     while sent < max && !reader.is_finished() && start.elapsed() < bound {
+        tick.tick().await;
         let frame = Message::Probe {
             seq: u32::try_from(sent % u64::from(u32::MAX)).unwrap_or(0),
         }
         .encode()
         .map_err(|e| format!("encode probe: {e}"))?;
-        if sink.feed(WsMessage::binary(frame)).await.is_err() {
+        if sink.send(WsMessage::binary(frame)).await.is_err() {
             break;
         }
         sent += 1;
-        if sent % 64 == 0 && sink.flush().await.is_err() {
-            break;
-        }
     }
-    let _ = sink.flush().await;
     let closed = match tokio::time::timeout(bound, reader).await {
         Ok(Ok(closed)) => closed,
         Ok(Err(e)) => Err(format!("reader task: {e}")),
