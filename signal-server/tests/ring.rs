@@ -217,3 +217,39 @@ async fn graceful_shutdown_hands_records_to_the_remaining_nodes() {
     .await;
     first.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_keeps_dialling_its_join_server_until_it_is_reachable() {
+    // A port with nothing behind it yet.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let second = Server::start(Config {
+        join: vec![format!("ws://127.0.0.1:{port}/ws")],
+        ..Config::default()
+    })
+    .await;
+    assert_eq!(second.status().await["joined"], false);
+    assert_eq!(
+        second.get("/healthz").await.unwrap().1,
+        r#"{"joined":false,"status":"ok"}"#
+    );
+    // The first server comes up on that port; the dialler finds it.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn(signal_server::run(listener, Config::default(), async {
+        let _ = stopped.await;
+    }));
+    wait_for("the second server to join once the first is up", || async {
+        (second.status().await["joined"] == true).then_some(())
+    })
+    .await;
+    let st = second.status().await;
+    assert_eq!(st["successors"][0], st["predecessor"]);
+    second.stop().await;
+    let _ = stop.send(());
+    first.await.unwrap().unwrap();
+}

@@ -89,6 +89,15 @@ impl Server {
         server
     }
 
+    /// A server run by someone else (the binary), for its HTTP helpers.
+    pub fn external(addr: SocketAddr) -> Server {
+        Server {
+            addr,
+            stop: None,
+            task: None,
+        }
+    }
+
     /// Its WebSocket link endpoint.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
