@@ -8,6 +8,7 @@
 
 use crate::driver::Shell;
 use crate::input::{error_text, Input, LinkId};
+use crate::log;
 use crate::rtc::{self, RtcLink};
 use crate::storage::random_bytes;
 use crate::view::LinkKind;
@@ -175,6 +176,7 @@ impl Shell {
 
     /// The node (or `link()`) wants a link to `peer`: offer one through the ring.
     pub(crate) fn connect(&mut self, peer: NodeId, now: Time) {
+        log::info(&format!("link wanted: {}", log::short(&peer)));
         if let Some(l) = self.toward.get(&peer) {
             if self.links.get(l).is_some_and(Link::is_up) {
                 // Already there (opened by the peer meanwhile).
@@ -258,6 +260,11 @@ impl Shell {
         let Some(peer) = link.expected else {
             return;
         };
+        log::info(&format!(
+            "attach answer from {}: {:?}",
+            log::short(&peer),
+            outcome.as_ref().map(|_| ())
+        ));
         let signal = match outcome {
             Ok(Answer::Attached(data)) => Signal::decode(&data),
             Ok(_) => {
@@ -319,7 +326,13 @@ impl Shell {
             let _ = s.node.attach_reply(token, signal.encode(), now);
         };
         let refuse = |reason| Signal::Refuse { reason };
-        match Signal::decode(data) {
+        let signal = Signal::decode(data);
+        log::info(&format!(
+            "attach from {}: {:?}",
+            log::short(&from),
+            signal.as_ref().map(std::mem::discriminant)
+        ));
+        match signal {
             Ok(Signal::Offer { sdp }) => {
                 if let Some(&existing) = self.toward.get(&from) {
                     let ours_pending = self
@@ -484,6 +497,11 @@ impl Shell {
         }
         link.phase = Phase::Up(peer);
         link.expected = Some(peer);
+        log::info(&format!(
+            "link up: {} ({:?})",
+            log::short(&peer),
+            link.kind()
+        ));
         self.replace_toward(peer, id);
         self.node.handle_link(peer, LinkChange::Up, now);
         self.link_up_waiters(peer, now);
@@ -505,6 +523,10 @@ impl Shell {
         let Some(link) = self.links.remove(&id) else {
             return;
         };
+        let who = link
+            .expected
+            .map_or_else(|| "server".to_owned(), |p| log::short(&p));
+        log::info(&format!("link to {who} closed: {why}"));
         if self.bootstrap == Some(id) {
             self.bootstrap = None;
             self.schedule_join(now);

@@ -99,11 +99,12 @@ impl Page {
         self.caption.set_text_content(Some(&caption));
         let result = v.route.as_ref().map(|r| {
             format!(
-                "“{}” belongs to node {} — {} hops, {:.0} ms",
+                "“{}” belongs to node {} — {} hops, {} ms",
                 r.key,
                 &r.owner.to_hex()[..8],
                 r.hops,
-                r.ms
+                // Whole milliseconds, without float formatting code.
+                (r.ms + 0.5) as u64
             )
         });
         self.lookup_result

@@ -27,12 +27,37 @@ struct Roles {
     owner: bool,
 }
 
+/// Sine and cosine: the browser's own on wasm32, which keeps a software
+/// implementation out of the bundle.
+#[cfg(target_arch = "wasm32")]
+fn sin_cos(a: f64) -> (f64, f64) {
+    (js_sys::Math::sin(a), js_sys::Math::cos(a))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn sin_cos(a: f64) -> (f64, f64) {
+    a.sin_cos()
+}
+
 /// Where an id sits on the circle.
 fn point(id: &NodeId) -> (f64, f64) {
     // The top 32 bits place a node to well under a pixel.
     let turn = f64::from(u32::try_from(id.top_u64() >> 32).unwrap_or(0)) / 4_294_967_296.0;
-    let angle = turn * core::f64::consts::TAU;
-    (CENTER + RADIUS * angle.sin(), CENTER - RADIUS * angle.cos())
+    let (sin, cos) = sin_cos(turn * core::f64::consts::TAU);
+    (CENTER + RADIUS * sin, CENTER - RADIUS * cos)
+}
+
+/// A coordinate with one decimal, written with integer formatting only
+/// (float formatting would add kilobytes to the bundle). Coordinates here
+/// are never negative.
+struct P(f64);
+
+impl core::fmt::Display for P {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Float to integer casts saturate; the picture stays in 0..=440.
+        let tenths = (self.0.max(0.0) * 10.0 + 0.5) as u64;
+        write!(f, "{}.{}", tenths / 10, tenths % 10)
+    }
 }
 
 fn short(id: &NodeId) -> String {
@@ -62,34 +87,38 @@ pub fn ring_svg(view: &View) -> String {
     let mut svg = String::with_capacity(4096);
     let _ = write!(
         svg,
-        r#"<circle class="ring" cx="{CENTER}" cy="{CENTER}" r="{RADIUS}"/><text class="zero" x="{CENTER}" y="{:.0}">0</text>"#,
-        CENTER - RADIUS - 10.0
+        r#"<circle class="ring" cx="{c}" cy="{c}" r="{r}"/><text class="zero" x="{c}" y="{y}">0</text>"#,
+        c = P(CENTER),
+        r = P(RADIUS),
+        y = P(CENTER - RADIUS - 10.0)
     );
 
     // Links first, so that nodes are drawn over them.
     let (mx, my) = point(&view.id);
+    let (mx, my) = (P(mx), P(my));
     for (peer, kind) in &view.peers {
         let (x, y) = point(peer);
+        let (x, y) = (P(x), P(y));
         let class = match kind {
             LinkKind::WebRtc => "link rtc",
             LinkKind::WebSocket => "link ws",
         };
         let _ = write!(
             svg,
-            r#"<line class="{class}" x1="{mx:.1}" y1="{my:.1}" x2="{x:.1}" y2="{y:.1}"/>"#
+            r#"<line class="{class}" x1="{mx}" y1="{my}" x2="{x}" y2="{y}"/>"#
         );
     }
 
     // The last lookup's route: through the reported path, else straight to
     // the owner.
     if let Some(r) = &view.route {
-        let mut pts = format!("{mx:.1},{my:.1}");
+        let mut pts = format!("{mx},{my}");
         for hop in r.path.iter().chain(core::iter::once(&r.owner)) {
             if *hop == view.id {
                 continue;
             }
             let (x, y) = point(hop);
-            let _ = write!(pts, " {x:.1},{y:.1}");
+            let _ = write!(pts, " {},{}", P(x), P(y));
         }
         let _ = write!(
             svg,
@@ -98,7 +127,8 @@ pub fn ring_svg(view: &View) -> String {
     }
 
     for (id, r) in &roles {
-        let (x, y) = point(id);
+        let (xf, yf) = point(id);
+        let (x, y) = (P(xf), P(yf));
         let mut label = Vec::new();
         if r.me {
             label.push("this node");
@@ -123,47 +153,38 @@ pub fn ring_svg(view: &View) -> String {
         let title = format!("{} — {}", short(id), label.join(", "));
         let _ = write!(svg, "<g><title>{title}</title>");
         if r.finger {
-            let _ = write!(
-                svg,
-                r#"<circle class="finger" cx="{x:.1}" cy="{y:.1}" r="11"/>"#
-            );
+            let _ = write!(svg, r#"<circle class="finger" cx="{x}" cy="{y}" r="11"/>"#);
         }
         if r.owner {
-            let _ = write!(
-                svg,
-                r#"<circle class="owner" cx="{x:.1}" cy="{y:.1}" r="15"/>"#
-            );
+            let _ = write!(svg, r#"<circle class="owner" cx="{x}" cy="{y}" r="15"/>"#);
         }
         if r.me {
-            let _ = write!(svg, r#"<circle class="me" cx="{x:.1}" cy="{y:.1}" r="9"/>"#);
+            let _ = write!(svg, r#"<circle class="me" cx="{x}" cy="{y}" r="9"/>"#);
             let _ = write!(
                 svg,
-                r#"<text class="you" x="{:.1}" y="{:.1}">you</text>"#,
-                CENTER + (x - CENTER) * 1.22,
-                CENTER + (y - CENTER) * 1.22 + 4.0
+                r#"<text class="you" x="{}" y="{}">you</text>"#,
+                P(CENTER + (xf - CENTER) * 1.22),
+                P(CENTER + (yf - CENTER) * 1.22 + 4.0)
             );
         } else if r.predecessor {
             // A diamond: the predecessor is the one node behind us.
             let _ = write!(
                 svg,
-                r#"<path class="pred" d="M{x:.1} {:.1}L{:.1} {y:.1}L{x:.1} {:.1}L{:.1} {y:.1}Z"/>"#,
-                y - 8.0,
-                x + 8.0,
-                y + 8.0,
-                x - 8.0
+                r#"<path class="pred" d="M{x} {}L{} {y}L{x} {}L{} {y}Z"/>"#,
+                P(yf - 8.0),
+                P(xf + 8.0),
+                P(yf + 8.0),
+                P(xf - 8.0)
             );
         } else if r.successor {
             let _ = write!(
                 svg,
-                r#"<rect class="succ" x="{:.1}" y="{:.1}" width="12" height="12"/>"#,
-                x - 6.0,
-                y - 6.0
+                r#"<rect class="succ" x="{}" y="{}" width="12" height="12"/>"#,
+                P(xf - 6.0),
+                P(yf - 6.0)
             );
         } else {
-            let _ = write!(
-                svg,
-                r#"<circle class="node" cx="{x:.1}" cy="{y:.1}" r="5"/>"#
-            );
+            let _ = write!(svg, r#"<circle class="node" cx="{x}" cy="{y}" r="5"/>"#);
         }
         svg.push_str("</g>");
     }
