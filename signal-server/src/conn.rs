@@ -83,7 +83,7 @@ pub async fn run(
     };
     if kind.expected.is_some_and(|id| id != peer.id) {
         // Dialled for one node, reached another: not the link that was asked for.
-        tracing::info!(expected = %fmt_id(kind.expected), got = %peer.id.to_hex(), "dialled link reached another node");
+        tracing::debug!(expected = %fmt_id(kind.expected), got = %peer.id.to_hex(), "dialled link reached another node");
         shared
             .metrics
             .handshakes_failed
@@ -262,8 +262,10 @@ fn check_overlay(bytes: &Bytes) -> Result<(), CloseCode> {
 /// Sends a close frame with the code and its reason, counted, bounded in time.
 async fn close(shared: &Shared, tx: &mut OutSink, code: CloseCode) {
     shared.metrics.closed(code);
+    // Debug, not info: hostile clients must not be able to flood the log;
+    // the metrics count every close by reason.
     if code != CloseCode::Normal {
-        tracing::info!(
+        tracing::debug!(
             code = code.code(),
             reason = code.reason(),
             "closing connection"

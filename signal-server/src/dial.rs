@@ -62,7 +62,7 @@ pub fn spawn_for(shared: &Arc<Shared>, url: String, expected: NodeId) -> bool {
                 };
                 conn::run(&shared, rx, tx, kind).await;
             }
-            Err(e) => tracing::info!(%url, "dial for {} failed: {e}", expected.to_hex()),
+            Err(e) => tracing::debug!(%url, "dial for {} failed: {e}", expected.to_hex()),
         }
     });
     true

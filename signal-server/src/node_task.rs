@@ -32,8 +32,10 @@ const JOIN_BACKOFF_START: Duration = Duration::from_millis(500);
 const JOIN_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the last frames to go out.
 const FLUSH_TIME: Duration = Duration::from_secs(1);
-/// Longest sleep when the node asks for no timeout.
-const IDLE_WAKE: Duration = Duration::from_secs(60);
+/// Longest sleep between two looks at the clock: the node's timers are in
+/// wall-clock time, which may step, so the task never sleeps long on a
+/// deadline computed before a step.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
 
 /// What other tasks tell the node task.
 #[derive(Debug)]
@@ -156,7 +158,8 @@ impl NodeTask {
         loop {
             let sleep = self
                 .next_wake()
-                .map_or(IDLE_WAKE, |t| t.saturating_since(clock::now()));
+                .map_or(MAX_SLEEP, |t| t.saturating_since(clock::now()))
+                .min(MAX_SLEEP);
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,

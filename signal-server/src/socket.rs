@@ -8,10 +8,11 @@ use futures_util::{future, Sink, SinkExt, Stream, StreamExt};
 use std::pin::Pin;
 use tokio_tungstenite::tungstenite;
 
-/// Bytes the server reads from a socket before it has a whole frame: small,
-/// so that many idle connections cost little. Frames up to
-/// `MAX_LINK_FRAME` still arrive; the buffer grows for them only.
-pub const READ_BUFFER: usize = 4 * 1024;
+/// Bytes the server reads from a socket at a time: small, so that many idle
+/// connections cost little (the buffer is resident for every connection).
+/// Handshake and most overlay frames fit; larger frames, up to
+/// `MAX_LINK_FRAME`, grow the buffer of their connection only.
+pub const READ_BUFFER: usize = 1024;
 
 /// Something the socket delivered.
 #[derive(Debug)]
