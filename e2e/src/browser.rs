@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use thirtyfour::common::capabilities::chromium::ChromiumLikeCapabilities;
-use thirtyfour::{DesiredCapabilities, WebDriver, WindowHandle};
+use thirtyfour::{DesiredCapabilities, LoggingPrefsLogLevel, WebDriver, WindowHandle};
 use tokio::sync::Mutex;
 
 /// How long chromedriver may take to answer `/status`.
@@ -116,6 +116,8 @@ pub struct Browser {
     /// The window the session started with, until a tab takes it.
     spare: std::sync::Mutex<Option<WindowHandle>>,
     killed: AtomicBool,
+    /// Console lines read so far (chromedriver hands each out once).
+    console: std::sync::Mutex<Vec<String>>,
     // Last field: dropped after the session quit.
     _chromedriver: Chromedriver,
 }
@@ -130,6 +132,9 @@ impl Browser {
         let mut caps = DesiredCapabilities::chrome();
         let fail = |e: thirtyfour::error::WebDriverError| format!("capabilities: {e}");
         caps.set_binary(&chromium_bin()).map_err(fail)?;
+        // Console output and uncaught errors of the pages, for failures.
+        caps.set_browser_log_level(LoggingPrefsLogLevel::All)
+            .map_err(fail)?;
         for arg in chromium_args(profile.path()) {
             caps.add_arg(&arg).map_err(fail)?;
         }
@@ -145,6 +150,7 @@ impl Browser {
             current: Mutex::new(None),
             spare: std::sync::Mutex::new(None),
             killed: AtomicBool::new(false),
+            console: std::sync::Mutex::new(Vec::new()),
             _chromedriver: chromedriver.clone(),
         };
         let driver = browser.driver()?;
@@ -244,6 +250,24 @@ impl Browser {
         Ok(ret.json().clone())
     }
 
+    /// The last `n` console lines of this browser's pages (all tabs).
+    pub async fn console_tail(&self, n: usize) -> Vec<String> {
+        if let Ok(driver) = self.driver() {
+            let _current = self.current.lock().await;
+            if let Ok(entries) = driver.browser_log().await {
+                if let Ok(mut console) = self.console.lock() {
+                    console.extend(
+                        entries
+                            .into_iter()
+                            .map(|e| format!("{} {} {}", e.timestamp, e.level, e.message)),
+                    );
+                }
+            }
+        }
+        let console = self.console.lock().map(|c| c.clone()).unwrap_or_default();
+        console[console.len().saturating_sub(n)..].to_vec()
+    }
+
     /// The profile flag that names this browser's processes.
     fn marker(&self) -> String {
         format!("--user-data-dir={}", self.profile.path().display())
@@ -323,8 +347,10 @@ fn chromium_args(profile: &Path) -> Vec<String> {
         "--disable-renderer-backgrounding",
         "--window-size=800,600",
         // Every name but loopback fails at once instead of stalling on a
-        // network that is not there.
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        // network that is not there; except the mDNS names (*.local) that
+        // hide WebRTC host candidates: mapped to NOTFOUND too, no ICE pair
+        // ever forms and no data channel opens.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE *.local",
     ]
     .iter()
     .map(|s| s.to_string())

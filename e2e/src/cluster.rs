@@ -113,6 +113,28 @@ impl<'a> Cluster<'a> {
         &self.tabs
     }
 
+    /// The recent console output of every browser of the tabs.
+    pub async fn consoles(&self) -> String {
+        let mut out = String::new();
+        let mut seen = Vec::new();
+        for tab in &self.tabs {
+            let browser = tab.browser();
+            if seen.contains(&browser.label()) {
+                continue;
+            }
+            seen.push(browser.label());
+            let lines = browser.console_tail(40).await;
+            let _ = writeln!(
+                out,
+                "--- console of browser {}, last {} lines:\n{}",
+                browser.label(),
+                lines.len(),
+                lines.join("\n")
+            );
+        }
+        out
+    }
+
     /// Reads every node's status.
     pub async fn snapshot(&self) -> Snapshot {
         let mut nodes = Vec::new();
@@ -147,13 +169,17 @@ impl<'a> Cluster<'a> {
         what: &str,
         extra: impl Fn(&Snapshot) -> crate::Result<()>,
     ) -> crate::Result<Snapshot> {
-        wait::until(what, wait::BOUND, async || {
+        let result = wait::until(what, wait::BOUND, async || {
             let snap = self.snapshot().await;
             snap.check_ring()?;
             extra(&snap).map_err(|e| format!("{e}\n{}", snap.dump()))?;
             Ok(snap)
         })
-        .await
+        .await;
+        match result {
+            Ok(snap) => Ok(snap),
+            Err(e) => Err(format!("{e}{}", self.consoles().await)),
+        }
     }
 
     /// Looks every key up from every tab and checks the owner against
@@ -189,9 +215,10 @@ impl<'a> Cluster<'a> {
             Ok(found)
         } else {
             Err(format!(
-                "lookups failed:\n  {}\n{}",
+                "lookups failed:\n  {}\n{}{}",
                 problems.join("\n  "),
-                self.snapshot().await.dump()
+                self.snapshot().await.dump(),
+                self.consoles().await
             ))
         }
     }
