@@ -358,27 +358,25 @@ impl Shell {
     fn publish(&mut self, now: Time) {
         let s = self.node.status();
         let joined = s.phase == Phase::Joined;
+        let fresh = View {
+            id: s.id,
+            name: self.name.clone().unwrap_or_default(),
+            state: State::of(joined, self.server_reachable),
+            joined,
+            predecessor: s.predecessor,
+            successors: s.successors,
+            fingers: s.fingers,
+            peers: self.peers(),
+            records: s.records,
+            route: self.route.clone(),
+            notice: self.notice.clone(),
+        };
         {
             let mut v = self.view.borrow_mut();
-            let peers = self.peers();
-            if v.predecessor != s.predecessor
-                || v.successors != s.successors
-                || v.fingers != s.fingers
-                || v.peers != peers
-                || v.joined != joined
-            {
+            if *v != fresh {
                 self.dirty = true;
+                *v = fresh;
             }
-            v.name = self.name.clone().unwrap_or_default();
-            v.joined = joined;
-            v.state = State::of(joined, self.server_reachable);
-            v.predecessor = s.predecessor;
-            v.successors = s.successors;
-            v.fingers = s.fingers;
-            v.peers = peers;
-            v.records = s.records;
-            v.route = self.route.clone();
-            v.notice = self.notice.clone();
         }
         let mut wake = self.node.poll_timeout();
         let mut at = |t: Time| wake = Some(wake.map_or(t, |w| w.min(t)));

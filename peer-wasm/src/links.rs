@@ -56,6 +56,8 @@ pub struct Link {
     /// whose id is learnt from its handshake).
     expected: Option<NodeId>,
     phase: Phase,
+    /// We sent the offer (glare is decided between two offerers).
+    offerer: bool,
     /// When it must be up.
     pub deadline: Time,
 }
@@ -127,6 +129,7 @@ impl Shell {
             Link {
                 transport,
                 expected,
+                offerer: matches!(phase, Phase::Offering),
                 phase,
                 deadline: now + SETUP_TIMEOUT,
             },
@@ -338,7 +341,7 @@ impl Shell {
                     let ours_pending = self
                         .links
                         .get(&existing)
-                        .is_some_and(|l| matches!(l.phase, Phase::Offering));
+                        .is_some_and(|l| l.offerer && !l.is_up());
                     if ours_pending && self.node.id() > from {
                         // Glare: the larger id keeps its own offer.
                         reply(self, refuse(Refusal::Glare));

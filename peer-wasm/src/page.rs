@@ -99,10 +99,15 @@ impl Page {
         self.caption.set_text_content(Some(&caption));
         let result = v.route.as_ref().map(|r| {
             format!(
-                "“{}” belongs to node {} — {} hops, {} ms",
+                "“{}” belongs to {} — {} {}, {} ms",
                 r.key,
-                &r.owner.to_hex()[..8],
+                if r.owner == v.id {
+                    "this tab".to_owned()
+                } else {
+                    format!("node {}", &r.owner.to_hex()[..8])
+                },
                 r.hops,
+                if r.hops == 1 { "hop" } else { "hops" },
                 // Whole milliseconds, without float formatting code.
                 (r.ms + 0.5) as u64
             )

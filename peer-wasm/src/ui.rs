@@ -248,4 +248,12 @@ mod tests {
         assert!((y - (CENTER + RADIUS)).abs() < 0.01);
         assert!(ring_summary(&v).contains("1 WebRTC links"));
     }
+
+    #[test]
+    fn coordinates_keep_one_decimal() {
+        assert_eq!(P(0.0).to_string(), "0.0");
+        assert_eq!(P(12.34).to_string(), "12.3");
+        assert_eq!(P(12.36).to_string(), "12.4");
+        assert_eq!(P(-3.0).to_string(), "0.0");
+    }
 }
