@@ -3,7 +3,7 @@
 //! needs. Prints a readable table on stderr and one JSON object on stdout.
 //!
 //! ```text
-//! web-bench [--tabs N] [--links N] [--lookups N] [--idle-peers N]
+//! web-bench [--tabs N] [--link-tabs N] [--links N] [--lookups N] [--idle-peers N]
 //!           [--skip-browser] [--skip-memory]
 //! ```
 //!
@@ -11,7 +11,9 @@
 //!   (successor and predecessor of its id among the live ids), tabs opened
 //!   one after another, each once the ring is whole again;
 //! - link: `link(id)` set-up time between tabs that had no link (WebRTC
-//!   offer/answer through the ring, data channel open, handshake);
+//!   offer/answer through the ring, data channel open, handshake). A ring
+//!   of 8 tabs links every tab to every other, so more tabs join first
+//!   (`--link-tabs`, untimed) to leave pairs without a link;
 //! - lookup: lookup latency and hops across the browser ring;
 //! - bundle: gzip -9 of the shipped wasm and JS;
 //! - memory: the server's resident memory per idle connected peer, with
@@ -41,6 +43,7 @@ const JOIN_POLL: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 struct Args {
     tabs: usize,
+    link_tabs: usize,
     links: usize,
     lookups: usize,
     idle_peers: usize,
@@ -51,6 +54,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         tabs: 8,
+        link_tabs: 24,
         links: 20,
         lookups: 100,
         idle_peers: 10_000,
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         };
         match flag.as_str() {
             "--tabs" => args.tabs = number("--tabs")?.max(2),
+            "--link-tabs" => args.link_tabs = number("--link-tabs")?,
             "--links" => args.links = number("--links")?,
             "--lookups" => args.lookups = number("--lookups")?,
             "--idle-peers" => args.idle_peers = number("--idle-peers")?,
@@ -184,7 +189,19 @@ async fn browser_phase(args: &Args) -> Result<Value, String> {
             .await?;
         eprintln!("  tab {name}: in place after {:.0} ms", join_ms[i]);
     }
+    // More tabs (untimed) until there are pairs without a link.
+    for i in args.tabs..args.link_tabs {
+        let name = format!("bench-{i}");
+        tabs.push(
+            browsers[i % 2]
+                .open_tab(&name, &server.page_url(&name))
+                .await?,
+        );
+    }
     let cluster = Cluster::new(vec![&server], tabs.iter().collect());
+    cluster
+        .wait_ring(&format!("{} tabs to form one ring", tabs.len()))
+        .await?;
 
     // Links between tabs that had none.
     let mut link_ms = Vec::new();
@@ -241,6 +258,7 @@ async fn browser_phase(args: &Args) -> Result<Value, String> {
     link_errors.truncate(5);
     Ok(json!({
         "tabs": args.tabs,
+        "ring_tabs": tabs.len(),
         "join_ms": summary(&join_ms),
         "link_ms": summary(&link_ms),
         "link_errors": link_errors,
