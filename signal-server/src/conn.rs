@@ -99,6 +99,7 @@ pub async fn run(
         peer,
         out: out_tx,
         close: close_tx,
+        dialled: kind.expected.is_some() || kind.bootstrap,
         bootstrap: kind.bootstrap,
     };
     if shared.node_tx.send(up).await.is_err() {
@@ -152,10 +153,10 @@ async fn handshake(
         End::Close(CloseCode::Handshake)
     })?;
     let mut hs = Handshake::new(&shared.identity, nonce, Role::Server);
-    tx.send(Out::Frame(hs.hello().into()))
-        .await
-        .map_err(|()| End::Gone)?;
     let steps = async {
+        tx.send(Out::Frame(hs.hello().into()))
+            .await
+            .map_err(|()| End::Gone)?;
         loop {
             let input = rx.next().await;
             // Pings count too: the library answers each with a pong.

@@ -31,8 +31,9 @@ pub enum DialError {
 }
 
 async fn open(url: &str) -> Result<(socket::InStream, socket::OutSink), DialError> {
+    // TCP_NODELAY: see `run`.
     let connect =
-        tokio_tungstenite::connect_async_with_config(url, Some(socket::client_config()), false);
+        tokio_tungstenite::connect_async_with_config(url, Some(socket::client_config()), true);
     let (ws, _response) = tokio::time::timeout(DIAL_TIMEOUT, connect)
         .await
         .map_err(|_| DialError::Timeout)??;

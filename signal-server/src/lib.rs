@@ -36,6 +36,7 @@ mod http;
 mod identity;
 mod metrics;
 mod node_task;
+mod peers;
 mod rate;
 mod shared;
 mod socket;
@@ -114,6 +115,12 @@ pub async fn run(
     let app = http::router(shared, &config.static_dir);
     // The HTTP server stops once the node task has left the ring and closed
     // its links.
+    // Links carry small frames that each want to go out at once; without
+    // TCP_NODELAY, Nagle's algorithm holds them back behind delayed acks
+    // and the overlay's per-hop timers fire on a healthy peer.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = done_rx.await;

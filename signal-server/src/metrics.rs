@@ -39,6 +39,37 @@ impl Drop {
     }
 }
 
+/// How a link the node asked for (by attach) turned out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkRequest {
+    /// Asked the peer to dial us.
+    Asked,
+    /// The peer dialled in.
+    Up,
+    /// The peer refused.
+    Refused,
+    /// No link: the attach failed or nobody dialled in time.
+    Down,
+}
+
+impl LinkRequest {
+    const ALL: [LinkRequest; 4] = [
+        LinkRequest::Asked,
+        LinkRequest::Up,
+        LinkRequest::Refused,
+        LinkRequest::Down,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            LinkRequest::Asked => "asked",
+            LinkRequest::Up => "up",
+            LinkRequest::Refused => "refused",
+            LinkRequest::Down => "down",
+        }
+    }
+}
+
 /// Process-wide counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -63,6 +94,7 @@ pub struct Metrics {
     pub queries_failed: AtomicU64,
     /// Attach requests answered for other nodes.
     pub attaches_answered: AtomicU64,
+    link_requests: [AtomicU64; LinkRequest::ALL.len()],
 }
 
 /// What the node task reports for the gauges.
@@ -83,6 +115,13 @@ impl Metrics {
     pub fn dropped(&self, why: Drop) {
         if let Some(c) = Drop::ALL.iter().position(|d| *d == why) {
             self.dropped[c].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a step of a link the node asked for.
+    pub fn link_request(&self, step: LinkRequest) {
+        if let Some(c) = LinkRequest::ALL.iter().position(|d| *d == step) {
+            self.link_requests[c].fetch_add(1, Relaxed);
         }
     }
 
@@ -200,6 +239,18 @@ impl Metrics {
             "Link negotiations answered for other nodes.",
             self.attaches_answered.load(Relaxed),
         );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_link_requests_total Links the node asked peers to dial in for, by outcome.\n# TYPE chordphone_link_requests_total counter"
+        );
+        for (r, c) in LinkRequest::ALL.iter().zip(&self.link_requests) {
+            let _ = writeln!(
+                out,
+                "chordphone_link_requests_total{{outcome=\"{}\"}} {}",
+                r.label(),
+                c.load(Relaxed)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP chordphone_connections_closed_total Connections closed, by close code label (peer: closed by the other side).\n# TYPE chordphone_connections_closed_total counter"

@@ -9,7 +9,8 @@
 use crate::clock;
 use crate::dial;
 use crate::identity::random;
-use crate::metrics::{Drop, NodeGauges};
+use crate::metrics::{Drop, LinkRequest, NodeGauges};
+use crate::peers::{Conn, Peers};
 use crate::shared::Shared;
 use crate::socket::Out;
 use axum::body::Bytes;
@@ -50,6 +51,8 @@ pub enum NodeInput {
         out: mpsc::Sender<Out>,
         /// Closes it at once, ahead of its queue.
         close: oneshot::Sender<CloseCode>,
+        /// This server opened it.
+        dialled: bool,
         /// Dialled to join a ring through it.
         bootstrap: bool,
     },
@@ -84,38 +87,12 @@ pub struct Snapshot {
     pub gauges: NodeGauges,
 }
 
-/// A handshaken connection.
-#[derive(Debug)]
-struct Conn {
-    id: u64,
-    role: Role,
-    out: mpsc::Sender<Out>,
-    close: Option<oneshot::Sender<CloseCode>>,
-    bootstrap: bool,
-}
-
-impl Conn {
-    /// Closes at once, whatever is still queued.
-    fn close_now(&mut self, code: CloseCode) {
-        if let Some(close) = self.close.take() {
-            let _ = close.send(code);
-        }
-    }
-
-    /// Closes after what is already queued has gone out.
-    fn close_after_queue(&mut self, code: CloseCode) {
-        if self.out.try_send(Out::Close(code)).is_err() {
-            self.close_now(code);
-        }
-    }
-}
-
 /// The node and the shell state around it.
 #[derive(Debug)]
 pub struct NodeTask {
     node: Node,
     shared: Arc<Shared>,
-    conns: BTreeMap<NodeId, Conn>,
+    conns: Peers,
     /// Attach queries asking a peer to dial us, by query.
     connect_queries: BTreeMap<QueryId, NodeId>,
     /// Peers we wait for to dial us, and until when.
@@ -132,7 +109,7 @@ impl NodeTask {
         NodeTask {
             node,
             shared,
-            conns: BTreeMap::new(),
+            conns: Peers::default(),
             connect_queries: BTreeMap::new(),
             connect_waits: BTreeMap::new(),
             join_mode,
@@ -194,22 +171,37 @@ impl NodeTask {
                 peer,
                 out,
                 close,
+                dialled,
                 bootstrap,
-            } => self.link_up(conn, peer, out, close, bootstrap, now),
+            } => {
+                let conn = Conn {
+                    id: conn,
+                    role: peer.role,
+                    dialled,
+                    bootstrap,
+                    out,
+                    close: Some(close),
+                };
+                self.link_up(peer.id, conn, now);
+            }
             NodeInput::Frame { conn, peer, bytes } => {
-                if self.conns.get(&peer).is_none_or(|c| c.id != conn) {
+                if !self.conns.has_conn(&peer, conn) {
                     // From a connection already closed or replaced.
                     return;
                 }
                 self.shared.metrics.messages_in.fetch_add(1, Relaxed);
                 if self.node.handle_bytes(peer, &bytes, now).is_err() {
                     self.shared.metrics.dropped(Drop::Malformed);
-                    self.drop_conn(peer, CloseCode::Malformed, now);
+                    if let Some(mut c) = self.conns.remove_conn(&peer, conn) {
+                        c.close_now(CloseCode::Malformed);
+                    }
+                    if !self.conns.contains(&peer) {
+                        self.node.handle_link(peer, LinkChange::Down, now);
+                    }
                 }
             }
             NodeInput::Closed { conn, peer } => {
-                if self.conns.get(&peer).is_some_and(|c| c.id == conn) {
-                    self.conns.remove(&peer);
+                if self.conns.remove_conn(&peer, conn).is_some() && !self.conns.contains(&peer) {
                     self.node.handle_link(peer, LinkChange::Down, now);
                 }
             }
@@ -219,41 +211,33 @@ impl NodeTask {
         }
     }
 
-    fn link_up(
-        &mut self,
-        id: u64,
-        peer: PeerInfo,
-        out: mpsc::Sender<Out>,
-        close: oneshot::Sender<CloseCode>,
-        bootstrap: bool,
-        now: Time,
-    ) {
-        let mut conn = Conn {
-            id,
-            role: peer.role,
-            out,
-            close: Some(close),
-            bootstrap,
-        };
+    fn link_up(&mut self, peer: NodeId, mut conn: Conn, now: Time) {
         if self.shared.stopping() {
             conn.close_now(CloseCode::Normal);
             return;
         }
-        if let Some(mut old) = self.conns.insert(peer.id, conn) {
+        let bootstrap = conn.bootstrap;
+        if let Some(mut old) = self.conns.insert(peer, conn) {
             old.close_now(CloseCode::Replaced);
         }
-        self.connect_waits.remove(&peer.id);
-        self.node.handle_link(peer.id, LinkChange::Up, now);
+        if self.connect_waits.remove(&peer).is_some() {
+            self.shared.metrics.link_request(LinkRequest::Up);
+        }
+        self.node.handle_link(peer, LinkChange::Up, now);
         if bootstrap && self.node.phase() == Phase::Idle {
-            tracing::info!(bootstrap = %peer.id.to_hex(), "joining");
-            self.node.join(peer.id, now);
+            tracing::info!(bootstrap = %peer.to_hex(), "joining");
+            self.node.join(peer, now);
         }
     }
 
-    /// Closes a connection at once and tells the node the link is down.
-    fn drop_conn(&mut self, peer: NodeId, code: CloseCode, now: Time) {
-        if let Some(mut conn) = self.conns.remove(&peer) {
-            conn.close_now(code);
+    /// Closes every connection to `peer` at once and tells the node the
+    /// link is down.
+    fn drop_peer(&mut self, peer: NodeId, code: CloseCode, now: Time) {
+        let conns = self.conns.remove_peer(&peer);
+        if !conns.is_empty() {
+            for mut conn in conns {
+                conn.close_now(code);
+            }
             self.node.handle_link(peer, LinkChange::Down, now);
         }
     }
@@ -270,8 +254,9 @@ impl NodeTask {
             .collect();
         for peer in expired {
             self.connect_waits.remove(&peer);
-            if !self.conns.contains_key(&peer) {
+            if !self.conns.contains(&peer) {
                 tracing::debug!(peer = %peer.to_hex(), "peer did not dial in");
+                self.shared.metrics.link_request(LinkRequest::Down);
                 self.node.handle_link(peer, LinkChange::Down, now);
             }
         }
@@ -287,8 +272,7 @@ impl NodeTask {
         }
         // Any server we dialled to join will do; without one, the dialers
         // trigger the join when they get a link.
-        if let Some((peer, _)) = self.conns.iter().find(|(_, c)| c.bootstrap) {
-            let peer = *peer;
+        if let Some(peer) = self.conns.bootstrap() {
             tracing::info!(bootstrap = %peer.to_hex(), "joining again");
             self.node.join(peer, now);
         }
@@ -313,7 +297,7 @@ impl NodeTask {
     }
 
     fn transmit(&mut self, t: Transmit, now: Time) {
-        let Some(conn) = self.conns.get_mut(&t.to) else {
+        let Some(conn) = self.conns.sender(&t.to) else {
             self.shared.metrics.dropped(Drop::NoLink);
             return;
         };
@@ -331,7 +315,7 @@ impl NodeTask {
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.shared.metrics.dropped(Drop::QueueFull);
-                self.drop_conn(t.to, CloseCode::SlowReader, now);
+                self.drop_peer(t.to, CloseCode::SlowReader, now);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 // The connection task ended; its `Closed` is on the way.
@@ -342,10 +326,14 @@ impl NodeTask {
 
     fn event(&mut self, event: Event, now: Time) {
         match event {
-            Event::Connect(peer) => self.connect(peer, now),
+            Event::Connect(peer) => {
+                tracing::debug!(peer = %peer.to_hex(), "node wants a link");
+                self.connect(peer, now);
+            }
             Event::Disconnect(peer) => {
+                tracing::debug!(peer = %peer.to_hex(), "node closes a link");
                 self.connect_waits.remove(&peer);
-                if let Some(mut conn) = self.conns.remove(&peer) {
+                for mut conn in self.conns.remove_peer(&peer) {
                     // After the frames the node queued before (its Close).
                     conn.close_after_queue(CloseCode::Normal);
                 }
@@ -384,7 +372,7 @@ impl NodeTask {
     /// The node wants a link: use an open connection, or ask the peer to
     /// dial us (a server cannot open a connection to a browser).
     fn connect(&mut self, peer: NodeId, now: Time) {
-        if self.conns.contains_key(&peer) {
+        if self.conns.contains(&peer) {
             self.node.handle_link(peer, LinkChange::Up, now);
             return;
         }
@@ -393,11 +381,13 @@ impl NodeTask {
         };
         match self.node.attach(peer, ask.encode(), now) {
             Ok(query) => {
+                self.shared.metrics.link_request(LinkRequest::Asked);
                 self.connect_queries.insert(query, peer);
                 self.connect_waits.insert(peer, now + CONNECT_WAIT);
             }
             Err(e) => {
                 tracing::debug!(peer = %peer.to_hex(), "attach failed: {e}");
+                self.shared.metrics.link_request(LinkRequest::Down);
                 self.node.handle_link(peer, LinkChange::Down, now);
             }
         }
@@ -409,7 +399,7 @@ impl NodeTask {
         outcome: Result<Answer, chordphone_overlay::QueryError>,
         now: Time,
     ) {
-        if self.conns.contains_key(&peer) || !self.connect_waits.contains_key(&peer) {
+        if self.conns.contains(&peer) || !self.connect_waits.contains_key(&peer) {
             // Already up (it dialled in before the answer), or given up.
             return;
         }
@@ -433,6 +423,13 @@ impl NodeTask {
             Ok(_) | Err(_) => LinkChange::Down,
         };
         self.connect_waits.remove(&peer);
+        self.shared
+            .metrics
+            .link_request(if change == LinkChange::Refused {
+                LinkRequest::Refused
+            } else {
+                LinkRequest::Down
+            });
         self.node.handle_link(peer, change, now);
     }
 
@@ -475,7 +472,7 @@ impl NodeTask {
             forwarded: self.node.stats().forwarded,
         };
         Snapshot {
-            peers: self.conns.iter().map(|(id, c)| (*id, c.role)).collect(),
+            peers: self.conns.roles().collect(),
             status,
             gauges,
         }
@@ -489,7 +486,7 @@ impl NodeTask {
         let now = clock::now();
         self.node.leave(now);
         self.drain(now);
-        for conn in self.conns.values_mut() {
+        for conn in self.conns.all_mut() {
             conn.close_after_queue(CloseCode::Normal);
         }
         let deadline = tokio::time::Instant::now() + FLUSH_TIME;
@@ -497,9 +494,7 @@ impl NodeTask {
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(NodeInput::Closed { conn, peer }) => {
-                        if self.conns.get(&peer).is_some_and(|c| c.id == conn) {
-                            self.conns.remove(&peer);
-                        }
+                        self.conns.remove_conn(&peer, conn);
                     }
                     Some(NodeInput::Up { close, .. }) => {
                         let _ = close.send(CloseCode::Normal);
@@ -514,7 +509,7 @@ impl NodeTask {
             }
         }
         // Whatever did not close in time is closed now, ahead of its queue.
-        for conn in self.conns.values_mut() {
+        for conn in self.conns.all_mut() {
             conn.close_now(CloseCode::Normal);
         }
     }

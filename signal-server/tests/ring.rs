@@ -6,7 +6,7 @@ mod common;
 
 use chordphone_overlay::{Answer, Id, NodeId, Record};
 use common::peer::TestPeer;
-use common::{wait_for, Server};
+use common::{try_wait_for, wait_for, Server};
 use signal_server::Config;
 
 /// The node that owns `key` in a ring of `ids`: the first at or after it.
@@ -60,6 +60,28 @@ async fn converged(servers: &[&Server], peers: &[TestPeer]) -> bool {
     true
 }
 
+/// Waits for the ring to converge; on timeout, panics with every view.
+async fn wait_converged(servers: &[&Server], peers: &[TestPeer]) {
+    let done = try_wait_for(|| async { converged(servers, peers).await.then_some(()) }).await;
+    if done.is_none() {
+        let mut views = String::new();
+        for s in servers {
+            views.push_str(&format!("server {}\n", s.status().await));
+        }
+        for p in peers {
+            let st = p.status().await;
+            views.push_str(&format!(
+                "peer {} pred {:?} succ {:?} links {:?}\n",
+                p.id.to_hex(),
+                st.predecessor,
+                st.successors,
+                st.links
+            ));
+        }
+        panic!("the ring did not converge:\n{views}");
+    }
+}
+
 async fn all_ids(servers: &[&Server], peers: &[TestPeer]) -> Vec<NodeId> {
     let mut ids = Vec::new();
     for s in servers {
@@ -83,10 +105,7 @@ async fn native_peers_join_through_the_server_and_the_ring_converges() {
     for _ in 0..5 {
         peers.push(TestPeer::join(&server.ws_url()).await);
     }
-    wait_for("the ring to converge", || async {
-        converged(&[&server], &peers).await.then_some(())
-    })
-    .await;
+    wait_converged(&[&server], &peers).await;
     let st = server.status().await;
     assert_eq!(st["joined"], true);
     assert!(st["links"]["websocket"].as_u64().unwrap() >= 1);
@@ -149,10 +168,7 @@ async fn a_second_server_joins_the_first_and_forms_one_ring() {
         TestPeer::join(&second.ws_url()).await,
         TestPeer::join(&second.ws_url()).await,
     ];
-    wait_for("one ring of two servers and three peers", || async {
-        converged(&[&first, &second], &peers).await.then_some(())
-    })
-    .await;
+    wait_converged(&[&first, &second], &peers).await;
     let st = second.status().await;
     let first_id = first.id().await;
     assert!(st["peers"]
@@ -176,10 +192,7 @@ async fn graceful_shutdown_hands_records_to_the_remaining_nodes() {
         TestPeer::join(&first.ws_url()).await,
         TestPeer::join(&first.ws_url()).await,
     ];
-    wait_for("the ring to converge", || async {
-        converged(&[&first, &second], &peers).await.then_some(())
-    })
-    .await;
+    wait_converged(&[&first, &second], &peers).await;
     // Store records until one is owned by the second server, the one that
     // will leave.
     let ids = all_ids(&[&first, &second], &peers).await;
@@ -252,4 +265,42 @@ async fn a_server_keeps_dialling_its_join_server_until_it_is_reachable() {
     second.stop().await;
     let _ = stop.send(());
     first.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_links_to_a_peer_that_joined_elsewhere_by_asking_it_to_dial() {
+    let first = Server::start(Config::default()).await;
+    let second = Server::start(Config {
+        join: vec![first.ws_url()],
+        ..Config::default()
+    })
+    .await;
+    wait_for("the second server to join", || async {
+        (second.status().await["joined"] == true).then_some(())
+    })
+    .await;
+    // Joined through the second server only; in a ring of three it is the
+    // first server's successor or predecessor, so the first must link to it.
+    let peers = vec![TestPeer::join(&second.ws_url()).await];
+    wait_converged(&[&first, &second], &peers).await;
+    let id = hex(peers[0].id);
+    wait_for("the first server to hold a link to the peer", || async {
+        let st = first.status().await;
+        st["peers"]
+            .as_array()?
+            .iter()
+            .any(|p| p["id"] == id.as_str() && p["role"] == "peer")
+            .then_some(())
+    })
+    .await;
+    assert!(peers[0].status().await.links.contains(&first.id().await));
+    // Either side may have asked: the first server asked the peer to dial
+    // it, or answered the peer's request by dialling the peer.
+    let asked = first
+        .metric("chordphone_link_requests_total{outcome=\"asked\"}")
+        .await;
+    let answered = first.metric("chordphone_attaches_answered_total").await;
+    assert!(asked + answered >= 1, "asked {asked}, answered {answered}");
+    second.stop().await;
+    first.stop().await;
 }

@@ -38,7 +38,18 @@ pub fn random<const N: usize>() -> [u8; N] {
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, for up to [`WAIT`].
-pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn wait_for<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    try_wait_for(check)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+}
+
+/// Like [`wait_for`], but `None` after [`WAIT`] so the caller can say why.
+pub async fn try_wait_for<T, F, Fut>(mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -46,12 +57,11 @@ where
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -66,6 +76,13 @@ pub struct Server {
 impl Server {
     /// Starts a server with `config` on 127.0.0.1, port 0.
     pub async fn start(config: Config) -> Server {
+        // Logs when RUST_LOG asks for them (shown for failing tests).
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

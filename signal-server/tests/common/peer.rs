@@ -17,6 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 type Reply = oneshot::Sender<Result<Answer, QueryError>>;
+/// An open link: its number and its outgoing frames.
+type Link = (u64, mpsc::Sender<Vec<u8>>);
 
 enum Cmd {
     Lookup(Id, Reply),
@@ -60,6 +62,7 @@ impl TestPeer {
             let (identity, links) = (identity.clone(), links_tx.clone());
             tokio::spawn(async move {
                 while let Ok((tcp, _)) = listener.accept().await {
+                    let _ = tcp.set_nodelay(true);
                     let (identity, links) = (identity.clone(), links.clone());
                     tokio::spawn(async move {
                         if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
@@ -147,7 +150,10 @@ struct Shell {
     node: Node,
     identity: Identity,
     url: String,
-    links: BTreeMap<NodeId, (u64, mpsc::Sender<Vec<u8>>)>,
+    /// Open links by peer, newest last. Both sides may dial each other at
+    /// once: both links stay, frames go on the newest and are taken from
+    /// any, and the peer is down when the last one closes (as the server).
+    links: BTreeMap<NodeId, Vec<Link>>,
     links_tx: mpsc::Sender<LinkEv>,
     waiting: BTreeMap<QueryId, Reply>,
     connects: BTreeMap<QueryId, NodeId>,
@@ -228,7 +234,7 @@ impl Shell {
         let t = now();
         match ev {
             LinkEv::Up(conn, peer, tx) => {
-                self.links.insert(peer, (conn, tx));
+                self.links.entry(peer).or_default().push((conn, tx));
                 self.connect_waits.remove(&peer);
                 self.node.handle_link(peer, LinkChange::Up, t);
                 if self.bootstrap.is_none() && self.node.phase() == Phase::Idle {
@@ -237,12 +243,18 @@ impl Shell {
                 }
             }
             LinkEv::Frame(conn, peer, bytes) => {
-                if self.links.get(&peer).is_some_and(|(c, _)| *c == conn) {
+                let open = self.links.get(&peer);
+                if open.is_some_and(|ls| ls.iter().any(|(c, _)| *c == conn)) {
                     let _ = self.node.handle_bytes(peer, &bytes, t);
                 }
             }
             LinkEv::Down(conn, peer) => {
-                if self.links.get(&peer).is_some_and(|(c, _)| *c == conn) {
+                let Some(ls) = self.links.get_mut(&peer) else {
+                    return;
+                };
+                let before = ls.len();
+                ls.retain(|(c, _)| *c != conn);
+                if ls.is_empty() && before > 0 {
                     self.links.remove(&peer);
                     self.node.handle_link(peer, LinkChange::Down, t);
                 }
@@ -255,7 +267,7 @@ impl Shell {
             let mut busy = false;
             while let Some(tx) = self.node.poll_transmit() {
                 busy = true;
-                if let Some((_, link)) = self.links.get(&tx.to) {
+                if let Some((_, link)) = self.links.get(&tx.to).and_then(|ls| ls.last()) {
                     let _ = link.try_send(tx.msg.encode().unwrap());
                 }
             }
@@ -344,7 +356,8 @@ impl Shell {
     fn dial(&self, url: String, expected: Option<NodeId>) {
         let (identity, links) = (self.identity.clone(), self.links_tx.clone());
         tokio::spawn(async move {
-            if let Ok((ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await {
+            let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
+            if let Ok((ws, _)) = connect.await {
                 run_link(ws, identity, expected, links).await;
             }
         });
