@@ -13,13 +13,13 @@ use crate::input::{Input, LinkId, Op};
 use crate::links::Link;
 use crate::page::Page;
 use crate::requests::{Pending, Waiter};
+use crate::small_map::SmallMap;
 use crate::storage;
 use crate::urls::health_url;
 use crate::view::{Route, State, View};
 use chordphone_overlay::{Config, Event, Identity, Node, NodeId, Phase, Time};
 use core::time::Duration;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
@@ -44,15 +44,15 @@ pub struct Shell {
     pub(crate) page: Option<Page>,
 
     /// Every transport, by its id.
-    pub(crate) links: BTreeMap<LinkId, Link>,
+    pub(crate) links: SmallMap<LinkId, Link>,
     /// The one transport for each peer (being set up or up).
-    pub(crate) toward: BTreeMap<NodeId, LinkId>,
+    pub(crate) toward: SmallMap<NodeId, LinkId>,
     pub(crate) next_link: LinkId,
 
     /// Requests started by this shell, by the node's query id.
-    pub(crate) queries: BTreeMap<u64, Pending>,
+    pub(crate) queries: SmallMap<u64, Pending>,
     /// `link()` calls waiting for a link to come up, by peer.
-    pub(crate) waiters: BTreeMap<NodeId, Vec<Waiter>>,
+    pub(crate) waiters: SmallMap<NodeId, Vec<Waiter>>,
     pub(crate) route: Option<Route>,
     pub(crate) notice: String,
 
@@ -146,11 +146,11 @@ impl Shell {
             inbox,
             view,
             page,
-            links: BTreeMap::new(),
-            toward: BTreeMap::new(),
+            links: SmallMap::default(),
+            toward: SmallMap::default(),
             next_link: 1,
-            queries: BTreeMap::new(),
-            waiters: BTreeMap::new(),
+            queries: SmallMap::default(),
+            waiters: SmallMap::default(),
             route: None,
             notice: String::new(),
             health_url: health_url(&server_url),
@@ -233,7 +233,7 @@ impl Shell {
     fn on_event(&mut self, e: Event, now: Time) {
         match e {
             Event::Connect(peer) => self.connect(peer, now),
-            Event::Disconnect(peer) => self.disconnect(peer),
+            Event::Disconnect(peer) => self.disconnect(peer, now),
             Event::Joined => {
                 self.backoff = BACKOFF_MIN;
                 self.join_at = None;

@@ -31,6 +31,7 @@
 //! The platform-free modules build and test natively.
 
 pub mod inbox;
+pub mod small_map;
 pub mod ui;
 pub mod urls;
 pub mod view;
@@ -65,7 +66,7 @@ mod start {
     use crate::inbox::Inbox;
     use crate::input::Input;
     use crate::view::View;
-    use crate::{api, clock, driver, page, storage, urls};
+    use crate::{api, clock, driver, log, page, storage, urls};
     use chordphone_overlay::Identity;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -85,6 +86,7 @@ mod start {
         );
 
         let identity = Identity::from_seed(storage::identity_seed()?);
+        log::set_me(&identity.node_id());
         let rng_seed = u64::from_le_bytes(storage::random_bytes::<8>()?);
         let inbox: Inbox<Input> = Inbox::default();
         let view = Rc::new(RefCell::new(View::new(identity.node_id())));

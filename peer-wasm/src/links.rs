@@ -20,6 +20,9 @@ use wasm_bindgen_futures::spawn_local;
 
 /// A link not up after this long is given up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// A link closed on purpose may flush what is queued (the overlay's own
+/// `Close` message) for this long before its connection is torn down.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Most links at once, open or being set up (the node's budget plus room
 /// for links being replaced).
 const MAX_TRANSPORTS: usize = 64;
@@ -46,6 +49,8 @@ pub enum Phase {
     Handshaking(Box<Handshake>),
     /// Proven and reported up.
     Up(NodeId),
+    /// Closed on purpose, flushing its last frames; no longer the peer's link.
+    Closing,
 }
 
 /// One link.
@@ -88,6 +93,24 @@ impl Link {
             ws.close(code);
         }
     }
+
+    /// Starts an orderly close: queued frames are still delivered (closing
+    /// the peer connection at once would drop them).
+    fn close_gently(&self) {
+        match &self.transport {
+            Transport::Ws(ws) => ws.close(CloseCode::Normal),
+            Transport::Rtc(rtc) => rtc.close_channel(),
+        }
+    }
+}
+
+/// Why a peer refused, in words.
+fn refusal_text(reason: Refusal) -> &'static str {
+    match reason {
+        Refusal::Glare => "both sides offered at once",
+        Refusal::Busy => "it holds as many links as it takes",
+        Refusal::Unusable => "our offer was of no use to it",
+    }
 }
 
 impl Shell {
@@ -107,13 +130,17 @@ impl Shell {
 
     /// Open links by peer, for the view.
     pub(crate) fn peers(&self) -> Vec<(NodeId, LinkKind)> {
-        self.toward
+        let mut peers = self
+            .toward
             .iter()
             .filter_map(|(peer, l)| {
                 let link = self.links.get(l)?;
                 link.is_up().then(|| (*peer, link.kind()))
             })
-            .collect()
+            .collect::<Vec<_>>();
+        // In ring order, so that the view changes only when the links do.
+        peers.sort_unstable_by_key(|(id, _)| *id);
+        peers
     }
 
     fn insert(
@@ -167,6 +194,7 @@ impl Shell {
     fn replace_toward(&mut self, peer: NodeId, id: LinkId) {
         if let Some(old) = self.toward.insert(peer, id) {
             if old != id {
+                log::info(&format!("link to {} replaced", log::short(&peer)));
                 if let Some(link) = self.links.remove(&old) {
                     link.close(CloseCode::Replaced);
                 }
@@ -218,15 +246,27 @@ impl Shell {
         });
     }
 
-    /// The node no longer wants the link to `peer`.
-    pub(crate) fn disconnect(&mut self, peer: NodeId) {
-        if let Some(id) = self.toward.remove(&peer) {
-            if let Some(link) = self.links.remove(&id) {
-                link.close(CloseCode::Normal);
+    /// The node no longer wants the link to `peer`. An open link is closed
+    /// gently: the node's `Close` message, just sent, must reach the peer so
+    /// that it does not take the close for a failure.
+    pub(crate) fn disconnect(&mut self, peer: NodeId, now: Time) {
+        let Some(id) = self.toward.remove(&peer) else {
+            return;
+        };
+        log::info(&format!("closing link to {}", log::short(&peer)));
+        if self.bootstrap == Some(id) {
+            self.bootstrap = None;
+        }
+        match self.links.get_mut(&id) {
+            Some(link) if link.is_up() => {
+                link.close_gently();
+                link.phase = Phase::Closing;
+                link.deadline = now + CLOSE_GRACE;
             }
-            if self.bootstrap == Some(id) {
-                self.bootstrap = None;
+            Some(_) => {
+                self.links.remove(&id);
             }
+            None => {}
         }
     }
 
@@ -263,11 +303,6 @@ impl Shell {
         let Some(peer) = link.expected else {
             return;
         };
-        log::info(&format!(
-            "attach answer from {}: {:?}",
-            log::short(&peer),
-            outcome.as_ref().map(|_| ())
-        ));
         let signal = match outcome {
             Ok(Answer::Attached(data)) => Signal::decode(&data),
             Ok(_) => {
@@ -309,7 +344,10 @@ impl Shell {
                 // On glare the peer's own offer is on its way to us: a
                 // `link()` caller waits for that link instead.
                 if reason != Refusal::Glare {
-                    self.reject_waiters(peer, &format!("refused by the peer: {reason:?}"));
+                    self.reject_waiters(
+                        peer,
+                        &format!("refused by the peer: {}", refusal_text(reason)),
+                    );
                 }
             }
             Ok(_) => self.fail_link(id, "unexpected answer to an offer", now),
@@ -329,13 +367,7 @@ impl Shell {
             let _ = s.node.attach_reply(token, signal.encode(), now);
         };
         let refuse = |reason| Signal::Refuse { reason };
-        let signal = Signal::decode(data);
-        log::info(&format!(
-            "attach from {}: {:?}",
-            log::short(&from),
-            signal.as_ref().map(std::mem::discriminant)
-        ));
-        match signal {
+        match Signal::decode(data) {
             Ok(Signal::Offer { sdp }) => {
                 if let Some(&existing) = self.toward.get(&from) {
                     let ours_pending = self
@@ -349,6 +381,10 @@ impl Shell {
                     }
                     // The smaller id yields; or the peer lost the link we
                     // still hold and wants a fresh one.
+                    log::info(&format!(
+                        "offer from {} replaces our link",
+                        log::short(&from)
+                    ));
                     self.toward.remove(&from);
                     self.links.remove(&existing);
                 }
@@ -471,6 +507,8 @@ impl Shell {
                     self.close_bad(id, CloseCode::Malformed, now);
                 }
             }
+            // Whatever the peer still sends is of no use now.
+            Phase::Closing => {}
             Phase::Handshaking(hs) => match hs.handle(bytes) {
                 Ok(Step::Send(frame)) => {
                     if link.send(&frame).is_err() {
@@ -501,9 +539,9 @@ impl Shell {
         link.phase = Phase::Up(peer);
         link.expected = Some(peer);
         log::info(&format!(
-            "link up: {} ({:?})",
+            "link up: {} ({})",
             log::short(&peer),
-            link.kind()
+            link.kind().as_str()
         ));
         self.replace_toward(peer, id);
         self.node.handle_link(peer, LinkChange::Up, now);
@@ -526,6 +564,10 @@ impl Shell {
         let Some(link) = self.links.remove(&id) else {
             return;
         };
+        if matches!(link.phase, Phase::Closing) {
+            // Closed on purpose earlier; nobody waits on it.
+            return;
+        }
         let who = link
             .expected
             .map_or_else(|| "server".to_owned(), |p| log::short(&p));

@@ -8,7 +8,17 @@ pub fn short(id: &NodeId) -> String {
     id.to_hex()[..8].to_owned()
 }
 
+thread_local! {
+    static ME: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Names this node in every line (several tabs may share one console log).
+pub fn set_me(id: &NodeId) {
+    ME.with(|m| *m.borrow_mut() = short(id));
+}
+
 /// One informational line.
 pub fn info(msg: &str) {
-    web_sys::console::info_1(&msg.into());
+    let line = ME.with(|m| format!("[{}] {msg}", m.borrow()));
+    web_sys::console::info_1(&line.into());
 }

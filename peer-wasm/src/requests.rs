@@ -121,7 +121,7 @@ impl Shell {
             reply.ok(&obj);
             return;
         }
-        self.waiters.entry(peer).or_default().push(Waiter {
+        self.waiters.get_or_default(peer).push(Waiter {
             reply,
             started: now,
             deadline: now + LINK_WAIT,

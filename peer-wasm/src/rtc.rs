@@ -94,6 +94,12 @@ impl RtcLink {
         self.pc.clone()
     }
 
+    /// Closes the data channel after its queued messages (the peer
+    /// connection is closed when this value is dropped).
+    pub fn close_channel(&self) {
+        self.dc.close();
+    }
+
     /// Sends one frame; an error means the link is no good any more.
     pub fn send(&self, frame: &[u8]) -> Result<(), &'static str> {
         if self.dc.buffered_amount() > MAX_BUFFERED {

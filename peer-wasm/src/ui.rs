@@ -7,10 +7,10 @@
 //! for WebRTC, dashed for WebSocket. Only ids and numbers go into the
 //! markup; names and keys are set as text by the page, never as markup.
 
+use crate::small_map::SmallMap;
 use crate::view::{LinkKind, View};
 use chordphone_overlay::NodeId;
 use core::fmt::Write;
-use std::collections::BTreeMap;
 
 const SIZE: f64 = 400.0;
 const CENTER: f64 = SIZE / 2.0;
@@ -66,22 +66,22 @@ fn short(id: &NodeId) -> String {
 
 /// The SVG markup of the ring (the inner part of the `<svg>` element).
 pub fn ring_svg(view: &View) -> String {
-    let mut roles: BTreeMap<NodeId, Roles> = BTreeMap::new();
-    roles.entry(view.id).or_default().me = true;
+    let mut roles: SmallMap<NodeId, Roles> = SmallMap::default();
+    roles.get_or_default(view.id).me = true;
     if let Some(p) = view.predecessor {
-        roles.entry(p).or_default().predecessor = true;
+        roles.get_or_default(p).predecessor = true;
     }
     for s in &view.successors {
-        roles.entry(*s).or_default().successor = true;
+        roles.get_or_default(*s).successor = true;
     }
     for f in &view.fingers {
-        roles.entry(*f).or_default().finger = true;
+        roles.get_or_default(*f).finger = true;
     }
     for (peer, kind) in &view.peers {
-        roles.entry(*peer).or_default().link = Some(*kind);
+        roles.get_or_default(*peer).link = Some(*kind);
     }
     if let Some(r) = &view.route {
-        roles.entry(r.owner).or_default().owner = true;
+        roles.get_or_default(r.owner).owner = true;
     }
 
     let mut svg = String::with_capacity(4096);
@@ -126,7 +126,7 @@ pub fn ring_svg(view: &View) -> String {
         );
     }
 
-    for (id, r) in &roles {
+    for (id, r) in roles.iter() {
         let (xf, yf) = point(id);
         let (x, y) = (P(xf), P(yf));
         let mut label = Vec::new();
