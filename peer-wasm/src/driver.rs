@@ -221,6 +221,7 @@ impl Shell {
             Input::Health(ok) => self.on_health(ok, now),
             Input::Join(name) => self.on_join(&name, now),
             Input::PageLookup(key) => self.page_lookup(key, now),
+            Input::Redraw => self.dirty = true,
             Input::Api(op, reply) => match op {
                 Op::Lookup(key) => self.api_lookup(key, reply, now),
                 Op::Put(key, value) => self.api_put(&key, value, reply, now),
@@ -396,7 +397,7 @@ impl Shell {
         if let Some(t) = self.waiters.values().flatten().map(|w| w.deadline).min() {
             at(t);
         }
-        if self.dirty && self.page.is_some() {
+        if self.dirty && self.page.as_ref().is_some_and(Page::visible) {
             let due = self.last_draw + DRAW_INTERVAL;
             if now >= due {
                 self.dirty = false;

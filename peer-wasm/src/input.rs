@@ -33,6 +33,8 @@ pub enum Input {
     Join(String),
     /// The person looked a name up on the page.
     PageLookup(String),
+    /// The page became visible again: draw it.
+    Redraw,
     /// A `window.chordphone` call.
     Api(Op, Reply),
 }

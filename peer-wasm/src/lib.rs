@@ -27,8 +27,9 @@
 //! `links` (setup, handshake, frames), `requests` (lookup/put/get/link),
 //! `ws` and `rtc` (the two transports), `health` (is the server there),
 //! `api` (`window.chordphone`), `page` and [`ui`] (what the person sees),
-//! `clock`, `storage` (identity in `sessionStorage`), [`urls`], [`view`].
-//! The platform-free modules build and test natively.
+//! `clock`, `storage` (identity in `sessionStorage`), `log` (link life in
+//! the console), [`small_map`] (the shell's small tables), [`urls`],
+//! [`view`]. The platform-free modules build and test natively.
 
 pub mod inbox;
 pub mod small_map;

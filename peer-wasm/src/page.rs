@@ -57,6 +57,12 @@ impl Page {
         let key: HtmlInputElement = by_id(&doc, "key")?.dyn_into().ok()?;
         on_submit(&join_form, name, inbox, Input::Join);
         on_submit(&lookup_form, key, inbox, Input::PageLookup);
+        // A hidden tab is not redrawn; it catches up when shown again.
+        let i = inbox.clone();
+        let f = Closure::<dyn FnMut()>::new(move || i.push_control(Input::Redraw));
+        let _ =
+            doc.add_event_listener_with_callback("visibilitychange", f.as_ref().unchecked_ref());
+        f.forget();
         Some(Page {
             state: by_id(&doc, "state")?,
             who: by_id(&doc, "who")?,
@@ -68,6 +74,12 @@ impl Page {
             lookup_result: by_id(&doc, "lookup-result")?,
             notice: by_id(&doc, "notice")?,
         })
+    }
+
+    /// True while the person can see the page (drawing a hidden tab is
+    /// wasted work).
+    pub fn visible(&self) -> bool {
+        self.state.owner_document().is_none_or(|d| !d.hidden())
     }
 
     /// Redraws from the view.
