@@ -202,23 +202,33 @@ async fn relay(
     rx: &mut InStream,
     tx: &mut OutSink,
     mut out_rx: mpsc::Receiver<Out>,
-    mut close_rx: oneshot::Receiver<CloseCode>,
+    close_rx: oneshot::Receiver<CloseCode>,
     bucket: &mut Bucket,
 ) -> End {
+    // The node task closes a connection ahead of its queue by sending a
+    // code. If it just forgets the connection (the sender is dropped), the
+    // queue still goes out, up to a queued close or the queue's end.
+    let close_now = async move {
+        match close_rx.await {
+            Ok(code) => code,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::pin!(close_now);
     loop {
         tokio::select! {
             // A close from the node task wins over anything still queued:
             // it means the queue overflowed, the peer was replaced or sent
             // something the overlay could not decode.
             biased;
-            code = &mut close_rx => return End::Close(code.unwrap_or(CloseCode::Normal)),
+            code = &mut close_now => return End::Close(code),
             out = out_rx.recv() => match out {
                 Some(Out::Frame(b)) => {
                     // A peer that does not read stalls this send; the close
                     // signal must still get through.
                     tokio::select! {
                         biased;
-                        code = &mut close_rx => return End::Close(code.unwrap_or(CloseCode::Normal)),
+                        code = &mut close_now => return End::Close(code),
                         sent = tx.send(Out::Frame(b)) => if sent.is_err() { return End::Gone },
                     }
                 }

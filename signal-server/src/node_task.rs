@@ -33,6 +33,8 @@ const JOIN_BACKOFF_START: Duration = Duration::from_millis(500);
 const JOIN_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the last frames to go out.
 const FLUSH_TIME: Duration = Duration::from_secs(1);
+/// How often shutdown looks whether every connection has closed.
+const POLL_CLOSED: Duration = Duration::from_millis(20);
 /// Longest sleep between two looks at the clock: the node's timers are in
 /// wall-clock time, which may step, so the task never sleeps long on a
 /// deadline computed before a step.
@@ -101,6 +103,8 @@ pub struct NodeTask {
     join_mode: bool,
     join_retry: Option<Time>,
     join_backoff: Duration,
+    /// At shutdown: connections the node closed while leaving.
+    closing: Vec<Conn>,
 }
 
 impl NodeTask {
@@ -115,6 +119,7 @@ impl NodeTask {
             join_mode,
             join_retry: None,
             join_backoff: JOIN_BACKOFF_START,
+            closing: Vec::new(),
         }
     }
 
@@ -336,6 +341,10 @@ impl NodeTask {
                 for mut conn in self.conns.remove_peer(&peer) {
                     // After the frames the node queued before (its Close).
                     conn.close_after_queue(CloseCode::Normal);
+                    if self.shared.stopping() {
+                        // Shutdown waits for these too.
+                        self.closing.push(conn);
+                    }
                 }
             }
             Event::QueryDone { id, outcome, .. } => {
@@ -466,7 +475,7 @@ impl NodeTask {
     fn snapshot(&self) -> Snapshot {
         let status = self.node.status();
         let gauges = NodeGauges {
-            peers: self.conns.len(),
+            peers: self.conns.peer_count(),
             links: status.links.len(),
             records: status.records,
             forwarded: self.node.stats().forwarded,
@@ -489,8 +498,10 @@ impl NodeTask {
         for conn in self.conns.all_mut() {
             conn.close_after_queue(CloseCode::Normal);
         }
+        // Every connection task ends once its queue, with the leave and the
+        // records handed over, has gone out; wait for that, briefly.
         let deadline = tokio::time::Instant::now() + FLUSH_TIME;
-        while !self.conns.is_empty() {
+        while self.shared.metrics.connections.load(Relaxed) > 0 {
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(NodeInput::Closed { conn, peer }) => {
@@ -505,11 +516,13 @@ impl NodeTask {
                     Some(NodeInput::Frame { .. }) => {}
                     None => break,
                 },
+                // Connections count down as their tasks end.
+                () = tokio::time::sleep(POLL_CLOSED) => {}
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
         // Whatever did not close in time is closed now, ahead of its queue.
-        for conn in self.conns.all_mut() {
+        for conn in self.conns.all_mut().chain(self.closing.iter_mut()) {
             conn.close_now(CloseCode::Normal);
         }
     }

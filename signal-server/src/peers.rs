@@ -99,13 +99,8 @@ impl Peers {
     }
 
     /// Peers with an open connection.
-    pub fn len(&self) -> usize {
+    pub fn peer_count(&self) -> usize {
         self.map.len()
-    }
-
-    /// Whether no connection is open.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     /// Each peer and what it is.

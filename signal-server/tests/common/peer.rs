@@ -72,8 +72,11 @@ impl TestPeer {
                 }
             })
         };
+        // Browser defaults, except that a peer wrongly found dead on a
+        // loaded test machine is taken back after seconds, not half a minute.
         let config = Config {
             connect_timeout: Duration::from_secs(10),
+            dead_memory: Duration::from_secs(5),
             ..Config::default()
         };
         let node = Node::new(
