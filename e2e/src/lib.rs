@@ -16,9 +16,15 @@
 //!
 //! The server binary is looked up next to the test executable
 //! (`target/<profile>/signal-server`) unless `CHORDPHONE_SERVER_BIN` names
-//! it; the app is served from `<repo>/dist`. One test at a time: each starts
+//! it; the app is served from `<repo>/dist`. Chromium and chromedriver are
+//! `/usr/bin/chromium` and `/usr/bin/chromedriver` unless `CHROMIUM_BIN` and
+//! `CHROMEDRIVER` say otherwise. One test at a time: each starts
 //! its own server(s) on free ports and its own browsers, and a machine of two
 //! cores does not run two browser rings side by side reliably.
+//!
+//! A failed check prints every node's status (servers' `/status`, tabs'
+//! `status()`), the ring order the live ids imply, the pages' console
+//! output and the server's log.
 //!
 //! The benchmarks run with `bash scripts/bench-web.sh` (the `web-bench`
 //! binary); they print figures, they assert nothing.
