@@ -33,6 +33,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const DRAW_INTERVAL: Duration = Duration::from_millis(250);
 /// Longest display name kept.
 const MAX_NAME: usize = 64;
+/// Shortest time between two calls of the node's timer. No overlay timer
+/// needs finer steps (the shortest hop timeout is 150 ms), and a deadline
+/// that keeps landing in the past (a core bug) then costs at most 20 rounds
+/// a second instead of a busy loop that floods the neighbours.
+const MIN_TICK: Duration = Duration::from_millis(50);
 
 /// The state the task owns.
 #[derive(Debug)]
@@ -71,6 +76,8 @@ pub struct Shell {
     backoff: Duration,
     dirty: bool,
     last_draw: Time,
+    /// When the node's timer last ran.
+    last_tick: Time,
 
     timer: Timer,
 }
@@ -165,6 +172,7 @@ impl Shell {
             backoff: BACKOFF_MIN,
             dirty: true,
             last_draw: Time(0),
+            last_tick: Time(0),
         }
     }
 
@@ -333,7 +341,8 @@ impl Shell {
 
     /// Everything that is due: the node's timer and the shell's own.
     fn on_tick(&mut self, now: Time) {
-        if self.node.poll_timeout().is_some_and(|t| t <= now) {
+        if self.node.poll_timeout().is_some_and(|t| t <= now) && now >= self.last_tick + MIN_TICK {
+            self.last_tick = now;
             self.node.handle_timeout(now);
             self.drain(now);
         }
@@ -379,7 +388,10 @@ impl Shell {
                 *v = fresh;
             }
         }
-        let mut wake = self.node.poll_timeout();
+        let mut wake = self
+            .node
+            .poll_timeout()
+            .map(|t| t.max(self.last_tick + MIN_TICK));
         let mut at = |t: Time| wake = Some(wake.map_or(t, |w| w.min(t)));
         at(self.next_health);
         if let Some(t) = self.join_at {
