@@ -74,6 +74,13 @@ fn overlay_config(config: &Config) -> chordphone_overlay::Config {
     chordphone_overlay::Config {
         max_links: config.max_links,
         connect_timeout: Duration::from_secs(10),
+        // A server's links are reliable, ordered streams: a missing hop ack
+        // means a stalled peer, never a lost packet. The core takes one
+        // missed ack as the peer's death (for `dead_memory`), so the floor
+        // is high enough to ride out a scheduling stall of a busy host
+        // (loopback round trips would otherwise put it at the 150 ms
+        // default), which could otherwise split the ring.
+        rto_min: Duration::from_millis(500),
         ..chordphone_overlay::Config::default()
     }
 }

@@ -100,6 +100,7 @@ fn values(answer: Answer) -> Vec<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_peers_join_through_the_server_and_the_ring_converges() {
+    let _one_ring_at_a_time = common::RING_TESTS.lock().await;
     let server = Server::start(Config::default()).await;
     let mut peers = Vec::new();
     for _ in 0..5 {
@@ -152,6 +153,7 @@ async fn native_peers_join_through_the_server_and_the_ring_converges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_joins_the_first_and_forms_one_ring() {
+    let _one_ring_at_a_time = common::RING_TESTS.lock().await;
     let first = Server::start(Config::default()).await;
     let second = Server::start(Config {
         join: vec![first.ws_url()],
@@ -182,6 +184,7 @@ async fn a_second_server_joins_the_first_and_forms_one_ring() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_hands_records_to_the_remaining_nodes() {
+    let _one_ring_at_a_time = common::RING_TESTS.lock().await;
     let first = Server::start(Config::default()).await;
     let second = Server::start(Config {
         join: vec![first.ws_url()],
@@ -233,6 +236,7 @@ async fn graceful_shutdown_hands_records_to_the_remaining_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_keeps_dialling_its_join_server_until_it_is_reachable() {
+    let _one_ring_at_a_time = common::RING_TESTS.lock().await;
     // A port with nothing behind it yet.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -269,6 +273,7 @@ async fn a_server_keeps_dialling_its_join_server_until_it_is_reachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_links_to_a_peer_that_joined_elsewhere_by_asking_it_to_dial() {
+    let _one_ring_at_a_time = common::RING_TESTS.lock().await;
     let first = Server::start(Config::default()).await;
     let second = Server::start(Config {
         join: vec![first.ws_url()],

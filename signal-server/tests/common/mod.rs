@@ -66,6 +66,10 @@ where
     }
 }
 
+/// Tests that run whole rings take this, one at a time: rings of several
+/// nodes in parallel on a small shared machine starve each other's timers.
+pub static RING_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A server running in this process.
 pub struct Server {
     pub addr: SocketAddr,

@@ -72,10 +72,12 @@ impl TestPeer {
                 }
             })
         };
-        // Browser defaults, except that a peer wrongly found dead on a
-        // loaded test machine is taken back after seconds, not half a minute.
+        // Browser defaults, except for a loaded test machine: a hop ack may
+        // be late by a scheduling stall (as on the server), and a peer
+        // wrongly found dead is taken back after seconds, not half a minute.
         let config = Config {
             connect_timeout: Duration::from_secs(10),
+            rto_min: Duration::from_millis(500),
             dead_memory: Duration::from_secs(5),
             ..Config::default()
         };
