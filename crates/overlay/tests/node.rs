@@ -551,6 +551,40 @@ fn a_ring_forms_when_every_link_but_the_bootstrap_is_negotiated_through_it() {
 }
 
 #[test]
+fn two_rings_merge_once_a_member_of_each_is_introduced_to_the_other() {
+    // Nodes 0-5 form one ring and 6-8 another (a server that restarted
+    // alone and had new tabs join it while the old ring lived on). One link
+    // between them and an introduction on each side make them one ring.
+    let mut net = Net::new(9, &Config::default());
+    for (creator, members) in [(0, 1..6), (6, 7..9)] {
+        net.call(creator, |n, now| n.create(now));
+        let boot = net.id(creator);
+        for i in members {
+            net.link(i, creator);
+            net.call(i, |n, now| n.join(boot, now));
+            let joined = net.run_until(
+                |n| n.node(i).phase() == Phase::Joined,
+                Duration::from_secs(10),
+            );
+            assert!(joined, "n{i} did not join\n{}", net.report());
+        }
+    }
+    net.run_for(Duration::from_secs(30));
+    assert!(!net.ring_ok(), "two separate rings cannot look like one");
+
+    net.link(2, 6);
+    let (a, b) = (net.id(2), net.id(6));
+    net.call(2, |n, now| n.introduce(b, now));
+    net.call(6, |n, now| n.introduce(a, now));
+    let merged = net.run_until(Net::ring_ok, Duration::from_secs(120));
+    assert!(merged, "rings did not merge\n{}", net.report());
+    let full = net.run_until(Net::lists_ok, Duration::from_secs(60));
+    assert!(full, "successor lists incomplete\n{}", net.report());
+    let keys: Vec<Id> = KEYS.iter().map(|k| Id::for_key(k)).collect();
+    assert_lookups_correct(&mut net, &keys);
+}
+
+#[test]
 fn a_traced_lookup_reports_the_path_it_took() {
     let mut net = Net::ring(12, &Config::default());
     for key in KEYS {

@@ -372,6 +372,27 @@ impl Node {
         Ok(())
     }
 
+    /// Tells the ring about a linked peer that may belong to another ring,
+    /// e.g. a server that restarted and made a ring of its own while this
+    /// node's ring lived on without it. The node finds where the peer's id
+    /// falls in its ring and tells the peer its neighbours there; both rings
+    /// then merge through ordinary stabilization. Harmless when the peer is
+    /// already a member.
+    pub fn introduce(&mut self, peer: NodeId, now: Time) {
+        if self.phase != Phase::Joined || !self.links.is_up(&peer) {
+            return;
+        }
+        self.originate(
+            peer,
+            Mode::ToKey,
+            Request::Join,
+            route::Purpose::Introduce(peer),
+            None,
+            now,
+        );
+        self.after_input(now);
+    }
+
     /// Leaves the ring gracefully: neighbours learn of each other and the
     /// successor receives this node's records.
     pub fn leave(&mut self, now: Time) {
@@ -592,7 +613,7 @@ impl Node {
             }
             Purpose::Finger(i) => self.on_finger_result(i, outcome),
             Purpose::SelfCheck => self.on_self_check(outcome, now),
-            Purpose::Join => {}
+            Purpose::Join | Purpose::Introduce(_) => {}
         }
     }
 

@@ -34,6 +34,9 @@ pub(super) enum Purpose {
     Finger(usize),
     /// To check that the ring routes our own id to us.
     SelfCheck,
+    /// To find where a linked peer belongs in our ring (it may come from
+    /// another ring).
+    Introduce(NodeId),
 }
 
 /// A request this node is responsible for until its answer arrives.
@@ -411,6 +414,10 @@ impl Node {
             Upstream::Local(purpose, started) => {
                 if let Purpose::Join = purpose {
                     self.on_join_reply(reply, now);
+                    return;
+                }
+                if let Purpose::Introduce(peer) = purpose {
+                    self.on_introduce_reply(peer, reply, now);
                     return;
                 }
                 let outcome = match reply {

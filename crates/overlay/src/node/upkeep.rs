@@ -255,6 +255,34 @@ impl Node {
         }
     }
 
+    /// Where an introduced peer's id falls in our ring: if another node
+    /// owns it, the peer is not in our ring (or not yet known there); tell
+    /// it its neighbours-to-be, which it takes as closer successors.
+    pub(super) fn on_introduce_reply(&mut self, peer: NodeId, reply: Reply, now: Time) {
+        let Reply::Joined {
+            owner,
+            predecessor,
+            mut successors,
+        } = reply
+        else {
+            return;
+        };
+        if owner == peer || !self.links.is_up(&peer) {
+            return;
+        }
+        successors.insert(0, owner);
+        successors.retain(|s| *s != peer);
+        successors.truncate(crate::wire::MAX_LIST);
+        let _ = self.send(
+            peer,
+            Message::Neighbours {
+                predecessor,
+                successors,
+            },
+            now,
+        );
+    }
+
     /// Any live node heard of that lies between us and our successor is a
     /// closer successor. This is what merges two rings that formed side by
     /// side: traffic from the other ring reveals its nodes.
