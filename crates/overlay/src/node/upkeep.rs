@@ -84,9 +84,13 @@ impl Node {
             return;
         }
         if successor_pred != Some(self.ring.me) {
-            // Another node sits between: it became our successor above;
-            // ask it next, without waiting a whole period.
-            self.next_stabilize = now;
+            // Another node sits between and became our successor above: ask
+            // it next, without waiting a whole period. If it did not (we
+            // hold it for dead, say), keep the usual pace: hurrying would
+            // stabilize as fast as the answers come back.
+            if successor_pred.is_some() && self.ring.succ.first() == successor_pred.as_ref() {
+                self.next_stabilize = now;
+            }
             return;
         }
         self.confirming = None;
