@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what it needs on a fresh machine (the wasm
-# target, rustfmt, clippy, cargo-fuzz) and runs: format and lint checks, the
-# wasm32 build of the core crates, unit and integration tests (the simulator
-# scenarios run in release mode), and a bounded fuzzing run.
+# target, rustfmt, clippy, cargo-fuzz, and through scripts/setup-web.sh
+# Trunk, wasm-bindgen-cli, binaryen, Chromium with its driver, SIPp, coturn)
+# and runs: format and lint checks (native and wasm32), the wasm32 build of
+# the core crates, unit and integration tests (the simulator scenarios run in
+# release mode), the app build with Trunk, the end-to-end tests (the real
+# server and real headless Chromium tabs), and a bounded fuzzing run.
 #
-#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh                  # everything
 #   FUZZ_SECONDS=0 bash scripts/test.sh   # skip fuzzing
+#   E2E=0 bash scripts/test.sh            # skip the browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +19,10 @@ step "toolchain"
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+E2E=${E2E:-1}
+if [ "$E2E" = 1 ]; then
+  eval "$(bash scripts/setup-web.sh)"
+fi
 
 step "format"
 cargo fmt --all -- --check
@@ -22,13 +30,26 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "clippy (wasm32: the browser peer)"
+cargo clippy --locked -p peer-wasm --target wasm32-unknown-unknown -- -D warnings
+
 step "core crates build for wasm32"
-cargo build --locked --release -p chordphone-overlay --target wasm32-unknown-unknown
+cargo build --locked --release -p chordphone-overlay -p chordphone-link --target wasm32-unknown-unknown
 
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --locked --workspace --release 2>&1 | tee "$log"
+# The default members: everything but the browser tests.
+cargo test --locked --release 2>&1 | tee "$log"
+
+if [ "$E2E" = 1 ]; then
+  step "app build (trunk build --release) and server build"
+  trunk build --release
+  cargo build --locked --release -p signal-server
+  step "end-to-end tests: real server, real headless Chromium"
+  # One at a time: each test starts its own server and several browsers.
+  cargo test --locked --release -p chordphone-e2e -- --test-threads=1 2>&1 | tee -a "$log"
+fi
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '; ([0-9]+) failed' "$log" | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
 

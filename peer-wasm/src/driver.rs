@@ -39,6 +39,19 @@ const MAX_NAME: usize = 64;
 /// a second instead of a busy loop that floods the neighbours.
 const MIN_TICK: Duration = Duration::from_millis(50);
 
+/// The overlay settings of a browser tab. A tab's event loop can stall for
+/// hundreds of milliseconds (a busy page, a throttled background tab), and
+/// one missed hop acknowledgement makes the core give a neighbour up: the
+/// hop timeout never goes below half a second. WebRTC set-up (gathering,
+/// one attach round trip through the ring, ICE, DTLS) gets ten seconds.
+fn node_config() -> Config {
+    Config {
+        rto_min: Duration::from_millis(500),
+        connect_timeout: Duration::from_secs(10),
+        ..Config::default()
+    }
+}
+
 /// The state the task owns.
 #[derive(Debug)]
 pub struct Shell {
@@ -145,7 +158,7 @@ impl Shell {
         page: Option<Page>,
         now: Time,
     ) -> Shell {
-        let node = Node::new(identity.clone(), Config::default(), rng_seed, now);
+        let node = Node::new(identity.clone(), node_config(), rng_seed, now);
         Shell {
             node,
             identity,
@@ -318,17 +331,29 @@ impl Shell {
     pub(crate) fn on_bootstrap_up(&mut self, server: NodeId, now: Time) {
         self.server = Some(server);
         self.server_reachable = true;
-        if self.node.phase() == Phase::Idle && self.name.is_some() {
-            self.node.join(server, now);
+        match self.node.phase() {
+            Phase::Idle if self.name.is_some() => self.node.join(server, now),
+            // Reconnected after an outage: the server may have restarted
+            // alone and formed a ring of its own. Introducing it makes the
+            // two rings one.
+            Phase::Joined => self.node.introduce(server, now),
+            _ => {}
         }
     }
 
     fn on_health(&mut self, ok: bool, now: Time) {
         self.health_inflight = false;
+        let returned = ok && !self.server_reachable;
         if ok != self.server_reachable {
             self.dirty = true;
         }
         self.server_reachable = ok;
+        // The server is back after an outage while this node lived on in
+        // the ring: link to it again so that it rejoins this ring. Only on
+        // the change, never in a loop.
+        if returned && self.node.phase() == Phase::Joined && self.bootstrap.is_none() {
+            self.open_bootstrap(now);
+        }
         // Back after an outage and still outside the ring: join at once.
         if ok && self.node.phase() == Phase::Idle && self.bootstrap.is_none() {
             if let Some(at) = self.join_at {

@@ -67,7 +67,7 @@ impl Shell {
         let Some(reply) = key_ok(&key, reply) else {
             return;
         };
-        let q = self.node.lookup(Id::for_key(&key), now);
+        let q = self.node.trace(Id::for_key(&key), now);
         self.queries.insert(q, Pending::Lookup(Some(reply), key));
     }
 
@@ -76,7 +76,7 @@ impl Shell {
             self.notice = "Type a name to look up.".to_owned();
             return;
         }
-        let q = self.node.lookup(Id::for_key(&key), now);
+        let q = self.node.trace(Id::for_key(&key), now);
         self.queries.insert(q, Pending::Lookup(None, key));
     }
 
@@ -187,10 +187,9 @@ impl Shell {
         };
         match (pending, outcome) {
             (Pending::Attach(link), outcome) => self.on_attach_answer(link, outcome, now),
-            (Pending::Lookup(reply, key), Ok(Answer::Owner(owner))) => {
-                // The core does not report the path yet: the route is drawn
-                // straight to the owner.
-                let path: Vec<NodeId> = Vec::new();
+            (Pending::Lookup(reply, key), Ok(Answer::Route { owner, mut path })) => {
+                // The path runs from this node to the owner; the page draws
+                // the owner itself at the end of the route.
                 if let Some(reply) = reply {
                     let obj = Object::new();
                     set(&obj, "owner", &JsValue::from_str(&owner.to_hex()));
@@ -200,6 +199,9 @@ impl Shell {
                     reply.ok(&obj);
                 } else {
                     self.notice.clear();
+                    if path.last() == Some(&owner) {
+                        path.pop();
+                    }
                     self.route = Some(Route {
                         key,
                         owner,

@@ -67,7 +67,7 @@ pub async fn run(
     let peer = match handshake(shared, &mut rx, &mut tx, &mut bucket).await {
         Ok(peer) => peer,
         Err(End::Close(code)) => {
-            if code == CloseCode::Handshake {
+            if matches!(code, CloseCode::Handshake | CloseCode::Malformed) {
                 shared
                     .metrics
                     .handshakes_failed
@@ -179,6 +179,13 @@ async fn handshake(
                 Ok(Step::Done(peer)) => return Ok(peer),
                 Err(HandshakeError::Frame(LinkError::TooLarge)) => {
                     return Err(End::Close(CloseCode::TooLarge))
+                }
+                // Bytes that are no frame at all are malformed, whatever
+                // the phase; a well-formed frame that fails the handshake
+                // is a handshake failure.
+                Err(HandshakeError::Frame(e)) => {
+                    tracing::debug!("malformed frame during the handshake: {e}");
+                    return Err(End::Close(CloseCode::Malformed));
                 }
                 Err(e) => {
                     tracing::debug!("handshake failed: {e}");

@@ -225,13 +225,19 @@ impl NodeTask {
         if let Some(mut old) = self.conns.insert(peer, conn) {
             old.close_now(CloseCode::Replaced);
         }
-        if self.connect_waits.remove(&peer).is_some() {
+        let asked = self.connect_waits.remove(&peer).is_some();
+        if asked {
             self.shared.metrics.link_request(LinkRequest::Up);
         }
         self.node.handle_link(peer, LinkChange::Up, now);
         if bootstrap && self.node.phase() == Phase::Idle {
             tracing::info!(bootstrap = %peer.to_hex(), "joining");
             self.node.join(peer, now);
+        } else if !asked {
+            // A peer came to us on its own: it may be a member of a ring
+            // that lived on while this server was down (or a new tab).
+            // Showing it where it belongs in our ring merges the two.
+            self.node.introduce(peer, now);
         }
     }
 
