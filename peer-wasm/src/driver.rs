@@ -26,6 +26,8 @@ use wasm_bindgen::JsCast;
 
 /// How often the server's health is checked.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// How soon the server is checked again after its link broke off.
+const LOST_RECHECK: Duration = Duration::from_secs(1);
 /// First and longest wait before joining again.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -83,6 +85,8 @@ pub struct Shell {
     /// The display name, once the person asked to join.
     pub(crate) name: Option<String>,
     server_reachable: bool,
+    /// The server run last seen by a health check.
+    server_instance: Option<String>,
     health_inflight: bool,
     next_health: Time,
     join_at: Option<Time>,
@@ -179,6 +183,7 @@ impl Shell {
             server: None,
             name: None,
             server_reachable: true,
+            server_instance: None,
             health_inflight: false,
             next_health: now,
             join_at: None,
@@ -236,10 +241,21 @@ impl Shell {
             Input::Frame(l, bytes) => self.on_frame(l, &bytes, now),
             Input::Bad(l, why) => self.fail_link(l, why, now),
             Input::Closed(l, why) => self.fail_link(l, &why, now),
+            Input::Lost(l, why) => {
+                if self.bootstrap == Some(l) {
+                    // The server may be gone for a moment only (a restart):
+                    // check soon, so that its return is noticed even if it
+                    // comes back before the next regular check.
+                    self.server_reachable = false;
+                    self.next_health = self.next_health.min(now + LOST_RECHECK);
+                    self.dirty = true;
+                }
+                self.fail_link(l, &why, now);
+            }
             Input::OfferReady(l, sdp) => self.on_offer_ready(l, sdp, now),
             Input::AnswerReady(l, token, sdp) => self.on_answer_ready(l, token, sdp, now),
             Input::RtcFailed(l, why) => self.on_rtc_failed(l, &why, now),
-            Input::Health(ok) => self.on_health(ok, now),
+            Input::Health(instance) => self.on_health(instance, now),
             Input::Join(name) => self.on_join(&name, now),
             Input::PageLookup(key) => self.page_lookup(key, now),
             Input::Redraw => self.dirty = true,
@@ -341,9 +357,19 @@ impl Shell {
         }
     }
 
-    fn on_health(&mut self, ok: bool, now: Time) {
+    fn on_health(&mut self, instance: Option<String>, now: Time) {
         self.health_inflight = false;
-        let returned = ok && !self.server_reachable;
+        let ok = instance.is_some();
+        // A new run of the server: it restarted, perhaps between two
+        // checks, and knows nothing of the ring this node is in.
+        let restarted = match (&instance, &self.server_instance) {
+            (Some(new), Some(old)) => new != old,
+            _ => false,
+        };
+        if instance.is_some() {
+            self.server_instance = instance;
+        }
+        let returned = ok && (!self.server_reachable || restarted);
         if ok != self.server_reachable {
             self.dirty = true;
         }

@@ -21,6 +21,10 @@ pub enum Input {
     Bad(LinkId, &'static str),
     /// The transport closed or failed.
     Closed(LinkId, String),
+    /// A WebSocket broke off without a close frame from the server (the
+    /// server died or the network went): handled as `Closed`, and the
+    /// server counts as unreachable until a health check says otherwise.
+    Lost(LinkId, String),
     /// Our offer, with every ICE candidate, is ready to send.
     OfferReady(LinkId, String),
     /// Our answer to an offer is ready to send back.
@@ -28,7 +32,7 @@ pub enum Input {
     /// A WebRTC step failed.
     RtcFailed(LinkId, String),
     /// Outcome of a `/healthz` check.
-    Health(bool),
+    Health(Option<String>),
     /// The person chose a name and joins.
     Join(String),
     /// The person looked a name up on the page.

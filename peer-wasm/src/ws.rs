@@ -36,15 +36,14 @@ impl WsLink {
         });
         let i = inbox.clone();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |ev: CloseEvent| {
-            let why = match CloseCode::from_code(ev.code()) {
-                Some(c) => format!("server closed the link: {}", c.reason()),
-                None => format!("connection closed (code {})", ev.code()),
-            };
-            i.push_control(Input::Closed(link, why));
+            i.push_control(match CloseCode::from_code(ev.code()) {
+                Some(c) => Input::Closed(link, format!("server closed the link: {}", c.reason())),
+                None => Input::Lost(link, format!("connection closed (code {})", ev.code())),
+            });
         });
         let i = inbox.clone();
         let on_error = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-            i.push_control(Input::Closed(link, "connection failed".to_owned()));
+            i.push_control(Input::Lost(link, "connection failed".to_owned()));
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

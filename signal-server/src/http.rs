@@ -47,8 +47,14 @@ async fn ws(State(shared): State<Arc<Shared>>, upgrade: WebSocketUpgrade) -> Res
         .on_upgrade(move |ws| conn::accepted(shared, socket::from_axum(ws)))
 }
 
-async fn healthz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    Json(json!({"status": "ok", "joined": shared.metrics.joined.load(Relaxed)}))
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    let body = json!({
+        "status": "ok",
+        "joined": shared.metrics.joined.load(Relaxed),
+        "instance": shared.instance,
+    });
+    // Tabs loaded from another origin (`?server=`) read it too.
+    ([(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], Json(body)).into_response()
 }
 
 async fn snapshot(shared: &Shared) -> Option<Snapshot> {

@@ -28,6 +28,10 @@ pub struct Shared {
     pub stop: watch::Sender<bool>,
     /// Outgoing dials in progress (bounded: remote nodes ask for them).
     pub dials: AtomicUsize,
+    /// Tells this run of the server from earlier ones (its start time):
+    /// tabs that see it change know the server restarted, even when it
+    /// kept its node id, and link to it again so the rings merge.
+    pub instance: String,
     next_conn: AtomicU64,
 }
 
@@ -49,6 +53,7 @@ impl Shared {
             max_connections: config.max_connections,
             stop: watch::channel(false).0,
             dials: AtomicUsize::new(0),
+            instance: format!("{:x}", crate::clock::now().as_micros()),
             next_conn: AtomicU64::new(1),
         }
     }

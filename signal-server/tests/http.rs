@@ -34,7 +34,12 @@ async fn healthz_reports_ok_and_joined() {
     let (code, body) = server.get("/healthz").await.unwrap();
     assert_eq!(code, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v, serde_json::json!({"status": "ok", "joined": true}));
+    let instance = v["instance"].as_str().unwrap_or_default().to_owned();
+    assert!(!instance.is_empty(), "no instance in {v}");
+    assert_eq!(
+        v,
+        serde_json::json!({"status": "ok", "joined": true, "instance": instance})
+    );
     server.stop().await;
 }
 
@@ -161,12 +166,20 @@ async fn an_identity_file_keeps_the_node_id_across_restarts() {
         identity_file: Some(file.clone()),
         ..Config::default()
     };
+    let instance = |body: String| -> String {
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["instance"].as_str().unwrap_or_default().to_owned()
+    };
     let server = Server::start(config.clone()).await;
     let id = server.id().await;
+    let first = instance(server.get("/healthz").await.unwrap().1);
     server.stop().await;
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim().len(), 64);
     let server = Server::start(config).await;
     assert_eq!(server.id().await, id);
+    // Same node, but a new run: tabs learn from this that it restarted.
+    let second = instance(server.get("/healthz").await.unwrap().1);
+    assert_ne!(first, second, "the instance must change across restarts");
     server.stop().await;
     let fresh = Server::start(Config::default()).await;
     assert_ne!(fresh.id().await, id);

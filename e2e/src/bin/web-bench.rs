@@ -236,6 +236,23 @@ async fn browser_phase(args: &Args) -> Result<Value, String> {
         tried.len()
     );
 
+    // The peer run: the same WebRTC data channel set-up (non-trickle offer
+    // and answer, negotiated channel) between two connections in one page,
+    // signalled directly instead of through the ring and without the
+    // identity handshake. Its ratio to `link(id)` is what the overlay adds.
+    let mut raw_ms = Vec::new();
+    let mut raw_errors = Vec::new();
+    for n in 0..args.links {
+        match tabs[n % tabs.len()].execute(RAW_DATA_CHANNEL, vec![]).await {
+            Ok(v) => match v.as_f64() {
+                Some(ms) => raw_ms.push(ms),
+                None => raw_errors.push(format!("not a number: {v}")),
+            },
+            Err(e) => raw_errors.push(e),
+        }
+    }
+    raw_errors.truncate(5);
+
     // Lookups from every tab.
     let ring = cluster.snapshot().await.ring();
     let mut lookup_ms = Vec::new();
@@ -262,6 +279,8 @@ async fn browser_phase(args: &Args) -> Result<Value, String> {
         "join_ms": summary(&join_ms),
         "link_ms": summary(&link_ms),
         "link_errors": link_errors,
+        "raw_data_channel_ms": summary(&raw_ms),
+        "raw_data_channel_errors": raw_errors,
         "lookup_ms": summary(&lookup_ms),
         "lookup_hops": summary(&hops),
         "lookup_wrong_owner": wrong,
@@ -325,6 +344,42 @@ async fn memory_phase(args: &Args) -> Result<Value, String> {
     }))
 }
 
+/// Two RTCPeerConnections in one page, signalled directly: offer and answer
+/// after ICE gathering (at most 3 s each, as the app does), one negotiated
+/// data channel; resolves with the milliseconds until it is open.
+const RAW_DATA_CHANNEL: &str = r#"
+return (async () => {
+  const t0 = performance.now();
+  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+  const da = a.createDataChannel('bench', { negotiated: true, id: 0 });
+  b.createDataChannel('bench', { negotiated: true, id: 0 });
+  const gathered = (pc) => new Promise((done) => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') done();
+    });
+    setTimeout(done, 3000);
+  });
+  try {
+    await a.setLocalDescription(await a.createOffer());
+    await gathered(a);
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription(await b.createAnswer());
+    await gathered(b);
+    await a.setRemoteDescription(b.localDescription);
+    await new Promise((open, fail) => {
+      if (da.readyState === 'open') return open();
+      da.onopen = open;
+      setTimeout(() => fail(new Error('data channel not open in 10 s')), 10000);
+    });
+    return performance.now() - t0;
+  } finally {
+    a.close();
+    b.close();
+  }
+})();
+"#;
+
 fn fmt_ms(v: &Value) -> String {
     let f = |k: &str| v[k].as_f64().map_or("-".to_string(), |x| format!("{x:.1}"));
     format!("p50 {:>8}  p95 {:>8}  (n={})", f("p50"), f("p95"), v["n"])
@@ -342,6 +397,18 @@ fn table(report: &Value) -> String {
             "  link(id) set-up over WebRTC (ms)       {}\n",
             fmt_ms(&b["link_ms"])
         );
+        t += &format!(
+            "  peer run: raw data channel, no ring    {}\n",
+            fmt_ms(&b["raw_data_channel_ms"])
+        );
+        if let (Some(l), Some(r)) = (
+            b["link_ms"]["p50"].as_f64(),
+            b["raw_data_channel_ms"]["p50"].as_f64(),
+        ) {
+            if r > 0.0 {
+                t += &format!("  link(id) p50 / raw data channel p50    {:>8.2}\n", l / r);
+            }
+        }
         t += &format!(
             "  lookup latency (ms)                    {}\n",
             fmt_ms(&b["lookup_ms"])
