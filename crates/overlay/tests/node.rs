@@ -585,6 +585,46 @@ fn two_rings_merge_once_a_member_of_each_is_introduced_to_the_other() {
 }
 
 #[test]
+fn lookups_started_as_half_the_ring_dies_find_surviving_owners() {
+    // A short successor list, and half the nodes crash at once: a node may
+    // find every next hop it knows dead before stabilization has refilled
+    // its tables. Its requests wait for that instead of failing.
+    let config = Config {
+        successors: 3,
+        ..Config::default()
+    };
+    let mut net = Net::ring(16, &config);
+    for i in (1..16).step_by(2) {
+        net.kill(i);
+    }
+    let keys: Vec<Id> = (0..40).map(|k| Id::for_key(&format!("key {k}"))).collect();
+    let mut asked = Vec::new();
+    for i in (0..16).step_by(2) {
+        for key in &keys {
+            let key = *key;
+            asked.push((i, net.call(i, |n, now| n.lookup(key, now)), key));
+        }
+    }
+    let done = net.run_until(
+        |n| asked.iter().all(|(i, q, _)| n.outcome(*i, *q).is_some()),
+        Duration::from_secs(60),
+    );
+    assert!(done, "lookups unanswered\n{}", net.report());
+    let live = net.live();
+    let mut failed = Vec::new();
+    for (i, q, key) in &asked {
+        let owner = net.owner_of(key);
+        let survived = live.iter().any(|j| net.id(*j) == owner);
+        match net.outcome(*i, *q) {
+            Some(Ok(Answer::Owner(_))) => {}
+            other if survived => failed.push(format!("n{i}: {other:?}")),
+            _ => {}
+        }
+    }
+    assert!(failed.is_empty(), "{} failed: {failed:?}", failed.len());
+}
+
+#[test]
 fn a_traced_lookup_reports_the_path_it_took() {
     let mut net = Net::ring(12, &Config::default());
     for key in KEYS {

@@ -871,6 +871,13 @@ impl Driver {
                             Err(e) => {
                                 self.failed_error += 1;
                                 *self.errors.entry(e.to_string()).or_default() += 1;
+                                if survived && std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+                                    eprintln!(
+                                        "failed at {:?} ms: node {} key {key:?} {e} after {elapsed:?}, {hops} hops, {timeouts} timeouts",
+                                        self.net.now.0 / 1000 % 10_000_000,
+                                        r.node
+                                    );
+                                }
                             }
                         }
                         if survived {

@@ -50,7 +50,15 @@ pub(super) struct Pending {
     pub hop_deadline: Time,
     pub expires: Time,
     pub tried: Vec<NodeId>,
+    /// Times this request waited for the tables to refill after running
+    /// out of next hops.
+    pub parked: u8,
 }
+
+/// How long a request that ran out of next hops waits before trying again
+/// (stabilization refills the tables meanwhile), and how often it may.
+const PARK_DELAY: core::time::Duration = core::time::Duration::from_secs(1);
+const MAX_PARKS: u8 = 3;
 
 /// Where a request goes from here.
 enum Step {
@@ -109,6 +117,7 @@ impl Node {
                 hop_deadline: expires,
                 expires,
                 tried: Vec::new(),
+                parked: 0,
             },
         );
         no
@@ -324,9 +333,34 @@ impl Node {
     }
 
     fn fail(&mut self, no: u64, e: RouteError, now: Time) {
+        if e == RouteError::NoRoute && self.park(no, now) {
+            return;
+        }
         if let Some(p) = self.pending.remove(&no) {
             self.answer(p.up, p.route.hops, p.route.timeouts, Reply::Failed(e), now);
         }
+    }
+
+    /// A joined node that ran out of next hops (every one tried or found
+    /// dead, as after many nodes failed at once) keeps the request a little
+    /// while instead of failing it: stabilization refills the tables, and
+    /// the request is dispatched afresh while its deadline allows.
+    fn park(&mut self, no: u64, now: Time) -> bool {
+        if self.phase != Phase::Joined {
+            return false;
+        }
+        let Some(p) = self.pending.get_mut(&no) else {
+            return false;
+        };
+        if p.parked >= MAX_PARKS || now + PARK_DELAY * 2 > p.expires {
+            return false;
+        }
+        p.parked += 1;
+        p.next = None;
+        p.acked = false;
+        p.tried.clear();
+        p.hop_deadline = now + PARK_DELAY;
+        true
     }
 
     /// The request ends here: answer it.
@@ -531,12 +565,14 @@ impl Node {
     pub(super) fn check_deadlines(&mut self, now: Time) {
         let mut timed_out_hops = Vec::new();
         let mut expired = Vec::new();
+        let mut unparked = Vec::new();
         for (no, p) in &self.pending {
             if p.expires <= now {
                 expired.push(*no);
             } else if !p.acked && p.hop_deadline <= now {
-                if let Some(next) = p.next {
-                    timed_out_hops.push((*no, next));
+                match p.next {
+                    Some(next) => timed_out_hops.push((*no, next)),
+                    None => unparked.push(*no),
                 }
             }
         }
@@ -587,6 +623,11 @@ impl Node {
         }
         for peer in self.links.connect_expired(now) {
             self.peer_failed(peer, now);
+        }
+        for no in unparked {
+            if self.pending.get(&no).is_some_and(|p| p.next.is_none()) {
+                self.dispatch(no, now);
+            }
         }
         self.check_stabilize_wait(now);
         self.check_probe_wait(now);
