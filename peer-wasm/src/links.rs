@@ -369,24 +369,33 @@ impl Shell {
         let refuse = |reason| Signal::Refuse { reason };
         match Signal::decode(data) {
             Ok(Signal::Offer { sdp }) => {
+                // The origin of an attach is not proven: an open link to
+                // `from` stays until the new one has passed the identity
+                // handshake (`on_proven` then retires it), so a forged
+                // offer cannot cut it.
+                let mut keep_existing = false;
                 if let Some(&existing) = self.toward.get(&from) {
-                    let ours_pending = self
+                    let (ours_pending, up) = self
                         .links
                         .get(&existing)
-                        .is_some_and(|l| l.offerer && !l.is_up());
+                        .map_or((false, false), |l| (l.offerer && !l.is_up(), l.is_up()));
                     if ours_pending && self.node.id() > from {
                         // Glare: the larger id keeps its own offer.
                         reply(self, refuse(Refusal::Glare));
                         return;
                     }
-                    // The smaller id yields; or the peer lost the link we
-                    // still hold and wants a fresh one.
-                    log::info(&format!(
-                        "offer from {} replaces our link",
-                        log::short(&from)
-                    ));
-                    self.toward.remove(&from);
-                    self.links.remove(&existing);
+                    if up {
+                        // The peer may have lost the link we still hold.
+                        keep_existing = true;
+                    } else {
+                        // The smaller id yields its pending offer.
+                        log::info(&format!(
+                            "offer from {} replaces our pending offer",
+                            log::short(&from)
+                        ));
+                        self.toward.remove(&from);
+                        self.links.remove(&existing);
+                    }
                 }
                 if self.links.len() >= MAX_TRANSPORTS {
                     reply(self, refuse(Refusal::Busy));
@@ -408,7 +417,9 @@ impl Shell {
                     id,
                     now,
                 );
-                self.toward.insert(from, id);
+                if !keep_existing {
+                    self.toward.insert(from, id);
+                }
                 let inbox = self.inbox.clone();
                 spawn_local(async move {
                     let input = match rtc::make_answer(pc, sdp).await {
