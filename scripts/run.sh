@@ -7,7 +7,7 @@
 #
 # On a fresh machine it first installs what building the app needs (the
 # wasm32 target, Trunk, wasm-bindgen-cli, binaryen; see scripts/setup-web.sh
-# --build), which takes about 14 minutes once; later runs start in seconds.
+# --build), which takes about 4 minutes once; later runs start in seconds.
 # Open the printed URL in several tabs: each tab joins the ring. Ctrl-C stops
 # the server gracefully (it hands its records to the ring).
 set -euo pipefail
