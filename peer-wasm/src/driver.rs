@@ -17,7 +17,7 @@ use crate::small_map::SmallMap;
 use crate::storage;
 use crate::urls::health_url;
 use crate::view::{Route, State, View};
-use chordphone_overlay::{Config, Event, Identity, Node, NodeId, Phase, Time};
+use chordphone_overlay::{Config, Event, Identity, Node, NodeId, Output, Phase, Time};
 use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -219,18 +219,10 @@ impl Shell {
     /// Sends what the node wants sent and acts on its events, until both
     /// queues are empty (acting on an event may queue more).
     pub(crate) fn drain(&mut self, now: Time) {
-        loop {
-            let mut busy = false;
-            while let Some(t) = self.node.poll_transmit() {
-                busy = true;
-                self.transmit(t, now);
-            }
-            while let Some(e) = self.node.poll_event() {
-                busy = true;
-                self.on_event(e, now);
-            }
-            if !busy {
-                break;
+        while let Some(out) = self.node.poll_output() {
+            match out {
+                Output::Transmit(t) => self.transmit(t, now),
+                Output::Event(e) => self.on_event(e, now),
             }
         }
     }

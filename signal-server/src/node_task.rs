@@ -16,7 +16,8 @@ use crate::socket::Out;
 use axum::body::Bytes;
 use chordphone_link::{CloseCode, PeerInfo, Refusal, Role, Signal};
 use chordphone_overlay::{
-    Answer, AttachToken, Event, LinkChange, Node, NodeId, Phase, QueryId, Status, Time, Transmit,
+    Answer, AttachToken, Event, LinkChange, Node, NodeId, Output, Phase, QueryId, Status, Time,
+    Transmit,
 };
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -291,18 +292,10 @@ impl NodeTask {
 
     /// Hands out what the node wants done, until it wants nothing more.
     fn drain(&mut self, now: Time) {
-        loop {
-            let mut busy = false;
-            while let Some(t) = self.node.poll_transmit() {
-                busy = true;
-                self.transmit(t, now);
-            }
-            while let Some(e) = self.node.poll_event() {
-                busy = true;
-                self.event(e, now);
-            }
-            if !busy {
-                break;
+        while let Some(out) = self.node.poll_output() {
+            match out {
+                Output::Transmit(t) => self.transmit(t, now),
+                Output::Event(e) => self.event(e, now),
             }
         }
     }

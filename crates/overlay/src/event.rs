@@ -21,6 +21,15 @@ pub struct Transmit {
     pub msg: Message,
 }
 
+/// What [`crate::Node::poll_output`] hands out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A message to send.
+    Transmit(Transmit),
+    /// Something to act on.
+    Event(Event),
+}
+
 /// Something the shell must act on or may show.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {

@@ -43,7 +43,7 @@ mod time;
 mod wire;
 
 pub use config::Config;
-pub use event::{Answer, AttachToken, Event, LocalError, QueryError, QueryId, Transmit};
+pub use event::{Answer, AttachToken, Event, LocalError, Output, QueryError, QueryId, Transmit};
 pub use id::{Id, NodeId, ID_BITS, ID_BYTES};
 pub use identity::{node_id_of, verify, Identity, PUBLIC_KEY_BYTES, SIGNATURE_BYTES};
 pub use node::ring::{FINGERS, FIRST_BIT};

@@ -4,7 +4,7 @@
 use super::{now, random};
 use chordphone_link::{classify, FrameKind, Handshake, Refusal, Role, Signal, Step};
 use chordphone_overlay::{
-    Answer, Config, Event, Id, Identity, Kind, LinkChange, Node, NodeId, Phase, QueryError,
+    Answer, Config, Event, Id, Identity, Kind, LinkChange, Node, NodeId, Output, Phase, QueryError,
     QueryId, Status, Time,
 };
 use core::time::Duration;
@@ -268,20 +268,14 @@ impl Shell {
     }
 
     fn drain(&mut self) {
-        loop {
-            let mut busy = false;
-            while let Some(tx) = self.node.poll_transmit() {
-                busy = true;
-                if let Some((_, link)) = self.links.get(&tx.to).and_then(|ls| ls.last()) {
-                    let _ = link.try_send(tx.msg.encode().unwrap());
+        while let Some(out) = self.node.poll_output() {
+            match out {
+                Output::Transmit(tx) => {
+                    if let Some((_, link)) = self.links.get(&tx.to).and_then(|ls| ls.last()) {
+                        let _ = link.try_send(tx.msg.encode().unwrap());
+                    }
                 }
-            }
-            while let Some(e) = self.node.poll_event() {
-                busy = true;
-                self.event(e);
-            }
-            if !busy {
-                return;
+                Output::Event(e) => self.event(e),
             }
         }
     }

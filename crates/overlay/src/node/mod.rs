@@ -13,7 +13,7 @@ mod route;
 mod upkeep;
 
 use crate::config::Config;
-use crate::event::{Answer, AttachToken, Event, LocalError, QueryError, QueryId, Transmit};
+use crate::event::{Answer, AttachToken, Event, LocalError, Output, QueryError, QueryId, Transmit};
 use crate::id::{Id, NodeId};
 use crate::identity::Identity;
 use crate::record::{Kind, Record};
@@ -532,6 +532,14 @@ impl Node {
     /// The next event for the shell.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// The next thing to do, transmits before events: a shell that acts on
+    /// an event (which may queue more) drains everything with one loop.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.poll_transmit()
+            .map(Output::Transmit)
+            .or_else(|| self.poll_event().map(Output::Event))
     }
 
     /// When `handle_timeout` must be called next.
