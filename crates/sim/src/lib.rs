@@ -14,6 +14,7 @@
 mod net;
 mod queue;
 mod scenario;
+mod shard;
 mod truth;
 
 pub use scenario::{run, Outcome, Params};

@@ -53,6 +53,10 @@ struct Args {
     /// Link budget per node.
     #[arg(long, default_value_t = 64)]
     max_links: usize,
+    /// Threads (one shard of the network each); the figures do not depend
+    /// on it. Default: the machine's cores.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Print JSON (the only output format).
     #[arg(long)]
     json: bool,
@@ -74,6 +78,9 @@ fn main() {
         loss: a.loss,
         static_tables: a.static_tables,
         max_links: a.max_links,
+        threads: a
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
     };
     let out = run(&p);
     match serde_json::to_string(&out) {

@@ -74,7 +74,6 @@ impl<T> Queue<T> {
         }
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

@@ -1,6 +1,7 @@
 //! The scenario a `chord-sim` run plays and the figures it reports.
 
-use crate::net::{Ev, Net};
+use crate::net::Net;
+use crate::shard::Said;
 use crate::truth::Truth;
 use chordphone_overlay::{Answer, Config, Event, Id, Identity, Kind, NodeId, Time, FINGERS};
 use core::time::Duration;
@@ -26,6 +27,9 @@ pub struct Params {
     /// Start from correctly computed tables instead of joins.
     pub static_tables: bool,
     pub max_links: usize,
+    /// Shards of the network, each played on its own thread. The figures
+    /// do not depend on it.
+    pub threads: usize,
 }
 
 impl Default for Params {
@@ -44,6 +48,7 @@ impl Default for Params {
             loss: 0.0,
             static_tables: false,
             max_links: 64,
+            threads: 1,
         }
     }
 }
@@ -104,10 +109,6 @@ enum Query {
     },
 }
 
-const TICK_LOOKUP: u32 = 0;
-const TICK_CHURN: u32 = 1;
-const TICK_FINAL: u32 = 2;
-
 struct Driver {
     p: Params,
     net: Net,
@@ -125,6 +126,12 @@ struct Driver {
     puts_failed: usize,
     lost: usize,
     lookups_issued: usize,
+    /// When the next measured lookup starts.
+    next_lookup: Option<Time>,
+    /// Lookups started in the window being played, by slot.
+    starts: Vec<Query>,
+    /// When the next churn departure and arrival happen.
+    next_churn: Option<Time>,
     lookup_gap: Duration,
     lookups_end: Time,
     churn_until: Time,
@@ -186,7 +193,7 @@ pub fn run(p: &Params) -> Outcome {
     d.lookups_end = start + duration;
     if p.lookups > 0 {
         d.lookup_gap = duration / p.lookups as u32;
-        d.net.schedule(start, Ev::Tick(TICK_LOOKUP));
+        d.next_lookup = Some(start);
     }
     if p.churn_session_s.is_some() {
         d.churn_until = start + duration;
@@ -211,16 +218,15 @@ pub fn run(p: &Params) -> Outcome {
     if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
         eprintln!(
             "events by kind (deliver, up, down, closed, timer, tick): {:?}",
-            d.net.by_kind
+            d.net.by_kind()
         );
     }
     let links_mean = {
         let live: Vec<usize> = d
             .net
-            .nodes
-            .iter()
-            .filter(|n| n.node.is_some())
-            .map(|n| n.links.len())
+            .nodes()
+            .filter(|(_, n)| n.node.is_some())
+            .map(|(_, n)| n.links.len())
             .collect();
         live.iter().sum::<usize>() as f64 / live.len().max(1) as f64
     };
@@ -285,15 +291,14 @@ pub fn run(p: &Params) -> Outcome {
         links_per_node_mean: round3(links_mean),
         hop_timeouts_total: d
             .net
-            .nodes
-            .iter()
-            .filter_map(|n| n.node.as_ref())
+            .nodes()
+            .filter_map(|(_, n)| n.node.as_ref())
             .map(|n| n.stats().hop_timeouts)
             .sum(),
         invariant_violations: violations,
-        sim_events: d.net.events_processed,
+        sim_events: d.net.events_processed(),
         virtual_s: round3(d.net.now.saturating_since(t0).as_secs_f64()),
-        trace_hash: format!("{:016x}", d.net.trace),
+        trace_hash: format!("{:016x}", d.net.trace()),
         wall_ms: wall.elapsed().as_millis() as u64,
         peak_rss_mb: peak_rss_mb(),
     }
@@ -322,6 +327,7 @@ impl Driver {
             Duration::from_secs_f64(p.latency_ms / 1000.0),
             p.loss,
             start,
+            p.threads,
         );
         let config = Config {
             successors: p.successors,
@@ -345,6 +351,9 @@ impl Driver {
             puts_failed: 0,
             lost: 0,
             lookups_issued: 0,
+            next_lookup: None,
+            starts: Vec::new(),
+            next_churn: None,
             lookup_gap: Duration::ZERO,
             lookups_end: start,
             churn_until: start,
@@ -385,7 +394,7 @@ impl Driver {
         if self.live_pos[i as usize].is_none() && self.net.alive(i) {
             self.live_pos[i as usize] = Some(self.live.len());
             self.live.push(i);
-            self.truth.live.insert(self.net.nodes[i as usize].id);
+            self.truth.live.insert(self.net.node(i).id);
         }
     }
 
@@ -396,7 +405,7 @@ impl Driver {
             if let Some(&moved) = self.live.get(pos) {
                 self.live_pos[moved as usize] = Some(pos);
             }
-            self.truth.live.remove(&self.net.nodes[i as usize].id);
+            self.truth.live.remove(&self.net.node(i).id);
         }
     }
 
@@ -409,9 +418,8 @@ impl Driver {
 
     fn total_msgs_sent(&self) -> u64 {
         self.net
-            .nodes
-            .iter()
-            .map(|n| {
+            .nodes()
+            .map(|(_, n)| {
                 n.node
                     .as_ref()
                     .map_or(n.final_msgs_sent, |x| x.stats().msgs_sent)
@@ -428,10 +436,10 @@ impl Driver {
         }
         if self.p.static_tables {
             let truth = Truth {
-                live: self.net.nodes.iter().map(|s| s.id).collect(),
+                live: self.net.nodes().map(|(_, s)| s.id).collect(),
             };
             for &i in &idx {
-                let id = self.net.nodes[i as usize].id;
+                let id = self.net.node(i).id;
                 let pred = truth.predecessor(&id);
                 let succ = truth.successors(&id, self.p.successors);
                 let fingers: Vec<Option<NodeId>> = (0..FINGERS)
@@ -440,10 +448,10 @@ impl Driver {
                         truth.owner(&start).filter(|o| *o != id)
                     })
                     .collect();
-                self.net.nodes[i as usize].joined = true;
                 self.net.with_node(i, |node, now| {
                     node.install_tables(pred, &succ, &fingers, now)
                 });
+                self.net.set_joined(i);
                 self.mark_joined(i);
             }
             // Each node keeps the link it came in on, as a node that joined
@@ -473,24 +481,33 @@ impl Driver {
             return;
         };
         self.net.link_now(i, b);
-        let bid = self.net.nodes[b as usize].id;
+        let bid = self.net.node(b).id;
         self.net.with_node(i, |node, now| node.join(bid, now));
     }
 
+    /// Plays the network until `t`, window by window; between windows,
+    /// reads what nodes reported and does what the scenario does at that
+    /// time (churn, starting lookups, retrying joins).
     fn run_until(&mut self, t: Time) {
-        while let Some(tick) = self.net.step(t) {
-            if let Some(k) = tick {
-                self.on_tick(k);
+        loop {
+            if self.next_churn.is_some_and(|c| c <= self.net.now) {
+                self.churn();
             }
+            if self.net.now >= t {
+                break;
+            }
+            let mut end = t.min(self.net.now + self.net.lookahead());
+            if let Some(c) = self.next_churn {
+                end = end.min(c);
+            }
+            self.start_lookups(end);
+            self.net.run_window(end);
             self.process_reports();
             for i in core::mem::take(&mut self.join_retry) {
                 if self.net.alive(i) {
                     self.join_new(i);
                 }
             }
-        }
-        if self.net.now < t {
-            self.net.now = t;
         }
     }
 
@@ -510,7 +527,7 @@ impl Driver {
                     self.net.now.0 / 1_000_000 % 100_000,
                     self.convergence_errors(2)
                 );
-                for sn in &self.net.nodes {
+                for (_, sn) in self.net.nodes() {
                     if let (Some(n), true) = (&sn.node, sn.joined) {
                         let st = n.status();
                         let want = self.truth.successor(&sn.id);
@@ -526,7 +543,7 @@ impl Driver {
                     }
                 }
                 if let Ok(w) = std::env::var("CHORD_SIM_WATCH") {
-                    for sn in &self.net.nodes {
+                    for (_, sn) in self.net.nodes() {
                         if w.split(',').any(|p| sn.id.to_hex().starts_with(p)) {
                             if let Some(n) = &sn.node {
                                 let st = n.status();
@@ -554,7 +571,7 @@ impl Driver {
     fn convergence_errors(&self, max: usize) -> Vec<String> {
         let truth = &self.truth;
         let mut errs = Vec::new();
-        for sn in &self.net.nodes {
+        for (_, sn) in self.net.nodes() {
             let (Some(node), true) = (sn.node.as_ref(), sn.joined) else {
                 continue;
             };
@@ -631,10 +648,10 @@ impl Driver {
     /// Which nodes hold a copy of each record.
     fn holders(&self) -> BTreeMap<Id, Vec<u32>> {
         let mut holders: BTreeMap<Id, Vec<u32>> = BTreeMap::new();
-        for (i, sn) in self.net.nodes.iter().enumerate() {
+        for (i, sn) in self.net.nodes() {
             if let Some(node) = &sn.node {
                 for r in node.records() {
-                    holders.entry(r.key).or_default().push(i as u32);
+                    holders.entry(r.key).or_default().push(i);
                 }
             }
         }
@@ -654,7 +671,7 @@ impl Driver {
             {
                 let h: Vec<NodeId> = holders
                     .get(key)
-                    .map(|v| v.iter().map(|i| self.net.nodes[*i as usize].id).collect())
+                    .map(|v| v.iter().map(|i| self.net.node(*i).id).collect())
                     .unwrap_or_default();
                 let o = self.truth.owner(key);
                 eprintln!(
@@ -704,65 +721,70 @@ impl Driver {
         let u = (self.rng.next_u64() as f64 + 1.0) / (u64::MAX as f64 + 2.0);
         let gap = Duration::from_secs_f64(-mean_gap * u.ln());
         let at = self.net.now + gap;
-        if at < self.churn_until {
-            self.net.schedule(at, Ev::Tick(TICK_CHURN));
+        self.next_churn = (at < self.churn_until).then_some(at);
+    }
+
+    /// One churn event: a random member leaves, a new node joins.
+    fn churn(&mut self) {
+        if let Some(v) = self.random_live() {
+            self.kill(v);
+        }
+        let ident = self.new_identity();
+        let i = self.net.add_node(ident, self.config.clone());
+        self.join_new(i);
+        self.schedule_churn();
+    }
+
+    /// Schedules the measured lookups that start before `end`, one every
+    /// `lookup_gap`, all of them by `lookups_end`.
+    fn start_lookups(&mut self, end: Time) {
+        while let Some(at) = self.next_lookup.filter(|at| *at < end) {
+            if let Some((i, key, query)) = self.new_lookup(true) {
+                let slot = self.starts.len() as u32;
+                self.starts.push(query);
+                self.net.schedule_lookup(at, i, key, slot);
+            }
+            self.lookups_issued += 1;
+            self.next_lookup = (self.lookups_issued < self.p.lookups)
+                .then(|| (at + self.lookup_gap).min(self.lookups_end));
         }
     }
 
-    fn on_tick(&mut self, k: u32) {
-        match k {
-            TICK_LOOKUP if self.lookups_issued < self.p.lookups => {
-                self.issue_lookup(true);
-                self.lookups_issued += 1;
-                let at = self.net.now + self.lookup_gap;
-                if self.lookups_issued < self.p.lookups {
-                    self.net
-                        .schedule(at.min(self.lookups_end), Ev::Tick(TICK_LOOKUP));
-                }
-            }
-            TICK_CHURN => {
-                if let Some(v) = self.random_live() {
-                    self.kill(v);
-                }
-                let ident = self.new_identity();
-                let i = self.net.add_node(ident, self.config.clone());
-                self.join_new(i);
-                self.schedule_churn();
-            }
-            TICK_FINAL => self.issue_lookup(false),
-            _ => {}
-        }
-    }
-
-    fn issue_lookup(&mut self, counted: bool) {
-        let Some(i) = self.random_live() else {
-            return;
-        };
+    /// A lookup of a random key from a random live node, and what the
+    /// scenario needs to judge its answer.
+    fn new_lookup(&mut self, counted: bool) -> Option<(u32, Id, Query)> {
+        let i = self.random_live()?;
         let key = self.random_id();
         let survived = match &self.pre_failure {
             Some(pre) => pre
                 .owner(&key)
-                .is_some_and(|o| self.net.index.get(&o).is_some_and(|ix| self.net.alive(*ix))),
+                .is_some_and(|o| self.net.index_of(&o).is_some_and(|ix| self.net.alive(ix))),
             None => true,
         };
         let owner_at_issue = self.truth.owner(&key);
+        let query = Query::Lookup {
+            key,
+            survived,
+            counted,
+            owner_at_issue,
+        };
+        Some((i, key, query))
+    }
+
+    /// Starts an uncounted lookup now.
+    fn issue_lookup(&mut self) {
+        let Some((i, key, query)) = self.new_lookup(false) else {
+            return;
+        };
         let mut qid = 0;
         self.net
             .with_node(i, |node, now| qid = node.lookup(key, now));
-        self.outstanding.insert(
-            (i, qid),
-            Query::Lookup {
-                key,
-                survived,
-                counted,
-                owner_at_issue,
-            },
-        );
+        self.outstanding.insert((i, qid), query);
     }
 
     fn final_lookups(&mut self, n: usize) {
         for _ in 0..n {
-            self.net.schedule(self.net.now, Ev::Tick(TICK_FINAL));
+            self.issue_lookup();
             let at = self.net.now + Duration::from_millis(5);
             self.run_until(at);
         }
@@ -794,9 +816,19 @@ impl Driver {
     }
 
     fn process_reports(&mut self) {
-        let reports = core::mem::take(&mut self.net.reports);
+        let reports = self.net.take_reports();
+        let starts = core::mem::take(&mut self.starts);
         for r in reports {
-            if let Event::JoinFailed(e) = &r.event {
+            let event = match r.said {
+                Said::LookupStarted { slot, qid } => {
+                    if let Some(q) = starts.get(slot as usize) {
+                        self.outstanding.insert((r.node, qid), *q);
+                    }
+                    continue;
+                }
+                Said::Event(e) => e,
+            };
+            if let Event::JoinFailed(e) = &event {
                 // A real shell tries again through another member.
                 self.join_failures += 1;
                 if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
@@ -811,9 +843,9 @@ impl Driver {
                 timeouts,
                 elapsed,
                 outcome,
-            } = r.event
+            } = event
             else {
-                if let Event::Joined = r.event {
+                if let Event::Joined = event {
                     self.mark_joined(r.node);
                 }
                 continue;
@@ -900,7 +932,7 @@ impl Driver {
                             let h: Vec<NodeId> = self
                                 .holders()
                                 .get(&key)
-                                .map(|v| v.iter().map(|i| self.net.nodes[*i as usize].id).collect())
+                                .map(|v| v.iter().map(|i| self.net.node(*i).id).collect())
                                 .unwrap_or_default();
                             eprintln!(
                                 "lost {key:?}: {outcome:?} holders {h:?} owner {:?}",

@@ -104,15 +104,40 @@ fn same_arguments_give_the_same_result() {
         loss: 0.01,
         ..base(120, 14)
     };
-    let mut a = run(&p);
-    let mut b = run(&p);
-    for o in [&mut a, &mut b] {
-        o.wall_ms = 0;
-        o.peak_rss_mb = 0.0;
-    }
-    assert_eq!(a, b);
+    let a = figures(run(&p));
+    assert_eq!(a, figures(run(&p)));
+    // Shards play time windows in parallel; how many there are, and on how
+    // many threads, must not change anything.
+    assert_eq!(
+        a,
+        figures(run(&Params {
+            threads: 3,
+            ..p.clone()
+        }))
+    );
     let other = run(&Params { seed: 15, ..p });
     assert_ne!(a.trace_hash, other.trace_hash, "the seed must matter");
+}
+
+#[test]
+fn churn_gives_the_same_result_on_any_number_of_threads() {
+    let p = Params {
+        records: 30,
+        churn_session_s: Some(120.0),
+        duration_s: Some(120.0),
+        lookups: 500,
+        ..base(150, 16)
+    };
+    let a = figures(run(&p));
+    assert!(a.sim_events > 0);
+    assert_eq!(a, figures(run(&Params { threads: 2, ..p })));
+}
+
+/// An outcome without what depends on the machine (wall time, memory).
+fn figures(mut o: Outcome) -> Outcome {
+    o.wall_ms = 0;
+    o.peak_rss_mb = 0.0;
+    o
 }
 
 #[test]
