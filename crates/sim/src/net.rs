@@ -37,15 +37,17 @@ pub struct Net {
 }
 
 impl Net {
-    /// A network with `shards` partitions, played on as many threads.
-    pub fn new(seed: u64, latency: Duration, loss: f64, start: Time, shards: usize) -> Net {
+    /// A network played on up to `threads` threads, one shard each (the
+    /// largest power of two not above it).
+    pub fn new(seed: u64, latency: Duration, loss: f64, start: Time, threads: usize) -> Net {
         // Without latency there is no lookahead: nodes could act on each
         // other within any window, so one shard plays everything.
-        let shards = if latency < Duration::from_micros(2) {
-            1
+        let shard_bits = if latency < Duration::from_micros(2) {
+            0
         } else {
-            shards.max(1)
+            threads.clamp(1, 64).ilog2()
         };
+        let shards = 1usize << shard_bits;
         let link_detect = Duration::from_secs(5);
         Net {
             now: start,
@@ -59,7 +61,7 @@ impl Net {
                 latency,
                 loss,
                 seed,
-                shards: shards as u32,
+                shard_bits,
             },
             created: 0,
             driver_trace: 0xcbf2_9ce4_8422_2325,
@@ -131,7 +133,7 @@ impl Net {
         let node_seed = self.shared.seed ^ (u64::from(idx) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let node = Node::new(identity, config, node_seed, self.now);
         let shard = self.shared.shard_of(idx);
-        self.shards[shard].nodes.push(SimNode::new(id, node));
+        self.shards[shard].add(SimNode::new(id, node));
         self.shared.ids.push(id);
         self.shared.alive.push(true);
         self.shared.index.insert(id, idx);

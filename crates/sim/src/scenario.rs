@@ -155,9 +155,16 @@ pub fn run(p: &Params) -> Outcome {
     let wall = std::time::Instant::now();
     let mut d = Driver::new(p.clone());
     let mut violations = Vec::new();
+    let debug = std::env::var_os("CHORD_SIM_DEBUG").is_some();
+    let lap = |phase: &str| {
+        if debug {
+            eprintln!("{phase} done after {} ms", wall.elapsed().as_millis());
+        }
+    };
 
     let t0 = d.net.now;
     d.build();
+    lap("build");
     let converged_at = d.run_until_converged(Duration::from_secs(if p.static_tables {
         120
     } else {
@@ -170,6 +177,7 @@ pub fn run(p: &Params) -> Outcome {
         ));
     }
     let converge_s = d.net.now.saturating_since(t0).as_secs_f64();
+    lap("convergence");
 
     // Maintenance traffic over a quiet window: every message is upkeep.
     let quiet = Duration::from_secs(10);
@@ -179,6 +187,7 @@ pub fn run(p: &Params) -> Outcome {
     d.run_until(q_end);
     let maintenance = (d.total_msgs_sent() - before) as f64 / n_live as f64 / quiet.as_secs_f64();
 
+    lap("quiet window");
     d.store_records();
 
     // The measured phase: failure or churn, with lookups spread over it.
@@ -204,7 +213,9 @@ pub fn run(p: &Params) -> Outcome {
     d.wait_outstanding(d.config.route_timeout + Duration::from_secs(2));
 
     // Settle, then check invariants.
+    lap("measured phase");
     let converged = d.run_until_converged(Duration::from_secs(900)).is_some();
+    lap("settling");
     if !converged {
         violations.push(format!(
             "ring did not converge after settling: {}",
@@ -214,6 +225,7 @@ pub fn run(p: &Params) -> Outcome {
     d.final_lookups(200.min(p.nodes * 4));
     violations.extend(d.final_wrong.iter().take(5).cloned());
     d.check_records();
+    lap("final checks");
 
     if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
         eprintln!(
@@ -226,7 +238,7 @@ pub fn run(p: &Params) -> Outcome {
             .net
             .nodes()
             .filter(|(_, n)| n.node.is_some())
-            .map(|(_, n)| n.links.len())
+            .map(|(_, n)| n.link_count())
             .collect();
         live.iter().sum::<usize>() as f64 / live.len().max(1) as f64
     };
