@@ -3,7 +3,7 @@
 # once and prints its JSON; all runs are deterministic except wall time and
 # memory. Pass scenario names to run a subset:
 #
-#   bash scripts/bench.sh                 # all (about 10 minutes on 2 cores)
+#   bash scripts/bench.sh                 # all (about 12 minutes on 2 cores)
 #   bash scripts/bench.sh stable10k scale100k
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +17,10 @@ declare -A RUNS=(
   [churn1k]="--nodes 1000 --churn-session-s 600 --duration-s 3600 --lookups 20000 --records 1000"
   [maint1k]="--nodes 1000 --static-tables --lookups 10000 --duration-s 10"
   [scale100k]="--nodes 100000 --static-tables --lookups 1000000 --duration-s 10"
+  # The same run on one thread: the peer figure for the parallel speed-up.
+  [scale100k_1thread]="--nodes 100000 --static-tables --lookups 1000000 --duration-s 10 --threads 1"
 )
-ORDER=(stable10k stable10k_joins fail1k churn1k maint1k scale100k)
+ORDER=(stable10k stable10k_joins fail1k churn1k maint1k scale100k scale100k_1thread)
 [ $# -gt 0 ] && ORDER=("$@")
 
 for name in "${ORDER[@]}"; do

@@ -21,9 +21,10 @@ use std::collections::BTreeMap;
 /// The ordering key creator of events the scenario makes between windows.
 const DRIVER: u32 = u32::MAX;
 
-/// Below this many queued events a window is played on one thread: starting
-/// threads would cost more than it saves.
-const PARALLEL_MIN_EVENTS: usize = 1024;
+/// A window is played on several threads only if the one before it had at
+/// least this many events: below that, starting threads costs more than it
+/// saves (a small ring has a few dozen events per window).
+const PARALLEL_MIN_EVENTS: u64 = 2000;
 
 #[derive(Debug)]
 pub struct Net {
@@ -34,6 +35,8 @@ pub struct Net {
     /// What the scenario mixed in (answers it saw).
     driver_trace: u64,
     threads: usize,
+    /// Events played in the last window.
+    last_window: u64,
 }
 
 impl Net {
@@ -66,6 +69,7 @@ impl Net {
             created: 0,
             driver_trace: 0xcbf2_9ce4_8422_2325,
             threads: shards,
+            last_window: 0,
         }
     }
 
@@ -207,8 +211,8 @@ impl Net {
     pub fn run_window(&mut self, end: Time) {
         self.exchange();
         let shared = &self.shared;
-        let queued: usize = self.shards.iter().map(Shard::queued).sum();
-        if self.threads > 1 && queued >= PARALLEL_MIN_EVENTS {
+        let before = self.events_processed();
+        if self.threads > 1 && self.last_window >= PARALLEL_MIN_EVENTS {
             std::thread::scope(|s| {
                 let mut rest = self.shards.iter_mut();
                 let first = rest.next();
@@ -225,6 +229,7 @@ impl Net {
             }
         }
         self.exchange();
+        self.last_window = self.events_processed() - before;
         self.now = self.now.max(end);
     }
 

@@ -74,6 +74,7 @@ impl<T> Queue<T> {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

@@ -268,10 +268,6 @@ impl Shard {
         }
     }
 
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
     pub fn node(&self, sh: &Shared, i: u32) -> &SimNode {
         &self.nodes[sh.local(i)]
     }
