@@ -163,3 +163,20 @@ fn computed_tables_route_like_a_ring_built_by_joins() {
         computed.hops_mean
     );
 }
+
+#[test]
+fn busy_windows_played_on_two_threads_match_one_thread() {
+    // Enough lookups that windows hold thousands of events and shards are
+    // really played on separate threads.
+    let p = Params {
+        static_tables: true,
+        lookups: 40_000,
+        duration_s: Some(4.0),
+        ..base(1000, 17)
+    };
+    let one = figures(run(&p));
+    assert_clean(&one);
+    assert_eq!(one.lookups_failed, 0, "{one:?}");
+    assert!(one.sim_events > 400_000, "{one:?}");
+    assert_eq!(one, figures(run(&Params { threads: 2, ..p })));
+}
