@@ -40,6 +40,7 @@ mod record;
 mod stats;
 mod store;
 mod time;
+mod vecmap;
 mod wire;
 
 pub use config::Config;

@@ -3,30 +3,48 @@
 
 use crate::id::NodeId;
 use crate::time::Time;
+use crate::vecmap::VecMap;
 use crate::wire::{CloseReason, Message};
 use core::time::Duration;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
+/// What a node keeps per link. Small on purpose: routing looks links up
+/// for every message, and the few bytes of each entry sit side by side.
 #[derive(Debug)]
 pub struct Link {
-    /// `None` once up; the connect deadline while being opened.
-    pub connecting: Option<Time>,
-    /// Messages waiting for the link to come up.
-    pub queue: VecDeque<Message>,
     pub last_used: Time,
-    /// Smoothed round trip and its variation, in microseconds.
-    pub srtt: Option<(u64, u64)>,
+    /// Smoothed round trip and its variation, in microseconds (saturated:
+    /// round trips are bounded by the route timeout, far below 71 minutes).
+    srtt: Option<(u32, u32)>,
     /// The peer announced it closes this link (and why): its going down is
     /// then no failure.
     pub closing: Option<CloseReason>,
+    /// Being opened; its deadline and queue are in [`Links::opening`].
+    connecting: bool,
+}
+
+impl Link {
+    /// True while the link is being opened.
+    pub fn is_connecting(&self) -> bool {
+        self.connecting
+    }
+}
+
+/// A link being opened: rare and short-lived, so kept apart from the
+/// per-link entries that every message looks at.
+#[derive(Debug)]
+struct Opening {
+    deadline: Time,
+    /// Messages waiting for the link to come up.
+    queue: VecDeque<Message>,
 }
 
 #[derive(Debug, Default)]
 pub struct Links {
-    map: BTreeMap<NodeId, Link>,
-    /// How many links are being opened: the deadline scan is skipped when
-    /// none is (it runs after every input).
-    connecting: usize,
+    map: VecMap<NodeId, Link>,
+    /// The links of `map` being opened. The deadline scans run after every
+    /// input and only look here.
+    opening: VecMap<NodeId, Opening>,
 }
 
 /// What happened to a message handed to [`Links::send`].
@@ -52,7 +70,7 @@ impl Links {
     }
 
     pub fn is_up(&self, peer: &NodeId) -> bool {
-        self.map.get(peer).is_some_and(|l| l.connecting.is_none())
+        self.map.get(peer).is_some_and(|l| !l.connecting)
     }
 
     pub fn contains(&self, peer: &NodeId) -> bool {
@@ -62,7 +80,7 @@ impl Links {
     pub fn up_peers(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.map
             .iter()
-            .filter(|(_, l)| l.connecting.is_none())
+            .filter(|(_, l)| !l.connecting)
             .map(|(p, _)| *p)
     }
 
@@ -75,41 +93,47 @@ impl Links {
         if self.map.contains_key(&peer) {
             return;
         }
-        self.connecting += 1;
+        self.opening.insert(
+            peer,
+            Opening {
+                deadline,
+                queue: VecDeque::new(),
+            },
+        );
         self.map.insert(
             peer,
             Link {
-                connecting: Some(deadline),
-                queue: VecDeque::new(),
                 last_used: now,
                 srtt: None,
                 closing: None,
+                connecting: true,
             },
         );
     }
 
     /// Marks a link up (opened by us or by the peer); returns what was queued.
     pub fn up(&mut self, peer: NodeId, now: Time) -> VecDeque<Message> {
-        let link = self.map.entry(peer).or_insert(Link {
-            connecting: None,
-            queue: VecDeque::new(),
+        let link = self.map.get_or_insert_with(peer, || Link {
             last_used: now,
             srtt: None,
             closing: None,
+            connecting: false,
         });
-        if link.connecting.take().is_some() {
-            self.connecting -= 1;
-        }
         link.last_used = now;
         link.closing = None;
-        core::mem::take(&mut link.queue)
+        if core::mem::take(&mut link.connecting) {
+            if let Some(o) = self.opening.remove(&peer) {
+                return o.queue;
+            }
+        }
+        VecDeque::new()
     }
 
-    /// Forgets a link; returns it (with its queue) if there was one.
+    /// Forgets a link (and what was queued on it); returns it if there was one.
     pub fn remove(&mut self, peer: &NodeId) -> Option<Link> {
         let link = self.map.remove(peer)?;
-        if link.connecting.is_some() {
-            self.connecting -= 1;
+        if link.connecting {
+            self.opening.remove(peer);
         }
         Some(link)
     }
@@ -118,15 +142,17 @@ impl Links {
     pub fn send(&mut self, peer: &NodeId, msg: Message, now: Time, queue_cap: usize) -> Sent {
         match self.map.get_mut(peer) {
             None => Sent::NoLink(msg),
-            Some(l) if l.connecting.is_none() => {
+            Some(l) if !l.connecting => {
                 l.last_used = now;
                 Sent::Now(msg)
             }
-            Some(l) if l.queue.len() >= queue_cap => Sent::QueueFull(msg),
-            Some(l) => {
-                l.queue.push_back(msg);
-                Sent::Queued
-            }
+            Some(_) => match self.opening.get_mut(peer) {
+                Some(o) if o.queue.len() < queue_cap => {
+                    o.queue.push_back(msg);
+                    Sent::Queued
+                }
+                _ => Sent::QueueFull(msg),
+            },
         }
     }
 
@@ -148,13 +174,16 @@ impl Links {
             return;
         };
         let r = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
-        l.srtt = Some(match l.srtt {
+        let (srtt, var) = match l.srtt {
             None => (r, r / 2),
             Some((srtt, var)) => {
+                let (srtt, var) = (u64::from(srtt), u64::from(var));
                 let var = (3 * var + srtt.abs_diff(r)) / 4;
                 ((7 * srtt + r) / 8, var)
             }
-        });
+        };
+        let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        l.srtt = Some((narrow(srtt), narrow(var)));
     }
 
     /// The acknowledgement timeout for a peer.
@@ -165,6 +194,7 @@ impl Links {
             // of margin: on a steady path rttvar decays to nothing and an
             // answer arriving exactly on time would count as lost.
             Some((srtt, var)) => {
+                let (srtt, var) = (u64::from(srtt), u64::from(var));
                 Duration::from_micros(srtt + (4 * var).max(srtt / 2)).clamp(min, max)
             }
         }
@@ -179,7 +209,7 @@ impl Links {
     ) -> Option<NodeId> {
         self.map
             .iter()
-            .filter(|(p, l)| (even_connecting || l.connecting.is_none()) && !keep(p))
+            .filter(|(p, l)| (even_connecting || !l.connecting) && !keep(p))
             .min_by_key(|(p, l)| (l.last_used, **p))
             .map(|(p, _)| *p)
     }
@@ -188,28 +218,22 @@ impl Links {
     pub fn idle(&self, before: Time, keep: &dyn Fn(&NodeId) -> bool) -> Vec<NodeId> {
         self.map
             .iter()
-            .filter(|(p, l)| l.connecting.is_none() && l.last_used < before && !keep(p))
+            .filter(|(p, l)| !l.connecting && l.last_used < before && !keep(p))
             .map(|(p, _)| *p)
             .collect()
     }
 
     /// Links whose connect deadline has passed.
     pub fn connect_expired(&self, now: Time) -> Vec<NodeId> {
-        if self.connecting == 0 {
-            return Vec::new();
-        }
-        self.map
+        self.opening
             .iter()
-            .filter(|(_, l)| l.connecting.is_some_and(|d| d <= now))
+            .filter(|(_, o)| o.deadline <= now)
             .map(|(p, _)| *p)
             .collect()
     }
 
     /// Earliest connect deadline.
     pub fn next_deadline(&self) -> Option<Time> {
-        if self.connecting == 0 {
-            return None;
-        }
-        self.map.values().filter_map(|l| l.connecting).min()
+        self.opening.values().map(|o| o.deadline).min()
     }
 }

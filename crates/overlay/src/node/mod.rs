@@ -20,6 +20,7 @@ use crate::record::{Kind, Record};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::time::Time;
+use crate::vecmap::VecMap;
 use crate::wire::{Message, Mode, Request, WireError, MAX_ATTACH};
 use core::time::Duration;
 use links::Links;
@@ -27,7 +28,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use ring::Ring;
 use route::{Pending, Purpose, Upstream};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Period of housekeeping (idle links, expired records, forgotten deaths).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -97,17 +98,17 @@ pub struct Node {
     events: VecDeque<Event>,
 
     /// Routed requests waiting for an answer, by our hop-local number.
-    pending: BTreeMap<u64, Pending>,
+    pending: VecMap<u64, Pending>,
     next_no: u64,
     next_query: QueryId,
     /// Attach requests delivered to the shell, waiting for its answer.
-    attach_waiting: BTreeMap<AttachToken, (Upstream, u8, u8, Time)>,
+    attach_waiting: VecMap<AttachToken, (Upstream, u8, u8, Time)>,
     next_token: AttachToken,
 
     /// Nodes found dead, and until when they stay out of the tables.
-    dead: BTreeMap<NodeId, Time>,
+    dead: VecMap<NodeId, Time>,
     /// Peers that refused a link (over budget), and until when we leave them be.
-    busy: BTreeMap<NodeId, Time>,
+    busy: VecMap<NodeId, Time>,
 
     // Ring upkeep.
     pred_heard: Time,
@@ -155,13 +156,13 @@ impl Node {
             rng,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            pending: BTreeMap::new(),
+            pending: VecMap::new(),
             next_no,
             next_query: 1,
-            attach_waiting: BTreeMap::new(),
+            attach_waiting: VecMap::new(),
             next_token: 1,
-            dead: BTreeMap::new(),
-            busy: BTreeMap::new(),
+            dead: VecMap::new(),
+            busy: VecMap::new(),
             pred_heard: now,
             stab_wait: None,
             stab_seq: 0,
@@ -755,7 +756,7 @@ impl Node {
 
     fn close_link(&mut self, peer: NodeId, reason: crate::wire::CloseReason) {
         if let Some(link) = self.links.remove(&peer) {
-            if link.connecting.is_none() {
+            if !link.is_connecting() {
                 if reason == crate::wire::CloseReason::Busy {
                     // Evicted for budget: tell it who else is around.
                     let view = Message::Neighbours {

@@ -566,7 +566,7 @@ impl Node {
         let mut timed_out_hops = Vec::new();
         let mut expired = Vec::new();
         let mut unparked = Vec::new();
-        for (no, p) in &self.pending {
+        for (no, p) in self.pending.iter() {
             if p.expires <= now {
                 expired.push(*no);
             } else if !p.acked && p.hop_deadline <= now {
