@@ -83,16 +83,18 @@ pub struct Status {
 
 /// One Chord node. Feed it inputs with `now`; drain transmits, events and
 /// the next timeout after every input.
+///
+/// What routing a message touches (ring, links, pending requests, counters,
+/// the routing limits, the timers `poll_timeout` reads) is kept in this
+/// struct; the rest lives behind `cold`, so that a node whose state is not in
+/// the cache costs few memory loads per message.
 #[derive(Debug)]
 pub struct Node {
-    identity: Identity,
-    config: Config,
     phase: Phase,
     ring: Ring,
     links: Links,
-    store: Store,
     stats: Stats,
-    rng: ChaCha8Rng,
+    limits: RouteLimits,
 
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -100,10 +102,6 @@ pub struct Node {
     /// Routed requests waiting for an answer, by our hop-local number.
     pending: VecMap<u64, Pending>,
     next_no: u64,
-    next_query: QueryId,
-    /// Attach requests delivered to the shell, waiting for its answer.
-    attach_waiting: VecMap<AttachToken, (Upstream, u8, u8, Time)>,
-    next_token: AttachToken,
 
     /// Nodes found dead, and until when they stay out of the tables.
     dead: VecMap<NodeId, Time>,
@@ -111,32 +109,81 @@ pub struct Node {
     busy: VecMap<NodeId, Time>,
 
     // Ring upkeep.
-    pred_heard: Time,
     stab_wait: Option<(NodeId, u32, Time)>,
-    stab_seq: u32,
-    finger_cursor: usize,
-    finger_inflight: bool,
-    finger_burst: bool,
     /// A finger probe in flight: (finger index, peer, sequence, deadline).
     probe_wait: Option<(usize, NodeId, u32, Time)>,
-    /// Finger refreshes done, to make every few of them a full lookup.
-    finger_rounds: u64,
-    self_check_due: bool,
+    finger_burst: bool,
     /// While joining: placed in the ring, waiting until this deadline for the
     /// successor to take us as predecessor.
     confirming: Option<Time>,
+
+    // Timers.
+    next_stabilize: Time,
+    next_finger: Time,
+    next_sweep: Time,
+    ring_dirty: bool,
+
+    cold: Box<Cold>,
+}
+
+/// The parts of the configuration read for every routed message, copied
+/// out of [`Config`] so that they sit next to the rest of the hot state.
+#[derive(Debug)]
+struct RouteLimits {
+    route_timeout: Duration,
+    connect_timeout: Duration,
+    rto_initial: Duration,
+    rto_min: Duration,
+    rto_max: Duration,
+    max_pending: usize,
+    max_attempts: usize,
+    link_queue: usize,
+    hop_limit: u8,
+}
+
+impl RouteLimits {
+    fn of(c: &Config) -> RouteLimits {
+        RouteLimits {
+            route_timeout: c.route_timeout,
+            connect_timeout: c.connect_timeout,
+            rto_initial: c.rto_initial,
+            rto_min: c.rto_min,
+            rto_max: c.rto_max,
+            max_pending: c.max_pending,
+            max_attempts: c.max_attempts,
+            link_queue: c.link_queue,
+            hop_limit: c.hop_limit,
+        }
+    }
+}
+
+/// Node state that routing does not touch: identity, configuration, records,
+/// randomness, join and upkeep bookkeeping.
+#[derive(Debug)]
+struct Cold {
+    identity: Identity,
+    config: Config,
+    store: Store,
+    rng: ChaCha8Rng,
+
+    next_query: QueryId,
+    /// Attach requests delivered to the shell, waiting for its answer.
+    attach_waiting: VecMap<AttachToken, (Upstream, u8, u8, Time)>,
+    next_token: AttachToken,
+
+    pred_heard: Time,
+    stab_seq: u32,
+    finger_cursor: usize,
+    finger_inflight: bool,
+    /// Finger refreshes done, to make every few of them a full lookup.
+    finger_rounds: u64,
+    self_check_due: bool,
     /// Nodes a joining node may send its join through.
     join_candidates: Vec<NodeId>,
     record_version: u64,
     /// What replication last saw: (predecessor, replica targets).
     replicated_view: (Option<NodeId>, Vec<NodeId>),
-
-    // Timers.
-    next_stabilize: Time,
-    next_finger: Time,
     next_replicate: Time,
-    next_sweep: Time,
-    ring_dirty: bool,
 }
 
 impl Node {
@@ -147,41 +194,44 @@ impl Node {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let next_no = rng.next_u64() >> 16;
         Node {
-            ring: Ring::new(me, config.successors),
-            store: Store::new(config.store),
-            identity,
             phase: Phase::Idle,
+            ring: Ring::new(me, config.successors),
             links: Links::default(),
             stats: Stats::default(),
-            rng,
+            limits: RouteLimits::of(&config),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             pending: VecMap::new(),
             next_no,
-            next_query: 1,
-            attach_waiting: VecMap::new(),
-            next_token: 1,
             dead: VecMap::new(),
             busy: VecMap::new(),
-            pred_heard: now,
             stab_wait: None,
-            stab_seq: 0,
-            finger_cursor: 0,
-            finger_inflight: false,
-            finger_burst: false,
             probe_wait: None,
-            finger_rounds: 0,
-            self_check_due: false,
-            join_candidates: Vec::new(),
+            finger_burst: false,
             confirming: None,
-            record_version: 0,
-            replicated_view: (None, Vec::new()),
             next_stabilize: now,
             next_finger: now,
-            next_replicate: now + config.replicate_interval,
             next_sweep: now,
             ring_dirty: false,
-            config,
+            cold: Box::new(Cold {
+                store: Store::new(config.store),
+                identity,
+                rng,
+                next_query: 1,
+                attach_waiting: VecMap::new(),
+                next_token: 1,
+                pred_heard: now,
+                stab_seq: 0,
+                finger_cursor: 0,
+                finger_inflight: false,
+                finger_rounds: 0,
+                self_check_due: false,
+                join_candidates: Vec::new(),
+                record_version: 0,
+                replicated_view: (None, Vec::new()),
+                next_replicate: now + config.replicate_interval,
+                config,
+            }),
         }
     }
 
@@ -192,12 +242,12 @@ impl Node {
 
     /// The identity (for signing and persisting).
     pub fn identity(&self) -> &Identity {
-        &self.identity
+        &self.cold.identity
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.cold.config
     }
 
     /// Counters.
@@ -219,7 +269,7 @@ impl Node {
             successors: self.ring.succ.clone(),
             fingers: self.ring.distinct_fingers(),
             links: self.links.up_peers().collect(),
-            records: self.store.len(),
+            records: self.cold.store.len(),
         }
     }
 
@@ -230,7 +280,7 @@ impl Node {
 
     /// The records this node holds (owned and replicas).
     pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.store.iter()
+        self.cold.store.iter()
     }
 
     /// Starts a new ring with this node alone in it.
@@ -258,8 +308,8 @@ impl Node {
             *slot = *f;
         }
         self.phase = Phase::Joined;
-        self.pred_heard = now;
-        self.replicated_view = (self.ring.pred, self.replica_targets());
+        self.cold.pred_heard = now;
+        self.cold.replicated_view = (self.ring.pred, self.replica_targets());
         self.schedule_upkeep(now);
     }
 
@@ -288,7 +338,7 @@ impl Node {
         ttl: Duration,
         now: Time,
     ) -> Result<QueryId, LocalError> {
-        if value.len() > self.config.store.max_value {
+        if value.len() > self.cold.config.store.max_value {
             return Err(LocalError::TooLarge);
         }
         self.put_record(key, kind, Some(value), ttl, now)
@@ -317,17 +367,17 @@ impl Node {
         if self.phase == Phase::Left {
             return Err(LocalError::Left);
         }
-        if ttl.is_zero() || ttl > self.config.store.max_ttl {
+        if ttl.is_zero() || ttl > self.cold.config.store.max_ttl {
             return Err(LocalError::BadTtl);
         }
         // Versions follow this node's clock so that a later write wins even
         // from another tab that shares the identity.
-        self.record_version = (self.record_version + 1).max(now.as_micros());
+        self.cold.record_version = (self.cold.record_version + 1).max(now.as_micros());
         let record = Record::sign(
-            &self.identity,
+            &self.cold.identity,
             key,
             kind,
-            self.record_version,
+            self.cold.record_version,
             now + ttl,
             value,
         );
@@ -359,6 +409,7 @@ impl Node {
             return Err(LocalError::PayloadTooLarge);
         }
         let (up, hops, timeouts, _) = self
+            .cold
             .attach_waiting
             .remove(&token)
             .ok_or(LocalError::UnknownToken)?;
@@ -495,18 +546,18 @@ impl Node {
             // due within half a period runs with it, so a node wakes about
             // once per period instead of once per task.
             let stabilize_due = now >= self.next_stabilize;
-            let horizon = now + self.config.stabilize_interval / 2;
+            let horizon = now + self.cold.config.stabilize_interval / 2;
             if stabilize_due {
                 self.stabilize(now);
-                self.next_stabilize = now + self.jitter(self.config.stabilize_interval);
+                self.next_stabilize = now + self.jitter(self.cold.config.stabilize_interval);
             }
             if now >= self.next_finger || (stabilize_due && self.next_finger <= horizon) {
                 self.fix_next_finger(now);
-                self.next_finger = now + self.jitter(self.config.finger_interval);
+                self.next_finger = now + self.jitter(self.cold.config.finger_interval);
             }
-            if stabilize_due && self.next_replicate <= horizon {
+            if stabilize_due && self.cold.next_replicate <= horizon {
                 self.replicate_all(now);
-                self.next_replicate = now + self.jitter(self.config.replicate_interval);
+                self.cold.next_replicate = now + self.jitter(self.cold.config.replicate_interval);
             }
             if stabilize_due && self.next_sweep <= horizon {
                 self.sweep(now);
@@ -572,8 +623,8 @@ impl Node {
     // ---- shared plumbing ------------------------------------------------
 
     fn start_query(&mut self, target: Id, mode: Mode, request: Request, now: Time) -> QueryId {
-        let id = self.next_query;
-        self.next_query += 1;
+        let id = self.cold.next_query;
+        self.cold.next_query += 1;
         // Attach negotiates links, so a joining node that has its bootstrap
         // link may use it to reach its new neighbours.
         let may_attach = matches!(request, Request::Attach { .. })
@@ -630,7 +681,7 @@ impl Node {
     /// it can be neither sent nor queued (no link to be had, queue full);
     /// the message is then dropped.
     fn send(&mut self, to: NodeId, msg: Message, now: Time) -> bool {
-        let msg = match self.links.send(&to, msg, now, self.config.link_queue) {
+        let msg = match self.links.send(&to, msg, now, self.limits.link_queue) {
             links::Sent::Now(msg) => {
                 self.push_transmit(to, msg);
                 return true;
@@ -645,7 +696,7 @@ impl Node {
         if !self.try_connect(to, now) {
             return false;
         }
-        match self.links.send(&to, msg, now, self.config.link_queue) {
+        match self.links.send(&to, msg, now, self.limits.link_queue) {
             links::Sent::Now(msg) => {
                 self.push_transmit(to, msg);
                 true
@@ -670,7 +721,7 @@ impl Node {
     /// A peer stopped answering or its link failed: forget it, route around it.
     fn peer_failed(&mut self, peer: NodeId, now: Time) {
         if self.dead.len() < 4096 {
-            self.dead.insert(peer, now + self.config.dead_memory);
+            self.dead.insert(peer, now + self.cold.config.dead_memory);
         }
         if self.ring.remove(&peer) {
             self.ring_dirty = true;
@@ -685,14 +736,14 @@ impl Node {
 
     /// The acknowledgement timeout for a peer, from its measured round trip.
     fn rto(&self, peer: &NodeId) -> Duration {
-        let c = &self.config;
+        let c = &self.limits;
         self.links.rto(peer, c.rto_initial, c.rto_min, c.rto_max)
     }
 
     /// A fresh sequence number for stabilization and probes.
     fn next_seq(&mut self) -> u32 {
-        self.stab_seq = self.stab_seq.wrapping_add(1);
-        self.stab_seq
+        self.cold.stab_seq = self.cold.stab_seq.wrapping_add(1);
+        self.cold.stab_seq
     }
 
     /// Stops waiting for a stabilization or probe answer from `peer`.
@@ -702,7 +753,7 @@ impl Node {
         }
         if self.probe_wait.is_some_and(|(_, p, _, _)| p == peer) {
             self.probe_wait = None;
-            self.finger_inflight = false;
+            self.cold.finger_inflight = false;
         }
     }
 
@@ -714,18 +765,18 @@ impl Node {
         let offset = if spread == 0 {
             0
         } else {
-            self.rng.next_u64() % spread
+            self.cold.rng.next_u64() % spread
         };
         Duration::from_micros(micros - micros / 4 + offset)
     }
 
     fn schedule_upkeep(&mut self, now: Time) {
-        let first = self.jitter(self.config.stabilize_interval);
+        let first = self.jitter(self.cold.config.stabilize_interval);
         self.next_stabilize = now + first / 2;
-        let fing = self.jitter(self.config.finger_interval);
+        let fing = self.jitter(self.cold.config.finger_interval);
         self.next_finger = now + fing / 2;
-        let rep = self.jitter(self.config.replicate_interval);
-        self.next_replicate = now + rep;
+        let rep = self.jitter(self.cold.config.replicate_interval);
+        self.cold.next_replicate = now + rep;
     }
 
     /// Work that follows any input: react to ring changes once.
@@ -742,11 +793,11 @@ impl Node {
     fn sweep(&mut self, now: Time) {
         self.dead.retain(|_, until| *until > now);
         self.busy.retain(|_, until| *until > now);
-        self.store.expire(now);
-        self.attach_waiting.retain(|_, w| w.3 > now);
+        self.cold.store.expire(now);
+        self.cold.attach_waiting.retain(|_, w| w.3 > now);
         if self.phase == Phase::Joined {
             let keep = self.essential_set();
-            let before = now - self.config.link_idle;
+            let before = now - self.cold.config.link_idle;
             for peer in self.links.idle(before, &|p| keep.contains(p)) {
                 self.close_link(peer, crate::wire::CloseReason::Idle);
             }
@@ -776,7 +827,9 @@ impl Node {
         let was_known = self.links.contains(&peer);
         if !was_known {
             // Opened by the peer: make room if over budget, else refuse.
-            if self.links.len() >= self.config.max_links && !self.make_room_for(Some(peer), now) {
+            if self.links.len() >= self.cold.config.max_links
+                && !self.make_room_for(Some(peer), now)
+            {
                 // Refuse, but say who is around so the peer can go on.
                 let view = Message::Neighbours {
                     predecessor: self.ring.pred,

@@ -22,7 +22,7 @@ impl Node {
             .succ
             .iter()
             .filter(|s| !self.is_dead(s))
-            .take(self.config.replicas.saturating_sub(1))
+            .take(self.cold.config.replicas.saturating_sub(1))
             .copied()
             .collect()
     }
@@ -30,20 +30,20 @@ impl Node {
     /// Records this node is the owner of (its range (pred, me]).
     fn owned_records(&self) -> Vec<Record> {
         match self.ring.pred {
-            Some(p) => self.store.in_range(&p, &self.ring.me),
-            None if self.ring.succ.is_empty() => self.store.iter().cloned().collect(),
+            Some(p) => self.cold.store.in_range(&p, &self.ring.me),
+            None if self.ring.succ.is_empty() => self.cold.store.iter().cloned().collect(),
             None => Vec::new(),
         }
     }
 
     /// Copies beyond the successor's that a push down the chain asks for.
     fn chain_rest(&self) -> u8 {
-        u8::try_from(self.config.replicas.saturating_sub(2)).unwrap_or(u8::MAX)
+        u8::try_from(self.cold.config.replicas.saturating_sub(2)).unwrap_or(u8::MAX)
     }
 
     /// Pushes owned records down the successor chain.
     fn push_chain(&mut self, records: Vec<Record>, now: Time) {
-        if self.config.replicas < 2 || records.is_empty() {
+        if self.cold.config.replicas < 2 || records.is_empty() {
             return;
         }
         if let Some(s) = self.ring.succ.iter().find(|s| !self.is_dead(s)).copied() {
@@ -63,7 +63,7 @@ impl Node {
         let targets = self.replica_targets();
         let pred = self.ring.pred;
         let (old_pred, old_targets) =
-            core::mem::replace(&mut self.replicated_view, (pred, targets.clone()));
+            core::mem::replace(&mut self.cold.replicated_view, (pred, targets.clone()));
         let Some(p) = pred else {
             return;
         };
@@ -80,14 +80,14 @@ impl Node {
 
     /// Anti-entropy: push everything we own to every replica, drop expired.
     pub(super) fn replicate_all(&mut self, now: Time) {
-        self.store.expire(now);
+        self.cold.store.expire(now);
         let owned = self.owned_records();
         self.push_chain(owned, now);
         // Copies of records before our range go back to the predecessor:
         // if an owner lost its copy (it joined while the hand-over went
         // astray), the copies behind it bring it back.
         if let Some(p) = self.ring.pred.filter(|p| !self.is_dead(p)) {
-            let behind = self.store.in_range(&self.ring.me, &p);
+            let behind = self.cold.store.in_range(&self.ring.me, &p);
             if !behind.is_empty() {
                 self.push_records(p, behind, 0, now);
             }
@@ -97,10 +97,10 @@ impl Node {
     /// A new predecessor took over part of our range: hand it those records.
     pub(super) fn hand_over_to_predecessor(&mut self, old: Option<NodeId>, new: NodeId, now: Time) {
         let records = match old {
-            Some(o) if new.in_open(&o, &self.ring.me) => self.store.in_range(&o, &new),
+            Some(o) if new.in_open(&o, &self.ring.me) => self.cold.store.in_range(&o, &new),
             // Unknown or replaced predecessor: everything outside (new, me]
             // may belong to it or to nodes it replicates for.
-            _ => self.store.in_range(&self.ring.me, &new),
+            _ => self.cold.store.in_range(&self.ring.me, &new),
         };
         if !records.is_empty() {
             self.push_records(new, records, 0, now);
@@ -157,7 +157,7 @@ impl Node {
     ) {
         let mut kept = Vec::new();
         for r in records {
-            match self.store.put(r.clone(), now) {
+            match self.cold.store.put(r.clone(), now) {
                 Ok(_) => kept.push(r),
                 Err(_) => self.stats.records_refused += 1,
             }

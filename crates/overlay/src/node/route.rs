@@ -90,7 +90,7 @@ impl Node {
             request,
         };
         let up = Upstream::Local(purpose, now);
-        if self.pending.len() >= self.config.max_pending {
+        if self.pending.len() >= self.limits.max_pending {
             self.stats.dropped_overload += 1;
             self.finish_local(purpose, now, 0, 0, now, Err(QueryError::Overloaded));
             return;
@@ -105,7 +105,7 @@ impl Node {
     fn insert_pending(&mut self, up: Upstream, route: Route, now: Time) -> u64 {
         let no = self.next_no;
         self.next_no = self.next_no.wrapping_add(1);
-        let expires = now + self.config.route_timeout;
+        let expires = now + self.limits.route_timeout;
         self.pending.insert(
             no,
             Pending {
@@ -137,9 +137,9 @@ impl Node {
             && matches!(route.request, Request::Attach { .. });
         let refusal = if self.phase != Phase::Joined && !placed_join && !own_attach {
             Some(RouteError::Refused)
-        } else if route.hops >= self.config.hop_limit {
+        } else if route.hops >= self.limits.hop_limit {
             Some(RouteError::HopLimit)
-        } else if self.pending.len() >= self.config.max_pending {
+        } else if self.pending.len() >= self.limits.max_pending {
             self.stats.dropped_overload += 1;
             Some(RouteError::Refused)
         } else {
@@ -284,6 +284,7 @@ impl Node {
                 .map(|p| p.tried.clone())
                 .unwrap_or_default();
             let next = self
+                .cold
                 .join_candidates
                 .iter()
                 .find(|c| !tried.contains(c) && !self.is_dead(c))
@@ -302,12 +303,12 @@ impl Node {
         let wait = if self.links.is_up(&next) {
             self.rto(&next)
         } else {
-            self.config.connect_timeout + self.rto(&next)
+            self.limits.connect_timeout + self.rto(&next)
         };
         let Some(p) = self.pending.get_mut(&no) else {
             return;
         };
-        if p.tried.len() >= self.config.max_attempts {
+        if p.tried.len() >= self.limits.max_attempts {
             self.fail(no, RouteError::NoRoute, now);
             return;
         }
@@ -395,13 +396,13 @@ impl Node {
                 successors: self.ring.succ.clone(),
             },
             Request::Get { kind } => Reply::Records {
-                records: self.store.get(&target, kind, now),
+                records: self.cold.store.get(&target, kind, now),
             },
             Request::Put(record) => {
                 if record.key != target {
                     Reply::Failed(RouteError::Refused)
                 } else {
-                    match self.store.put((*record).clone(), now) {
+                    match self.cold.store.put((*record).clone(), now) {
                         Ok(outcome) => {
                             if outcome != PutOutcome::Unchanged {
                                 self.replicate_one(*record, now);
@@ -424,10 +425,11 @@ impl Node {
                     if let super::Upstream::Remote(peer, their_no) = p.up {
                         self.push_transmit(peer, Message::RouteAck { no: their_no });
                     }
-                    let token = self.next_token;
-                    self.next_token += 1;
-                    let until = now + self.config.route_timeout;
-                    self.attach_waiting
+                    let token = self.cold.next_token;
+                    self.cold.next_token += 1;
+                    let until = now + self.limits.route_timeout;
+                    self.cold
+                        .attach_waiting
                         .insert(token, (p.up, hops, timeouts, until));
                     self.events.push_back(crate::event::Event::AttachRequest {
                         token,

@@ -22,7 +22,7 @@ impl Node {
             return;
         }
         self.phase = Phase::Joining;
-        self.join_candidates = vec![bootstrap];
+        self.cold.join_candidates = vec![bootstrap];
         let me = self.ring.me;
         self.originate(
             me,
@@ -60,8 +60,8 @@ impl Node {
                 // Not joined yet: the successor must first take us as its
                 // predecessor, or lookups would find two owners for our
                 // range. Stabilize with it at once; `confirm_join` ends it.
-                self.pred_heard = now;
-                self.confirming = Some(now + self.config.route_timeout);
+                self.cold.pred_heard = now;
+                self.confirming = Some(now + self.limits.route_timeout);
                 self.next_stabilize = now;
             }
             Reply::Failed(e) => {
@@ -100,7 +100,7 @@ impl Node {
         // Fill the fingers in one quick round.
         self.next_finger = now;
         self.finger_burst = true;
-        self.finger_cursor = 0;
+        self.cold.finger_cursor = 0;
         self.ring_dirty = true;
     }
 
@@ -112,7 +112,7 @@ impl Node {
         if now >= deadline {
             self.confirming = None;
             self.phase = Phase::Idle;
-            self.ring = super::ring::Ring::new(self.ring.me, self.config.successors);
+            self.ring = super::ring::Ring::new(self.ring.me, self.cold.config.successors);
             self.events
                 .push_back(Event::JoinFailed(QueryError::Timeout));
             return;
@@ -120,7 +120,7 @@ impl Node {
         if now >= self.next_stabilize {
             self.check_stabilize_wait(now);
             self.send_stabilize(now);
-            self.next_stabilize = now + self.config.stabilize_interval / 4;
+            self.next_stabilize = now + self.cold.config.stabilize_interval / 4;
         }
     }
 
@@ -128,8 +128,8 @@ impl Node {
     /// notifies it of us), and drop a predecessor that went silent.
     pub(super) fn stabilize(&mut self, now: Time) {
         self.check_stabilize_wait(now);
-        let silent = self.config.stabilize_interval * 4;
-        if self.ring.pred.is_some() && now.saturating_since(self.pred_heard) > silent {
+        let silent = self.cold.config.stabilize_interval * 4;
+        if self.ring.pred.is_some() && now.saturating_since(self.cold.pred_heard) > silent {
             // Our predecessor no longer stabilizes with us: it died or found
             // a closer successor. Either way it is not ours any more.
             self.ring.pred = None;
@@ -159,9 +159,9 @@ impl Node {
         let seq = self.next_seq();
         let rto = self.rto(&succ);
         let wait = if self.links.is_up(&succ) {
-            rto.max(self.config.stabilize_interval)
+            rto.max(self.cold.config.stabilize_interval)
         } else {
-            self.config.connect_timeout + rto
+            self.limits.connect_timeout + rto
         };
         self.stab_wait = Some((succ, seq, now + wait));
         if !self.send(succ, Message::Stabilize { seq }, now) {
@@ -206,7 +206,8 @@ impl Node {
         // node notifying us now (from farther back) is its predecessor
         // taking over, and our range grows at once instead of after the
         // silence timeout.
-        let silent = now.saturating_since(self.pred_heard) > self.config.stabilize_interval * 2;
+        let silent =
+            now.saturating_since(self.cold.pred_heard) > self.cold.config.stabilize_interval * 2;
         let replace = match self.ring.pred {
             None => true,
             Some(p) => p == from || self.is_dead(&p) || from.in_open(&p, &me) || silent,
@@ -219,7 +220,7 @@ impl Node {
                 self.ring_dirty = true;
                 self.hand_over_to_predecessor(old, from, now);
             }
-            self.pred_heard = now;
+            self.cold.pred_heard = now;
         }
     }
 
@@ -243,10 +244,10 @@ impl Node {
             // Our bootstrap is full: these nodes can take the join instead.
             for n in predecessor.into_iter().chain(successors) {
                 if n != self.ring.me
-                    && !self.join_candidates.contains(&n)
-                    && self.join_candidates.len() < 16
+                    && !self.cold.join_candidates.contains(&n)
+                    && self.cold.join_candidates.len() < 16
                 {
-                    self.join_candidates.push(n);
+                    self.cold.join_candidates.push(n);
                 }
             }
             return;
@@ -319,7 +320,7 @@ impl Node {
         }
         // The far half of the table: those routes cross most of the ring.
         let half = linked.len() / 2;
-        let pick = half + (self.rng.next_u64() as usize) % (linked.len() - half);
+        let pick = half + (self.cold.rng.next_u64() as usize) % (linked.len() - half);
         let me = self.ring.me;
         self.originate(
             me,
@@ -386,25 +387,25 @@ impl Node {
 
     /// Refreshes the next finger by a lookup of its start.
     pub(super) fn fix_next_finger(&mut self, now: Time) {
-        if self.finger_inflight || self.ring.succ.is_empty() {
+        if self.cold.finger_inflight || self.ring.succ.is_empty() {
             return;
         }
         let next = self.next_finger_index();
-        if core::mem::take(&mut self.self_check_due) {
+        if core::mem::take(&mut self.cold.self_check_due) {
             self.self_check(now);
         }
         let Some(i) = next else {
             return;
         };
-        self.finger_inflight = true;
-        self.finger_rounds += 1;
+        self.cold.finger_inflight = true;
+        self.cold.finger_rounds += 1;
         // Usually a finger only needs checking: ask it for its predecessor
         // (two messages) instead of routing a lookup across the ring. Every
         // few rounds, and whenever the finger is missing or unlinked, a full
         // lookup finds it afresh.
         let probe_target = self.ring.fingers[i].filter(|f| {
             !self.finger_burst
-                && self.finger_rounds % FULL_LOOKUP_EVERY != 0
+                && self.cold.finger_rounds % FULL_LOOKUP_EVERY != 0
                 && self.links.is_up(f)
                 && !self.is_dead(f)
         });
@@ -421,7 +422,7 @@ impl Node {
 
     /// Finds finger `i` afresh: a lookup of its start.
     fn look_up_finger(&mut self, i: usize, now: Time) {
-        self.finger_inflight = true;
+        self.cold.finger_inflight = true;
         let start = self.ring.finger_start(i);
         self.originate(
             start,
@@ -462,7 +463,7 @@ impl Node {
             return;
         }
         self.probe_wait = None;
-        self.finger_inflight = false;
+        self.cold.finger_inflight = false;
         let start = self.ring.finger_start(i);
         if let Some(p) = predecessor {
             let closer = start.distance_key(&p) < start.distance_key(&from);
@@ -482,7 +483,7 @@ impl Node {
         if let Some((_, peer, _, deadline)) = self.probe_wait {
             if now >= deadline {
                 self.probe_wait = None;
-                self.finger_inflight = false;
+                self.cold.finger_inflight = false;
                 self.stats.hop_timeouts += 1;
                 self.peer_failed(peer, now);
             }
@@ -495,8 +496,8 @@ impl Node {
         let last = *self.ring.succ.last()?;
         let me = self.ring.me;
         for _ in 0..FINGERS {
-            let i = FINGERS - 1 - (self.finger_cursor % FINGERS);
-            self.finger_cursor += 1;
+            let i = FINGERS - 1 - (self.cold.finger_cursor % FINGERS);
+            self.cold.finger_cursor += 1;
             let start = self.ring.finger_start(i);
             if start.in_half_open(&me, &last) {
                 // This finger and all below it fall within the successor
@@ -510,9 +511,9 @@ impl Node {
                         self.ring_dirty = true;
                     }
                 }
-                self.finger_cursor = 0;
+                self.cold.finger_cursor = 0;
                 if !self.finger_burst {
-                    self.self_check_due = true;
+                    self.cold.self_check_due = true;
                 }
                 self.finger_burst = false;
                 continue;
@@ -523,7 +524,7 @@ impl Node {
     }
 
     pub(super) fn on_finger_result(&mut self, i: usize, outcome: Result<Answer, QueryError>) {
-        self.finger_inflight = false;
+        self.cold.finger_inflight = false;
         if let Ok(Answer::Owner(owner)) = outcome {
             let value = (owner != self.ring.me).then_some(owner);
             if self.ring.fingers[i] != value && value.is_none_or(|o| !self.is_dead(&o)) {
@@ -544,7 +545,7 @@ impl Node {
             let pred = self.ring.pred;
             let succ = self.ring.succ.clone();
             if let Some(s) = succ.first().copied() {
-                let records: Vec<_> = self.store.iter().cloned().collect();
+                let records: Vec<_> = self.cold.store.iter().cloned().collect();
                 self.push_records(s, records, 0, now);
                 self.send(
                     s,
@@ -586,12 +587,12 @@ impl Node {
     ) {
         let me = self.ring.me;
         self.links.mark_closing(&from, CloseReason::Leaving);
-        self.dead.insert(from, now + self.config.dead_memory);
+        self.dead.insert(from, now + self.cold.config.dead_memory);
         let was_pred = self.ring.pred == Some(from);
         self.ring.remove(&from);
         if was_pred {
             self.ring.pred = predecessor.filter(|p| *p != me && !self.is_dead(p));
-            self.pred_heard = now;
+            self.cold.pred_heard = now;
         }
         let mut cands = self.ring.succ.clone();
         cands.extend(successors);
@@ -604,7 +605,8 @@ impl Node {
     /// Who we want links to, most important first: the successor, the
     /// predecessor, the next successors, then fingers from the farthest.
     pub(super) fn essential_ranked(&self) -> Vec<NodeId> {
-        let mut out: Vec<NodeId> = Vec::with_capacity(self.config.linked_successors + FINGERS / 2);
+        let mut out: Vec<NodeId> =
+            Vec::with_capacity(self.cold.config.linked_successors + FINGERS / 2);
         let mut push = |n: NodeId| {
             if !out.contains(&n) {
                 out.push(n);
@@ -616,7 +618,12 @@ impl Node {
         if let Some(p) = self.ring.pred {
             push(p);
         }
-        for s in self.ring.succ.iter().take(self.config.linked_successors) {
+        for s in self
+            .ring
+            .succ
+            .iter()
+            .take(self.cold.config.linked_successors)
+        {
             push(*s);
         }
         for f in self.ring.distinct_fingers().into_iter().rev() {
@@ -629,7 +636,7 @@ impl Node {
     pub(super) fn essential_set(&self) -> BTreeSet<NodeId> {
         self.essential_ranked()
             .into_iter()
-            .take(self.config.max_links)
+            .take(self.cold.config.max_links)
             .collect()
     }
 
@@ -638,7 +645,7 @@ impl Node {
         let wanted: Vec<NodeId> = self
             .essential_ranked()
             .into_iter()
-            .take(self.config.max_links)
+            .take(self.cold.config.max_links)
             .filter(|n| !self.links.contains(n) && !self.is_dead(n) && !self.busy.contains_key(n))
             .collect();
         for n in wanted {
@@ -655,10 +662,10 @@ impl Node {
         if self.is_dead(&peer) || self.busy.contains_key(&peer) || peer == self.ring.me {
             return false;
         }
-        if self.links.len() >= self.config.max_links && !self.make_room(now) {
+        if self.links.len() >= self.cold.config.max_links && !self.make_room(now) {
             return false;
         }
-        let deadline = now + self.config.connect_timeout;
+        let deadline = now + self.limits.connect_timeout;
         self.links.start_connect(peer, now, deadline);
         self.events.push_back(Event::Connect(peer));
         true
@@ -679,13 +686,13 @@ impl Node {
                 || self
                     .ring
                     .succ
-                    .get(self.config.linked_successors.saturating_sub(1))
+                    .get(self.cold.config.linked_successors.saturating_sub(1))
                     .is_none_or(|s| p.in_open(&me, s))
         });
         let budget = if neighbour {
-            self.config.max_links.saturating_sub(1)
+            self.cold.config.max_links.saturating_sub(1)
         } else {
-            self.config.max_links
+            self.cold.config.max_links
         };
         let keep: BTreeSet<NodeId> = self.essential_ranked().into_iter().take(budget).collect();
         // A stranger only displaces a link no request is waiting on; a
