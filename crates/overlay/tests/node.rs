@@ -4,8 +4,8 @@
 mod harness;
 
 use chordphone_overlay::{
-    Answer, Config, Event, Id, Kind, Message, Phase, QueryError, Record, Reply, RouteError, Stats,
-    StoreError, Time, MAX_FRAME, WIRE_VERSION,
+    Answer, Config, Event, Id, Kind, Message, NodeId, Phase, QueryError, Record, Reply, RouteError,
+    Stats, StoreError, Time, FINGERS, FIRST_BIT, MAX_FRAME, WIRE_VERSION,
 };
 use core::time::Duration;
 use harness::Net;
@@ -755,4 +755,50 @@ fn same_seeds_give_the_same_trace() {
     assert_eq!(first.0.len(), second.0.len());
     assert_eq!(first.1, second.1);
     assert_eq!(first.2, second.2);
+}
+
+#[test]
+fn a_successor_far_ahead_is_corrected_within_seconds() {
+    // One node's tables skip a long arc of the ring, as after many joins at
+    // once; every other node is right. Stabilization alone walks back one
+    // node per round (about 100 s here). The true successor, whose silent
+    // predecessor the node is, tells it of itself.
+    const N: usize = 200;
+    const SKIPPED: usize = 100;
+    let mut net = Net::new(N, &Config::default());
+    let mut ids: Vec<NodeId> = (0..N).map(|i| net.id(i)).collect();
+    ids.sort();
+    let x = net.index_of(&ids[0]).expect("a node");
+    for i in 0..N {
+        let id = net.id(i);
+        let view: Vec<NodeId> = if i == x {
+            let mut v = ids.clone();
+            v.drain(1..=SKIPPED);
+            v
+        } else {
+            ids.clone()
+        };
+        let at = view.iter().position(|v| *v == id).expect("in its view");
+        let len = view.len();
+        let pred = view[(at + len - 1) % len];
+        let succ: Vec<NodeId> = (1..=8).map(|k| view[(at + k) % len]).collect();
+        let fingers: Vec<Option<NodeId>> = (0..FINGERS)
+            .map(|f| {
+                let start = id.add_pow2(FIRST_BIT + f);
+                let owner = view.iter().find(|v| **v >= start).unwrap_or(&view[0]);
+                (*owner != id).then_some(*owner)
+            })
+            .collect();
+        net.call(i, |n, now| {
+            n.install_tables(Some(pred), &succ, &fingers, now)
+        });
+    }
+    assert!(!net.ring_ok(), "the skipped arc must show");
+    let fixed = net.run_until(
+        |net| net.node(x).status().successors.first() == Some(&ids[1]),
+        Duration::from_secs(20),
+    );
+    assert!(fixed, "successor still far ahead\n{}", net.report());
+    let whole = net.run_until(Net::ring_ok, Duration::from_secs(60));
+    assert!(whole, "ring not whole\n{}", net.report());
 }

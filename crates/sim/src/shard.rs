@@ -45,6 +45,14 @@ pub enum Ev {
         peer: u32,
         gen: u64,
     },
+    /// `peer` saw the close of `to`: `to` may forget its side. Until then
+    /// the closing side still takes what the peer sent before it knew, as a
+    /// data channel or WebSocket being closed does.
+    CloseAck {
+        to: u32,
+        peer: u32,
+        gen: u64,
+    },
     Timer {
         node: u32,
     },
@@ -60,7 +68,10 @@ impl Ev {
     /// The node the event happens at.
     pub fn node(&self) -> u32 {
         match self {
-            Ev::Deliver { to, .. } | Ev::LinkDown { to, .. } | Ev::Closed { to, .. } => *to,
+            Ev::Deliver { to, .. }
+            | Ev::LinkDown { to, .. }
+            | Ev::Closed { to, .. }
+            | Ev::CloseAck { to, .. } => *to,
             Ev::LinkUp { node, .. } | Ev::Timer { node } | Ev::Lookup { node, .. } => *node,
         }
     }
@@ -70,7 +81,7 @@ impl Ev {
             Ev::Deliver { .. } => 0,
             Ev::LinkUp { .. } => 1,
             Ev::LinkDown { .. } => 2,
-            Ev::Closed { .. } => 3,
+            Ev::Closed { .. } | Ev::CloseAck { .. } => 3,
             Ev::Timer { .. } => 4,
             Ev::Lookup { .. } => 5,
         }
@@ -86,7 +97,7 @@ pub struct SimNode {
     /// link's generation. Peers alone are scanned on every delivery: a few
     /// cache lines read at once instead of a binary search's chain of misses.
     link_peers: Vec<u32>,
-    link_gens: Vec<u64>,
+    link_sides: Vec<Side>,
     pub joined: bool,
     /// Counters of a node that died, kept for totals.
     pub final_msgs_sent: u64,
@@ -104,7 +115,7 @@ impl SimNode {
             id,
             node: Some(node),
             link_peers: Vec::new(),
-            link_gens: Vec::new(),
+            link_sides: Vec::new(),
             joined: false,
             final_msgs_sent: 0,
             created: 0,
@@ -117,25 +128,43 @@ impl SimNode {
         self.link_peers.iter().position(|p| *p == peer)
     }
 
+    /// The generation of this side's link to `peer`, open or closing.
     pub(crate) fn link_gen(&self, peer: u32) -> Option<u64> {
-        self.link_pos(peer).map(|i| self.link_gens[i])
+        self.link_pos(peer).map(|i| self.link_sides[i].gen)
+    }
+
+    /// The generation of this side's link to `peer` if it is open.
+    fn open_link(&self, peer: u32) -> Option<u64> {
+        let i = self.link_pos(peer)?;
+        let side = self.link_sides[i];
+        (!side.closing).then_some(side.gen)
     }
 
     /// Opens this side of a link, or gives an existing one a new generation.
     pub(crate) fn set_link(&mut self, peer: u32, gen: u64) {
+        let side = Side {
+            gen,
+            closing: false,
+        };
         match self.link_pos(peer) {
-            Some(i) => self.link_gens[i] = gen,
+            Some(i) => self.link_sides[i] = side,
             None => {
                 self.link_peers.push(peer);
-                self.link_gens.push(gen);
+                self.link_sides.push(side);
             }
+        }
+    }
+
+    fn mark_closing(&mut self, peer: u32) {
+        if let Some(i) = self.link_pos(peer) {
+            self.link_sides[i].closing = true;
         }
     }
 
     pub(crate) fn unlink(&mut self, peer: u32) {
         if let Some(i) = self.link_pos(peer) {
             self.link_peers.swap_remove(i);
-            self.link_gens.swap_remove(i);
+            self.link_sides.swap_remove(i);
         }
     }
 
@@ -149,6 +178,14 @@ impl SimNode {
         self.created = self.created.wrapping_add(1);
         u64::from(me) << 32 | u64::from(self.created)
     }
+}
+
+/// One side of a link.
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    gen: u64,
+    /// This node closed the link and waits for the peer to have seen it.
+    closing: bool,
 }
 
 /// What a node reported that the scenario cares about.
@@ -370,6 +407,19 @@ impl Shard {
                 sn.unlink(peer);
                 let pid = sh.ids[peer as usize];
                 self.with_node(sh, to, |n, now| n.handle_link(pid, LinkChange::Down, now));
+                let ack = Ev::CloseAck {
+                    to: peer,
+                    peer: to,
+                    gen,
+                };
+                self.emit(sh, to, self.now + sh.latency(to, peer), ack);
+            }
+            Ev::CloseAck { to, peer, gen } => {
+                // A link opened again since keeps its new generation.
+                let sn = self.node_mut(sh, to);
+                if sn.link_gen(peer) == Some(gen) {
+                    sn.unlink(peer);
+                }
             }
             Ev::Timer { node } => {
                 let l = sh.local(node);
@@ -487,7 +537,7 @@ impl Shard {
                 let Some(&to) = sh.index.get(&peer) else {
                     return;
                 };
-                if let Some(gen) = self.node(sh, i).link_gen(to) {
+                if let Some(gen) = self.node(sh, i).open_link(to) {
                     // The network still has the link: it is up at once.
                     let ev = Ev::LinkUp {
                         node: i,
@@ -517,12 +567,13 @@ impl Shard {
                 let Some(&to) = sh.index.get(&peer) else {
                     return;
                 };
-                // This side is done with the link at once; messages it sent
-                // before closing still arrive, then the other side sees it go.
-                let Some(gen) = self.node(sh, i).link_gen(to) else {
+                // Messages this side sent before closing still arrive, then
+                // the other side sees the link go. A link this side opens
+                // again meanwhile is a new one.
+                let Some(gen) = self.node(sh, i).open_link(to) else {
                     return;
                 };
-                self.node_mut(sh, i).unlink(to);
+                self.node_mut(sh, i).mark_closing(to);
                 let ev = Ev::Closed { to, peer: i, gen };
                 self.emit(sh, i, now + sh.latency(i, to), ev);
             }
@@ -552,7 +603,7 @@ impl Shard {
             return Vec::new();
         };
         sn.final_msgs_sent = node.stats().msgs_sent;
-        sn.link_gens.clear();
+        sn.link_sides.clear();
         let peers = core::mem::take(&mut sn.link_peers);
         for &p in &peers {
             let at = now + self.link_detect;

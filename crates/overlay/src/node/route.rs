@@ -34,6 +34,9 @@ pub(super) enum Purpose {
     Finger(usize),
     /// To check that the ring routes our own id to us.
     SelfCheck,
+    /// To check that the ring names our successor as the owner of the key
+    /// right after our id.
+    SuccessorCheck,
     /// To find where a linked peer belongs in our ring (it may come from
     /// another ring).
     Introduce(NodeId),
@@ -78,6 +81,13 @@ impl Node {
         first_hop: Option<NodeId>,
         now: Time,
     ) {
+        // We precede the key right after our id, so a lookup of it would
+        // come back to us and our own view: only the rest of the ring can
+        // name our successor.
+        let avoid = match purpose {
+            Purpose::SuccessorCheck => vec![self.ring.me],
+            _ => Vec::new(),
+        };
         let route = Route {
             no: 0,
             target,
@@ -85,7 +95,7 @@ impl Node {
             last_hop: false,
             hops: 0,
             timeouts: 0,
-            avoid: Vec::new(),
+            avoid,
             origin: self.ring.me,
             request,
         };
