@@ -178,11 +178,6 @@ struct Cold {
     /// Finger refreshes done, to make every few of them a full lookup.
     finger_rounds: u64,
     self_check_due: bool,
-    /// Which side the next periodic ring check looks at: our own id, or
-    /// the key right after it.
-    check_successor_side: bool,
-    /// Stabilization just moved our successor back: check it at once.
-    successor_check_due: bool,
     /// Nodes a joining node may send its join through.
     join_candidates: Vec<NodeId>,
     record_version: u64,
@@ -231,8 +226,6 @@ impl Node {
                 finger_inflight: false,
                 finger_rounds: 0,
                 self_check_due: false,
-                check_successor_side: false,
-                successor_check_due: false,
                 join_candidates: Vec::new(),
                 record_version: 0,
                 replicated_view: (None, Vec::new()),
@@ -680,7 +673,6 @@ impl Node {
             }
             Purpose::Finger(i) => self.on_finger_result(i, outcome),
             Purpose::SelfCheck => self.on_self_check(outcome, now),
-            Purpose::SuccessorCheck => self.on_successor_check(outcome),
             Purpose::Join | Purpose::Introduce(_) => {}
         }
     }

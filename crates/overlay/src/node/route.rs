@@ -34,9 +34,6 @@ pub(super) enum Purpose {
     Finger(usize),
     /// To check that the ring routes our own id to us.
     SelfCheck,
-    /// To check that the ring names our successor as the owner of the key
-    /// right after our id.
-    SuccessorCheck,
     /// To find where a linked peer belongs in our ring (it may come from
     /// another ring).
     Introduce(NodeId),
@@ -81,13 +78,6 @@ impl Node {
         first_hop: Option<NodeId>,
         now: Time,
     ) {
-        // We precede the key right after our id, so a lookup of it would
-        // come back to us and our own view: only the rest of the ring can
-        // name our successor.
-        let avoid = match purpose {
-            Purpose::SuccessorCheck => vec![self.ring.me],
-            _ => Vec::new(),
-        };
         let route = Route {
             no: 0,
             target,
@@ -95,7 +85,7 @@ impl Node {
             last_hop: false,
             hops: 0,
             timeouts: 0,
-            avoid,
+            avoid: Vec::new(),
             origin: self.ring.me,
             request,
         };

@@ -320,15 +320,10 @@ impl Node {
         }
     }
 
-    /// A lookup from a far finger, which the rest of the ring answers. Once
-    /// per finger cycle, alternately on either side, and on the successor
-    /// side whenever stabilization moved our successor back:
-    /// - of our own id: if another node answers, the ring has split around
-    ///   us; that node learns of us, and we of its neighbourhood;
-    /// - of the key right after our id (`successor_side`): its owner is our
-    ///   true successor. A successor far ahead (after many joins at once)
-    ///   otherwise walks back one node per stabilization round.
-    fn ring_check(&mut self, successor_side: bool, now: Time) {
+    /// Once per finger cycle: route a lookup of our own id from a far
+    /// finger. If another node answers, the ring has split around us; that
+    /// node learns of us, and we of its neighbourhood.
+    fn self_check(&mut self, now: Time) {
         let fingers = self.ring.distinct_fingers();
         let linked: Vec<NodeId> = fingers
             .into_iter()
@@ -341,29 +336,14 @@ impl Node {
         let half = linked.len() / 2;
         let pick = half + (self.cold.rng.next_u64() as usize) % (linked.len() - half);
         let me = self.ring.me;
-        let (target, purpose) = if successor_side {
-            (me.add_pow2(0), Purpose::SuccessorCheck)
-        } else {
-            (me, Purpose::SelfCheck)
-        };
         self.originate(
-            target,
+            me,
             Mode::ToKey,
             Request::Lookup,
-            purpose,
+            Purpose::SelfCheck,
             Some(linked[pick]),
             now,
         );
-    }
-
-    /// The ring named the owner of the key after our id: a node between us
-    /// and our successor is the closer successor.
-    pub(super) fn on_successor_check(&mut self, outcome: Result<Answer, QueryError>) {
-        if let Ok(Answer::Owner(owner)) = outcome {
-            if owner != self.ring.me {
-                self.consider_successor(owner);
-            }
-        }
     }
 
     pub(super) fn on_self_check(&mut self, outcome: Result<Answer, QueryError>, now: Time) {
@@ -395,10 +375,6 @@ impl Node {
         if let Some(p) = predecessor {
             if p != me && p.in_open(&me, &from) && !self.is_dead(&p) {
                 candidates.push(p);
-                // A node joined between us, or our successor is far ahead
-                // and stabilization is walking back one node per round:
-                // the ring can tell which at the cost of one lookup.
-                self.cold.successor_check_due = true;
             }
         }
         candidates.push(from);
@@ -430,10 +406,7 @@ impl Node {
         }
         let next = self.next_finger_index();
         if core::mem::take(&mut self.cold.self_check_due) {
-            self.cold.check_successor_side = !self.cold.check_successor_side;
-            self.ring_check(self.cold.check_successor_side, now);
-        } else if core::mem::take(&mut self.cold.successor_check_due) {
-            self.ring_check(true, now);
+            self.self_check(now);
         }
         let Some(i) = next else {
             return;
