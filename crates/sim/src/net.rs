@@ -13,7 +13,7 @@
 //! shards or threads.
 
 use crate::queue::Entry;
-use crate::shard::{fnv, Ev, Report, Shard, Shared, SimNode};
+use crate::shard::{fnv, order_key, Ev, Report, Shard, Shared, SimNode, FNV_OFFSET};
 use chordphone_overlay::{Config, Id, Identity, LinkChange, Node, NodeId, Time};
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -34,7 +34,6 @@ pub struct Net {
     created: u32,
     /// What the scenario mixed in (answers it saw).
     driver_trace: u64,
-    threads: usize,
     /// Events played in the last window.
     last_window: u64,
 }
@@ -67,8 +66,7 @@ impl Net {
                 shard_bits,
             },
             created: 0,
-            driver_trace: 0xcbf2_9ce4_8422_2325,
-            threads: shards,
+            driver_trace: FNV_OFFSET,
             last_window: 0,
         }
     }
@@ -158,8 +156,7 @@ impl Net {
 
     /// Creates a link at once (a bootstrap connection made outside the overlay).
     pub fn link_now(&mut self, a: u32, b: u32) {
-        self.created = self.created.wrapping_add(1);
-        let gen = u64::from(DRIVER) << 32 | u64::from(self.created);
+        let gen = order_key(DRIVER, &mut self.created);
         self.node_mut(a).set_link(b, gen);
         self.node_mut(b).set_link(a, gen);
         let (ia, ib) = (self.shared.ids[a as usize], self.shared.ids[b as usize]);
@@ -184,8 +181,7 @@ impl Net {
     /// Starts the lookup of `key` at `node` at time `at` (within the next
     /// window); the report names `slot`.
     pub fn schedule_lookup(&mut self, at: Time, node: u32, key: Id, slot: u32) {
-        self.created = self.created.wrapping_add(1);
-        let seq = u64::from(DRIVER) << 32 | u64::from(self.created);
+        let seq = order_key(DRIVER, &mut self.created);
         let item = Ev::Lookup {
             node,
             key: Box::new(key),
@@ -212,7 +208,7 @@ impl Net {
         self.exchange();
         let shared = &self.shared;
         let before = self.events_processed();
-        if self.threads > 1 && self.last_window >= PARALLEL_MIN_EVENTS {
+        if self.shards.len() > 1 && self.last_window >= PARALLEL_MIN_EVENTS {
             std::thread::scope(|s| {
                 let mut rest = self.shards.iter_mut();
                 let first = rest.next();

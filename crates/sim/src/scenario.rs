@@ -229,7 +229,7 @@ pub fn run(p: &Params) -> Outcome {
 
     if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
         eprintln!(
-            "events by kind (deliver, up, down, closed, timer, tick): {:?}",
+            "events by kind (deliver, link up, link down, close and its ack, timer, lookup start): {:?}",
             d.net.by_kind()
         );
     }

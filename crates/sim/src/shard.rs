@@ -175,8 +175,7 @@ impl SimNode {
 
     /// The ordering key of the next event this node creates.
     fn next_key(&mut self, me: u32) -> u64 {
-        self.created = self.created.wrapping_add(1);
-        u64::from(me) << 32 | u64::from(self.created)
+        order_key(me, &mut self.created)
     }
 }
 
@@ -245,7 +244,14 @@ impl Shared {
     }
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// The ordering key of the next event a creator makes: who, then how many
+/// it made before. It does not depend on shards or threads.
+pub fn order_key(creator: u32, created: &mut u32) -> u64 {
+    *created = created.wrapping_add(1);
+    u64::from(creator) << 32 | u64::from(*created)
+}
+
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x100_0000_01b3;
 
 /// Mixes a value into an FNV-1a hash over 64-bit words.
@@ -438,17 +444,15 @@ impl Shard {
                 }
             }
             Ev::Lookup { node, key, slot } => {
-                let mut qid = None;
                 let now = self.now;
-                if let Some(n) = self.node_mut(sh, node).node.as_mut() {
-                    qid = Some(n.lookup(*key, now));
-                }
-                if let Some(qid) = qid {
-                    // Reported before the node is drained: a lookup answered
-                    // at once must be known before its answer.
-                    self.report(sh, node, Said::LookupStarted { slot, qid });
-                    self.drain(sh, node);
-                }
+                let sn = self.node_mut(sh, node);
+                let Some(qid) = sn.node.as_mut().map(|n| n.lookup(*key, now)) else {
+                    return;
+                };
+                // Reported before the node is drained: a lookup answered at
+                // once must be known before its answer.
+                self.report(sh, node, Said::LookupStarted { slot, qid });
+                self.drain(sh, node);
             }
         }
     }
