@@ -1,6 +1,11 @@
-//! Three tabs vanish at once (their browser process is killed): the ring
+//! Two tabs vanish at once (their browser process is killed): the ring
 //! heals over the survivors and every record stored before is still read
 //! from every surviving tab.
+//!
+//! Records are kept in k = 3 copies, so two failures at once can never take
+//! every copy of one. Three could: three doomed tabs next to each other in
+//! the ring (about one run in nine) would rightly lose the records they
+//! alone held.
 
 use chordphone_e2e::browser::{Browser, Chromedriver};
 use chordphone_e2e::cluster::Cluster;
@@ -10,7 +15,7 @@ use chordphone_e2e::wait::{self, OrPanic};
 const RECORDS: usize = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ring_heals_and_keeps_every_record_when_three_tabs_die() {
+async fn the_ring_heals_and_keeps_every_record_when_two_tabs_die() {
     let server = Server::start("churn", ServerOpts::default())
         .await
         .or_panic();
@@ -19,7 +24,7 @@ async fn the_ring_heals_and_keeps_every_record_when_three_tabs_die() {
     let dies = Browser::launch(&driver, "dies").await.or_panic();
     let mut survivors = Vec::new();
     let mut doomed = Vec::new();
-    for i in 0..5 {
+    for i in 0..6 {
         let name = format!("churn-{i}");
         survivors.push(
             stays
@@ -28,7 +33,7 @@ async fn the_ring_heals_and_keeps_every_record_when_three_tabs_die() {
                 .or_panic(),
         );
     }
-    for i in 5..8 {
+    for i in 6..8 {
         let name = format!("churn-{i}");
         doomed.push(
             dies.open_tab(&name, &server.page_url(&name))
@@ -51,10 +56,30 @@ async fn the_ring_heals_and_keeps_every_record_when_three_tabs_die() {
         writers[i % writers.len()].put(key, value).await.or_panic();
     }
 
+    // Every record on its three holders before the kill.
+    wait::until(
+        "every record to be stored in 3 copies",
+        wait::BOUND,
+        async || {
+            let snap = everyone.snapshot().await;
+            let copies: u64 = snap.statuses().iter().map(|s| s.records).sum();
+            if copies >= 3 * RECORDS as u64 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{copies} copies of {RECORDS} records\n{}",
+                    snap.dump()
+                ))
+            }
+        },
+    )
+    .await
+    .or_panic();
+
     dies.kill().await.or_panic();
 
     let rest = Cluster::new(vec![&server], survivors.iter().collect());
-    rest.wait_ring("the ring to heal over the server and the 5 surviving tabs")
+    rest.wait_ring("the ring to heal over the server and the 6 surviving tabs")
         .await
         .or_panic();
     // Replicas take over the dead tabs' keys; reading may retry while
