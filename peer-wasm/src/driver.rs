@@ -1,23 +1,24 @@
-//! The one task that owns the overlay node.
+//! The one task that owns the session (the overlay node and its links).
 //!
 //! Everything else (transport callbacks, WebRTC's asynchronous steps, the
 //! page, `window.chordphone`) only queues inputs in the [`Inbox`]. The task
-//! takes them in order, handles each with the real current time, drains the
-//! node's transmits and events after every input, then sleeps until the
-//! next input or the one earliest deadline (a single `setTimeout`).
+//! takes them in order, hands each to the session with the real current
+//! time, carries out the session's outputs after every input, then sleeps
+//! until the next input or the one earliest deadline (a single
+//! `setTimeout`).
 
 use crate::clock;
 use crate::health;
 use crate::inbox::Inbox;
 use crate::input::{Input, LinkId, Op};
-use crate::links::Link;
+use crate::links::Transport;
 use crate::page::Page;
 use crate::requests::{Pending, Waiter};
-use crate::small_map::SmallMap;
 use crate::storage;
 use crate::urls::health_url;
 use crate::view::{Route, State, View};
-use chordphone_overlay::{Config, Event, Identity, Node, NodeId, Output, Phase, Time};
+use chordphone_overlay::{Event, Identity, NodeId, Phase, QueryId, Time, VecMap};
+use chordphone_session::{Config, Session};
 use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -28,9 +29,6 @@ use wasm_bindgen::JsCast;
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 /// How soon the server is checked again after its link broke off.
 const LOST_RECHECK: Duration = Duration::from_secs(1);
-/// First and longest wait before joining again.
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// The page is redrawn at most this often.
 const DRAW_INTERVAL: Duration = Duration::from_millis(250);
 /// Longest display name kept.
@@ -41,57 +39,33 @@ const MAX_NAME: usize = 64;
 /// a second instead of a busy loop that floods the neighbours.
 const MIN_TICK: Duration = Duration::from_millis(50);
 
-/// The overlay settings of a browser tab. A tab's event loop can stall for
-/// hundreds of milliseconds (a busy page, a throttled background tab), and
-/// one missed hop acknowledgement makes the core give a neighbour up: the
-/// hop timeout never goes below half a second. WebRTC set-up (gathering,
-/// one attach round trip through the ring, ICE, DTLS) gets ten seconds.
-fn node_config() -> Config {
-    Config {
-        rto_min: Duration::from_millis(500),
-        connect_timeout: Duration::from_secs(10),
-        ..Config::default()
-    }
-}
-
 /// The state the task owns.
 #[derive(Debug)]
 pub struct Shell {
-    pub(crate) node: Node,
-    pub(crate) identity: Identity,
+    pub(crate) session: Session,
     pub(crate) inbox: Inbox<Input>,
     pub(crate) view: Rc<RefCell<View>>,
     pub(crate) page: Option<Page>,
 
-    /// Every transport, by its id.
-    pub(crate) links: SmallMap<LinkId, Link>,
-    /// The one transport for each peer (being set up or up).
-    pub(crate) toward: SmallMap<NodeId, LinkId>,
-    pub(crate) next_link: LinkId,
+    /// The browser object behind each link of the session.
+    pub(crate) transports: VecMap<LinkId, Transport>,
 
     /// Requests started by this shell, by the node's query id.
-    pub(crate) queries: SmallMap<u64, Pending>,
+    pub(crate) queries: VecMap<QueryId, Pending>,
     /// `link()` calls waiting for a link to come up, by peer.
-    pub(crate) waiters: SmallMap<NodeId, Vec<Waiter>>,
+    pub(crate) waiters: VecMap<NodeId, Vec<Waiter>>,
     pub(crate) route: Option<Route>,
     pub(crate) notice: String,
 
-    pub(crate) server_url: String,
     health_url: Option<String>,
-    /// The bootstrap WebSocket while it is being set up or up.
-    pub(crate) bootstrap: Option<LinkId>,
-    /// The bootstrap server's node id, once proven.
-    pub(crate) server: Option<NodeId>,
     /// The display name, once the person asked to join.
     pub(crate) name: Option<String>,
-    server_reachable: bool,
+    pub(crate) server_reachable: bool,
     /// The server run last seen by a health check.
     server_instance: Option<String>,
     health_inflight: bool,
     next_health: Time,
-    join_at: Option<Time>,
-    backoff: Duration,
-    dirty: bool,
+    pub(crate) dirty: bool,
     last_draw: Time,
     /// When the node's timer last ran.
     last_tick: Time,
@@ -155,39 +129,33 @@ impl Shell {
     /// A shell for a node with this identity, not yet joined.
     pub fn new(
         identity: Identity,
-        rng_seed: u64,
+        seed: [u8; 32],
         server_url: String,
         inbox: Inbox<Input>,
         view: Rc<RefCell<View>>,
         page: Option<Page>,
         now: Time,
     ) -> Shell {
-        let node = Node::new(identity.clone(), node_config(), rng_seed, now);
+        let health_url = health_url(&server_url);
+        let mut session = Session::new(identity, Config::browser(), seed, now);
+        session.set_bootstrap(vec![server_url]);
         Shell {
-            node,
-            identity,
+            session,
             timer: Timer::new(&inbox),
             inbox,
             view,
             page,
-            links: SmallMap::default(),
-            toward: SmallMap::default(),
-            next_link: 1,
-            queries: SmallMap::default(),
-            waiters: SmallMap::default(),
+            transports: VecMap::new(),
+            queries: VecMap::new(),
+            waiters: VecMap::new(),
             route: None,
             notice: String::new(),
-            health_url: health_url(&server_url),
-            server_url,
-            bootstrap: None,
-            server: None,
+            health_url,
             name: None,
             server_reachable: true,
             server_instance: None,
             health_inflight: false,
             next_health: now,
-            join_at: None,
-            backoff: BACKOFF_MIN,
             dirty: true,
             last_draw: Time(0),
             last_tick: Time(0),
@@ -216,25 +184,22 @@ impl Shell {
         }
     }
 
-    /// Sends what the node wants sent and acts on its events, until both
-    /// queues are empty (acting on an event may queue more).
+    /// Carries out what the session wants done, until it wants nothing
+    /// more (carrying out an output may queue more).
     pub(crate) fn drain(&mut self, now: Time) {
-        while let Some(out) = self.node.poll_output() {
-            match out {
-                Output::Transmit(t) => self.transmit(t, now),
-                Output::Event(e) => self.on_event(e, now),
-            }
+        while let Some(out) = self.session.poll_output() {
+            self.carry_out(out, now);
         }
     }
 
     fn on_input(&mut self, input: Input, now: Time) {
         match input {
-            Input::Opened(l) => self.on_opened(l),
-            Input::Frame(l, bytes) => self.on_frame(l, &bytes, now),
-            Input::Bad(l, why) => self.fail_link(l, why, now),
-            Input::Closed(l, why) => self.fail_link(l, &why, now),
+            Input::Opened(l) => self.session.handle_opened(l, now),
+            Input::Frame(l, bytes) => self.session.handle_frame(l, &bytes, now),
+            Input::Bad(l, why) => self.close_transport(l, why, now),
+            Input::Closed(l, why) => self.close_transport(l, &why, now),
             Input::Lost(l, why) => {
-                if self.bootstrap == Some(l) {
+                if self.session.is_bootstrap_link(l) {
                     // The server may be gone for a moment only (a restart):
                     // check soon, so that its return is noticed even if it
                     // comes back before the next regular check.
@@ -242,11 +207,14 @@ impl Shell {
                     self.next_health = self.next_health.min(now + LOST_RECHECK);
                     self.dirty = true;
                 }
-                self.fail_link(l, &why, now);
+                self.close_transport(l, &why, now);
             }
-            Input::OfferReady(l, sdp) => self.on_offer_ready(l, sdp, now),
-            Input::AnswerReady(l, token, sdp) => self.on_answer_ready(l, token, sdp, now),
-            Input::RtcFailed(l, why) => self.on_rtc_failed(l, &why, now),
+            Input::Described(l, sdp) => self.session.handle_description(l, sdp, now),
+            Input::RtcFailed(l, why) => {
+                self.transports.remove(&l);
+                self.session
+                    .handle_failed(l, &format!("WebRTC: {why}"), now);
+            }
             Input::Health(instance) => self.on_health(instance, now),
             Input::Join(name) => self.on_join(&name, now),
             Input::PageLookup(key) => self.page_lookup(key, now),
@@ -260,31 +228,32 @@ impl Shell {
         }
     }
 
-    fn on_event(&mut self, e: Event, now: Time) {
+    /// A transport closed or broke the link's rules: drop it and tell the
+    /// session.
+    fn close_transport(&mut self, link: LinkId, why: &str, now: Time) {
+        self.transports.remove(&link);
+        self.session.handle_closed(link, why, now);
+    }
+
+    /// An event of the overlay node.
+    pub(crate) fn on_node_event(&mut self, e: Event) {
         match e {
-            Event::Connect(peer) => self.connect(peer, now),
-            Event::Disconnect(peer) => self.disconnect(peer, now),
             Event::Joined => {
-                self.backoff = BACKOFF_MIN;
-                self.join_at = None;
                 self.notice.clear();
                 self.dirty = true;
             }
             Event::JoinFailed(why) => {
                 self.notice = format!("Joining failed ({why}); trying again.");
-                self.schedule_join(now);
+                self.dirty = true;
             }
-            Event::Left | Event::RingChanged => self.dirty = true,
             Event::QueryDone {
                 id,
                 hops,
                 elapsed,
                 outcome,
                 ..
-            } => self.on_query_done(id, hops, elapsed, outcome, now),
-            Event::AttachRequest { token, from, data } => {
-                self.on_attach_request(token, from, &data, now)
-            }
+            } => self.on_query_done(id, hops, elapsed, outcome),
+            _ => self.dirty = true,
         }
     }
 
@@ -299,54 +268,8 @@ impl Shell {
         storage::save_name(&name);
         self.name = Some(name);
         self.dirty = true;
-        if self.node.phase() == Phase::Idle {
-            self.try_join(now);
-        }
-    }
-
-    /// Joins through the bootstrap server, connecting to it first if needed.
-    fn try_join(&mut self, now: Time) {
-        self.join_at = None;
-        if self.name.is_none() || self.node.phase() != Phase::Idle {
-            return;
-        }
-        match self.server {
-            Some(server) if self.is_up(&server) => {
-                self.node.join(server, now);
-                self.drain(now);
-            }
-            _ => {
-                if self.bootstrap.is_none() {
-                    self.open_bootstrap(now);
-                }
-            }
-        }
-    }
-
-    /// Tries joining again later, waiting longer each time.
-    pub(crate) fn schedule_join(&mut self, now: Time) {
-        if self.name.is_none() || self.node.phase() != Phase::Idle {
-            return;
-        }
-        if self.join_at.is_none() {
-            self.join_at = Some(now + self.backoff);
-            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-        }
-        self.dirty = true;
-    }
-
-    /// The bootstrap link finished its handshake with the server.
-    pub(crate) fn on_bootstrap_up(&mut self, server: NodeId, now: Time) {
-        self.server = Some(server);
-        self.server_reachable = true;
-        match self.node.phase() {
-            Phase::Idle if self.name.is_some() => self.node.join(server, now),
-            // Reconnected after an outage: the server may have restarted
-            // alone and formed a ring of its own. Introducing it makes the
-            // two rings one.
-            Phase::Joined => self.node.introduce(server, now),
-            _ => {}
-        }
+        self.session.join(now);
+        self.drain(now);
     }
 
     fn on_health(&mut self, instance: Option<String>, now: Time) {
@@ -366,31 +289,27 @@ impl Shell {
             self.dirty = true;
         }
         self.server_reachable = ok;
+        let phase = self.session.node().phase();
         // The server is back after an outage while this node lived on in
         // the ring: link to it again so that it rejoins this ring. Only on
         // the change, never in a loop.
-        if returned && self.node.phase() == Phase::Joined && self.bootstrap.is_none() {
-            self.open_bootstrap(now);
+        if returned && phase == Phase::Joined && !self.session.bootstrap_open() {
+            self.session.open_bootstrap(now);
+            self.drain(now);
         }
         // Back after an outage and still outside the ring: join at once.
-        if ok && self.node.phase() == Phase::Idle && self.bootstrap.is_none() {
-            if let Some(at) = self.join_at {
-                if at > now {
-                    self.join_at = Some(now);
-                }
-            }
+        if ok && phase == Phase::Idle && !self.session.bootstrap_open() {
+            self.session.hurry_join(now);
         }
     }
 
     /// Everything that is due: the node's timer and the shell's own.
     fn on_tick(&mut self, now: Time) {
-        if self.node.poll_timeout().is_some_and(|t| t <= now) && now >= self.last_tick + MIN_TICK {
+        if self.session.poll_timeout().is_some_and(|t| t <= now) && now >= self.last_tick + MIN_TICK
+        {
             self.last_tick = now;
-            self.node.handle_timeout(now);
+            self.session.handle_timeout(now);
             self.drain(now);
-        }
-        if self.join_at.is_some_and(|t| t <= now) {
-            self.try_join(now);
         }
         if now >= self.next_health {
             self.next_health = now + HEALTH_INTERVAL;
@@ -403,13 +322,12 @@ impl Shell {
                 health::check(url, &self.inbox);
             }
         }
-        self.expire_links(now);
         self.expire_waiters(now);
     }
 
     /// Rebuilds the snapshot, redraws the page when due, and sets the timer.
     fn publish(&mut self, now: Time) {
-        let s = self.node.status();
+        let s = self.session.node().status();
         let joined = s.phase == Phase::Joined;
         let fresh = View {
             id: s.id,
@@ -432,23 +350,11 @@ impl Shell {
             }
         }
         let mut wake = self
-            .node
+            .session
             .poll_timeout()
             .map(|t| t.max(self.last_tick + MIN_TICK));
         let mut at = |t: Time| wake = Some(wake.map_or(t, |w| w.min(t)));
         at(self.next_health);
-        if let Some(t) = self.join_at {
-            at(t);
-        }
-        if let Some(t) = self
-            .links
-            .values()
-            .filter(|l| !l.is_up())
-            .map(|l| l.deadline)
-            .min()
-        {
-            at(t);
-        }
         if let Some(t) = self.waiters.values().flatten().map(|w| w.deadline).min() {
             at(t);
         }

@@ -25,8 +25,6 @@ pub enum Pending {
     Put(Reply),
     /// `get()`.
     Get(Reply),
-    /// Our WebRTC offer to a peer, for this link.
-    Attach(crate::input::LinkId),
 }
 
 /// A `link()` call waiting for its link.
@@ -67,7 +65,7 @@ impl Shell {
         let Some(reply) = key_ok(&key, reply) else {
             return;
         };
-        let q = self.node.trace(Id::for_key(&key), now);
+        let q = self.session.node_mut().trace(Id::for_key(&key), now);
         self.queries.insert(q, Pending::Lookup(Some(reply), key));
     }
 
@@ -76,7 +74,7 @@ impl Shell {
             self.notice = "Type a name to look up.".to_owned();
             return;
         }
-        let q = self.node.trace(Id::for_key(&key), now);
+        let q = self.session.node_mut().trace(Id::for_key(&key), now);
         self.queries.insert(q, Pending::Lookup(None, key));
     }
 
@@ -84,7 +82,7 @@ impl Shell {
         let Some(reply) = key_ok(key, reply) else {
             return;
         };
-        match self.node.put(
+        match self.session.node_mut().put(
             Id::for_key(key),
             Kind::Single,
             value.into_bytes(),
@@ -102,7 +100,10 @@ impl Shell {
         let Some(reply) = key_ok(key, reply) else {
             return;
         };
-        let q = self.node.get(Id::for_key(key), Kind::Single, now);
+        let q = self
+            .session
+            .node_mut()
+            .get(Id::for_key(key), Kind::Single, now);
         self.queries.insert(q, Pending::Get(reply));
     }
 
@@ -111,22 +112,24 @@ impl Shell {
             reply.err("not a node id: expected 40 hex digits");
             return;
         };
-        if peer == self.node.id() {
+        if peer == self.session.id() {
             reply.err("that is this node's own id");
             return;
         }
-        if self.is_up(&peer) {
+        if self.session.is_up(&peer) {
             let obj = Object::new();
             set(&obj, "ms", &JsValue::from_f64(0.0));
             reply.ok(&obj);
             return;
         }
-        self.waiters.get_or_default(peer).push(Waiter {
-            reply,
-            started: now,
-            deadline: now + LINK_WAIT,
-        });
-        self.connect(peer, now);
+        self.waiters
+            .get_or_insert_with(peer, Vec::new)
+            .push(Waiter {
+                reply,
+                started: now,
+                deadline: now + LINK_WAIT,
+            });
+        self.session.connect(peer, now);
         self.drain(now);
     }
 
@@ -180,13 +183,11 @@ impl Shell {
         hops: u8,
         elapsed: Duration,
         outcome: Result<Answer, QueryError>,
-        now: Time,
     ) {
         let Some(pending) = self.queries.remove(&id) else {
             return;
         };
         match (pending, outcome) {
-            (Pending::Attach(link), outcome) => self.on_attach_answer(link, outcome, now),
             (Pending::Lookup(reply, key), Ok(Answer::Route { owner, mut path })) => {
                 // The path runs from this node to the owner; the page draws
                 // the owner itself at the end of the route.

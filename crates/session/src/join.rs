@@ -115,6 +115,24 @@ impl Session {
         self.join.link.is_some()
     }
 
+    /// True if `link` is the bootstrap link.
+    pub fn is_bootstrap_link(&self, link: LinkId) -> bool {
+        self.join.is_bootstrap(link)
+    }
+
+    /// A join retry that is waiting runs now (the bootstrap node is known
+    /// to be back).
+    pub fn hurry_join(&mut self, now: Time) {
+        if self.join.retry.is_some_and(|t| t > now) {
+            self.join.retry = Some(now);
+        }
+    }
+
+    /// A join is wanted and waits for its next try.
+    pub fn join_pending(&self) -> bool {
+        self.join.retry.is_some()
+    }
+
     /// Opens a link to the bootstrap node if there is none: to join, or,
     /// for a node already in a ring, to show a restarted bootstrap node
     /// where it belongs (the two rings then merge).
