@@ -17,7 +17,7 @@ use crate::small_map::SmallMap;
 use crate::storage;
 use crate::urls::health_url;
 use crate::view::{Route, State, View};
-use chordphone_overlay::{Config, Event, Identity, Node, NodeId, Output, Phase, Time};
+use chordphone_overlay::{Config, Event, Identity, Node, NodeId, Output, Phase, QueryId, Time};
 use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -70,7 +70,7 @@ pub struct Shell {
     pub(crate) next_link: LinkId,
 
     /// Requests started by this shell, by the node's query id.
-    pub(crate) queries: SmallMap<u64, Pending>,
+    pub(crate) queries: SmallMap<QueryId, Pending>,
     /// `link()` calls waiting for a link to come up, by peer.
     pub(crate) waiters: SmallMap<NodeId, Vec<Waiter>>,
     pub(crate) route: Option<Route>,
@@ -285,6 +285,8 @@ impl Shell {
             Event::AttachRequest { token, from, data } => {
                 self.on_attach_request(token, from, &data, now)
             }
+            // The tab serves no application service yet, so none arrive.
+            Event::App { .. } => {}
         }
     }
 

@@ -280,8 +280,11 @@ impl Shell {
         let Some(peer) = self.links.get(&id).and_then(|l| l.expected) else {
             return;
         };
-        let data = Signal::Offer { sdp }.encode();
-        match self.node.attach(peer, data, now) {
+        let attached = Signal::Offer { sdp }
+            .encode()
+            .map_err(|e| e.to_string())
+            .and_then(|data| self.node.attach(peer, data, now).map_err(|e| e.to_string()));
+        match attached {
             Ok(q) => {
                 self.queries.insert(q, crate::requests::Pending::Attach(id));
             }
@@ -364,7 +367,10 @@ impl Shell {
         now: Time,
     ) {
         let reply = |s: &mut Shell, signal: Signal| {
-            let _ = s.node.attach_reply(token, signal.encode(), now);
+            // Refusals and `Dialling` always encode.
+            if let Ok(data) = signal.encode() {
+                let _ = s.node.attach_reply(token, data, now);
+            }
         };
         let refuse = |reason| Signal::Refuse { reason };
         match Signal::decode(data) {
@@ -455,11 +461,11 @@ impl Shell {
             return;
         };
         link.phase = Phase::Opening;
-        if self
-            .node
-            .attach_reply(token, Signal::Answer { sdp }.encode(), now)
-            .is_err()
-        {
+        let Ok(data) = Signal::Answer { sdp }.encode() else {
+            self.fail_link(id, "the answer is too long to send", now);
+            return;
+        };
+        if self.node.attach_reply(token, data, now).is_err() {
             // The request expired while we gathered: the asker gave up.
             self.fail_link(id, "the offer expired", now);
         }
@@ -468,14 +474,12 @@ impl Shell {
     pub(crate) fn on_rtc_failed(&mut self, id: LinkId, why: &str, now: Time) {
         if let Some(Phase::Answering(token)) = self.links.get(&id).map(|l| &l.phase) {
             let token = *token;
-            let _ = self.node.attach_reply(
-                token,
-                Signal::Refuse {
-                    reason: Refusal::Unusable,
-                }
-                .encode(),
-                now,
-            );
+            let refusal = Signal::Refuse {
+                reason: Refusal::Unusable,
+            };
+            if let Ok(data) = refusal.encode() {
+                let _ = self.node.attach_reply(token, data, now);
+            }
         }
         self.fail_link(id, &format!("WebRTC: {why}"), now);
     }

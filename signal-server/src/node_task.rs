@@ -374,6 +374,10 @@ impl NodeTask {
                 self.shared.metrics.joined.store(false, Relaxed);
             }
             Event::RingChanged => tracing::debug!("ring changed"),
+            // The server serves no application service yet, so none arrive.
+            Event::App { from, service, .. } => {
+                tracing::debug!(from = %from.to_hex(), %service, "application message ignored")
+            }
         }
     }
 
@@ -387,7 +391,12 @@ impl NodeTask {
         let ask = Signal::Dial {
             url: self.shared.public_url.clone(),
         };
-        match self.node.attach(peer, ask.encode(), now) {
+        // A public URL that is not a WebSocket URL cannot be signalled.
+        let attached = ask
+            .encode()
+            .map_err(|e| e.to_string())
+            .and_then(|data| self.node.attach(peer, data, now).map_err(|e| e.to_string()));
+        match attached {
             Ok(query) => {
                 self.shared.metrics.link_request(LinkRequest::Asked);
                 self.connect_queries.insert(query, peer);
@@ -466,7 +475,17 @@ impl NodeTask {
             },
         };
         self.shared.metrics.attaches_answered.fetch_add(1, Relaxed);
-        if let Err(e) = self.node.attach_reply(token, reply.encode(), now) {
+        // A `Dial` whose public URL peers would refuse goes out as a refusal.
+        let data = reply
+            .encode()
+            .or_else(|_| {
+                Signal::Refuse {
+                    reason: Refusal::Unusable,
+                }
+                .encode()
+            })
+            .unwrap_or_default();
+        if let Err(e) = self.node.attach_reply(token, data, now) {
             tracing::debug!("attach reply: {e}");
         }
     }

@@ -291,7 +291,8 @@ impl Shell {
                 let ask = Signal::Dial {
                     url: self.url.clone(),
                 };
-                match self.node.attach(peer, ask.encode(), t) {
+                let ask = ask.encode().expect("the test URL is a WebSocket URL");
+                match self.node.attach(peer, ask, t) {
                     Ok(q) => {
                         self.connects.insert(q, peer);
                         self.connect_waits.insert(peer, t + Duration::from_secs(10));
@@ -340,7 +341,8 @@ impl Shell {
                         reason: Refusal::Unusable,
                     },
                 };
-                let _ = self.node.attach_reply(token, reply.encode(), t);
+                let reply = reply.encode().expect("the test URL is a WebSocket URL");
+                let _ = self.node.attach_reply(token, reply, t);
             }
             Event::JoinFailed(_) => {
                 // Try again through the server link, if it is still there.
