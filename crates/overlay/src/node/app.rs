@@ -301,6 +301,56 @@ mod tests {
     }
 
     #[test]
+    fn a_message_that_is_never_answered_times_out() {
+        // The neighbour keeps the ring up and takes responsibility for the
+        // message (acknowledges it), but no answer ever comes back.
+        let (mut n, peer) = node();
+        let me = n.id();
+        let to = me.wrapping_add(&Id::from_u64_top(1));
+        let mut now = T0;
+        let hello = Message::Stabilize { seq: 1 }.encode().expect("encodes");
+        n.handle_bytes(peer, &hello, now).expect("decodes");
+        let q = n.send_app(to, SIP, b"BYE".to_vec(), now).expect("small");
+        let mut routed = false;
+        let mut outcome = None;
+        while outcome.is_none() && now < T0 + core::time::Duration::from_secs(60) {
+            while let Some(t) = n.poll_transmit() {
+                let answer = match t.msg {
+                    Message::Stabilize { seq } => Message::StabilizeReply {
+                        seq,
+                        predecessor: Some(me),
+                        successors: vec![me],
+                    },
+                    Message::Probe { seq } => Message::ProbeReply {
+                        seq,
+                        predecessor: Some(me),
+                    },
+                    Message::Route(r) => {
+                        routed |= matches!(r.request, Request::App(_));
+                        Message::RouteAck { no: r.no }
+                    }
+                    _ => continue,
+                };
+                let bytes = answer.encode().expect("encodes");
+                n.handle_bytes(peer, &bytes, now).expect("decodes");
+            }
+            outcome = core::iter::from_fn(|| n.poll_event()).find_map(|e| match e {
+                Event::QueryDone { id, outcome, .. } if id == q => Some(outcome),
+                _ => None,
+            });
+            now = now + core::time::Duration::from_millis(100);
+            n.handle_timeout(now);
+        }
+        assert!(routed, "the message never left through the neighbour");
+        assert_eq!(outcome, Some(Err(QueryError::Timeout)));
+        let waited = now.saturating_since(T0);
+        assert!(
+            waited >= n.config().route_timeout,
+            "gave up after {waited:?}"
+        );
+    }
+
+    #[test]
     fn a_node_not_in_a_ring_reports_not_joined() {
         let mut n = Node::new(Identity::from_seed([1; 32]), Config::default(), 1, T0);
         let q = n
