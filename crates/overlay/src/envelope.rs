@@ -76,8 +76,8 @@ const BAD_BODY: &str = "body does not match its kind";
 /// known kind on the other side, or not at all.
 const KNOWN_AS_UNKNOWN: &str = "unknown kind with a known number";
 
-fn body<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, postcard::Error> {
-    postcard::to_allocvec(value)
+fn body<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, &'static str> {
+    postcard::to_allocvec(value).map_err(|_| BAD_BODY)
 }
 
 /// Decodes a known kind's body, refusing bytes left over.
@@ -99,16 +99,14 @@ fn empty(body: &[u8]) -> Result<(), &'static str> {
 impl Request {
     /// The kind number and encoded body.
     fn to_envelope(&self) -> Result<(u16, Vec<u8>), &'static str> {
-        let ok =
-            |kind, b: Result<Vec<u8>, postcard::Error>| b.map(|b| (kind, b)).map_err(|_| BAD_BODY);
         match self {
             Request::Lookup => Ok((req::LOOKUP, Vec::new())),
             Request::Join => Ok((req::JOIN, Vec::new())),
-            Request::Get { kind } => ok(req::GET, body(kind)),
-            Request::Put(record) => ok(req::PUT, body(record)),
-            Request::Attach { data } => ok(req::ATTACH, body(data)),
-            Request::Trace { path } => ok(req::TRACE, body(path)),
-            Request::App(m) => ok(req::APP, body(m)),
+            Request::Get { kind } => Ok((req::GET, body(kind)?)),
+            Request::Put(record) => Ok((req::PUT, body(record)?)),
+            Request::Attach { data } => Ok((req::ATTACH, body(data)?)),
+            Request::Trace { path } => Ok((req::TRACE, body(path)?)),
+            Request::App(m) => Ok((req::APP, body(m)?)),
             Request::Unknown { kind, .. } if is_known_request(*kind) => Err(KNOWN_AS_UNKNOWN),
             Request::Unknown { kind, body } => Ok((*kind, body.clone())),
         }
@@ -137,21 +135,19 @@ impl Request {
 impl Reply {
     /// The kind number and encoded body.
     fn to_envelope(&self) -> Result<(u16, Vec<u8>), &'static str> {
-        let ok =
-            |kind, b: Result<Vec<u8>, postcard::Error>| b.map(|b| (kind, b)).map_err(|_| BAD_BODY);
         match self {
-            Reply::Owner { owner } => ok(rep::OWNER, body(owner)),
+            Reply::Owner { owner } => Ok((rep::OWNER, body(owner)?)),
             Reply::Joined {
                 owner,
                 predecessor,
                 successors,
-            } => ok(rep::JOINED, body(&(owner, predecessor, successors))),
-            Reply::Records { records } => ok(rep::RECORDS, body(records)),
+            } => Ok((rep::JOINED, body(&(owner, predecessor, successors))?)),
+            Reply::Records { records } => Ok((rep::RECORDS, body(records)?)),
             Reply::Stored => Ok((rep::STORED, Vec::new())),
-            Reply::Refused(e) => ok(rep::REFUSED, body(e)),
-            Reply::Attached { data } => ok(rep::ATTACHED, body(data)),
-            Reply::Failed(e) => ok(rep::FAILED, body(e)),
-            Reply::Traced { owner, path } => ok(rep::TRACED, body(&(owner, path))),
+            Reply::Refused(e) => Ok((rep::REFUSED, body(e)?)),
+            Reply::Attached { data } => Ok((rep::ATTACHED, body(data)?)),
+            Reply::Failed(e) => Ok((rep::FAILED, body(e)?)),
+            Reply::Traced { owner, path } => Ok((rep::TRACED, body(&(owner, path))?)),
             Reply::Delivered => Ok((rep::DELIVERED, Vec::new())),
             Reply::Unsupported => Ok((rep::UNSUPPORTED, Vec::new())),
             Reply::BadOrigin => Ok((rep::BAD_ORIGIN, Vec::new())),

@@ -6,8 +6,8 @@
 mod harness;
 
 use chordphone_overlay::{
-    Answer, Config, Event, Id, Message, Mode, NodeId, QueryError, QueryId, Request, RouteError,
-    ServiceId,
+    Answer, Config, Event, Id, Message, Mode, NodeId, QueryError, QueryId, Reply, Request,
+    RouteError, ServiceId,
 };
 use core::time::Duration;
 use harness::{Net, Tamper};
@@ -224,4 +224,43 @@ fn a_hop_that_changes_the_payload_is_found_out_and_nothing_is_delivered() {
     net.tamper = None;
     let (_, outcome) = run(&mut net, a, send(b_id, b"INVITE sip:b"));
     assert_eq!(outcome, Ok(Answer::Delivered));
+}
+
+#[test]
+fn an_answer_of_a_kind_the_others_do_not_know_travels_back_to_the_origin() {
+    // Node b plays a newer build that knows node a's new request kind and
+    // answers it with a reply kind nobody else knows: the nodes on the way
+    // back pass it on unread, and a (an older build here) ends the request
+    // with a typed error.
+    let mut net = ring();
+    let (a, b) = strangers(&net);
+    let b_id = net.id(b);
+    net.tamper = Some(Tamper(Box::new(move |from, _to, msg| {
+        if let Message::RouteReply { reply, .. } = msg {
+            if from == b && *reply == Reply::Unsupported {
+                *reply = Reply::Unknown {
+                    kind: 700,
+                    body: b"a newer build's answer".to_vec(),
+                };
+            }
+        }
+    })));
+    let events_before = net.trace.len();
+
+    let (q, outcome) = run(&mut net, a, |n, now| {
+        n.send_raw(b_id, Mode::ToNode, 4242, Vec::new(), now)
+            .expect("an unknown kind")
+    });
+    assert_eq!(outcome, Err(QueryError::UnknownReply));
+    assert!(hops(&net, a, q) >= 2, "no node on the way back");
+    assert!(
+        !net.trace[events_before..]
+            .iter()
+            .any(|(_, _, e)| matches!(e, Event::Disconnect(_))),
+        "a link was closed\n{}",
+        net.report()
+    );
+    for i in 0..NODES {
+        assert_eq!(net.node(i).stats().dropped_malformed, 0, "n{i}");
+    }
 }
