@@ -2,7 +2,9 @@
 //! (`examples/seeds.rs`) so that seeds replay exactly what a target does.
 #![forbid(unsafe_code)]
 
-use chordphone_overlay::{Config, Identity, LinkChange, Message, Node, NodeId, Time, Transmit};
+use chordphone_overlay::{
+    Config, Identity, LinkChange, Message, Node, NodeId, ServiceId, Time, Transmit,
+};
 use core::time::Duration;
 use std::sync::OnceLock;
 
@@ -10,6 +12,9 @@ use std::sync::OnceLock;
 pub const START: Time = Time(1_700_000_000_000_000);
 /// Most frames one `node_input` run feeds.
 pub const MAX_FRAMES: usize = 64;
+/// The service the node under test serves, so that application messages
+/// reach the origin check and the shell.
+pub const SERVICE: ServiceId = ServiceId(5060);
 
 /// The node's identity and the linked peer's id, derived once: under
 /// coverage instrumentation the Ed25519 key derivation would otherwise take
@@ -96,6 +101,7 @@ pub fn run_node(data: &[u8], mut seen: impl FnMut(usize, &Transmit)) -> Node {
     let mut now = START;
     let mut node = Node::new(identity.clone(), Config::default(), 7, now);
     node.create(now);
+    node.serve(SERVICE);
     node.handle_link(peer, LinkChange::Up, now);
     drain(&mut node, 0, &mut seen);
 
@@ -129,7 +135,10 @@ pub fn check_link(data: &[u8]) {
         );
     }
     if let Ok(s) = Signal::decode(data) {
-        assert_eq!(Signal::decode(&s.encode()), Ok(s), "signal round trip");
+        let bytes = s
+            .encode()
+            .unwrap_or_else(|e| panic!("accepted signal does not encode: {e:?}\n{s:?}"));
+        assert_eq!(Signal::decode(&bytes), Ok(s), "signal round trip");
     }
     // The same bytes split into frames, fed to a handshake in order.
     let mut hs = Handshake::new(&identities().0, [5; 32], Role::Server);

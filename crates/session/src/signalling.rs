@@ -18,9 +18,19 @@ use crate::session::{Attach, Session};
 use chordphone_link::{CloseCode, Refusal, Signal};
 use chordphone_overlay::{Answer, AttachToken, LinkChange, NodeId, QueryError, Time};
 
-/// The attach payload of a signal.
+/// The attach payload of a signal. One the other side would refuse (an SDP
+/// over `MAX_SDP`, a URL that is not a WebSocket URL) goes out as a refusal,
+/// which the other side takes as "not this way".
 pub(crate) fn encode(signal: &Signal) -> Vec<u8> {
-    signal.encode()
+    signal
+        .encode()
+        .or_else(|_| {
+            Signal::Refuse {
+                reason: Refusal::Unusable,
+            }
+            .encode()
+        })
+        .unwrap_or_default()
 }
 
 impl Session {

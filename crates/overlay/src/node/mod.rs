@@ -3,15 +3,17 @@
 //! See the crate documentation for the run loop. This module holds the
 //! node's state and its public API; the protocol parts live beside it:
 //! `route` (recursive routing with per-hop acks and retries), `upkeep`
-//! (join, stabilization, fingers, leave, link budget) and `replicate`
-//! (record placement and repair).
+//! (join, stabilization, fingers, leave, link budget), `replicate`
+//! (record placement and repair) and `app` (the application channel).
 
+mod app;
 mod links;
 mod replicate;
 pub(crate) mod ring;
 mod route;
 mod upkeep;
 
+use crate::app::ServiceId;
 use crate::config::Config;
 use crate::event::{Answer, AttachToken, Event, LocalError, Output, QueryError, QueryId, Transmit};
 use crate::id::{Id, NodeId};
@@ -28,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use ring::Ring;
 use route::{Pending, Purpose, Upstream};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 /// Period of housekeeping (idle links, expired records, forgotten deaths).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -166,10 +168,12 @@ struct Cold {
     store: Store,
     rng: ChaCha8Rng,
 
-    next_query: QueryId,
+    next_query: u64,
     /// Attach requests delivered to the shell, waiting for its answer.
-    attach_waiting: VecMap<AttachToken, (Upstream, u8, u8, Time)>,
-    next_token: AttachToken,
+    attach_waiting: VecMap<AttachToken, AttachWait>,
+    next_token: u64,
+    /// Services this node accepts application messages for.
+    services: BTreeSet<ServiceId>,
 
     pred_heard: Time,
     stab_seq: u32,
@@ -184,6 +188,19 @@ struct Cold {
     /// What replication last saw: (predecessor, replica targets).
     replicated_view: (Option<NodeId>, Vec<NodeId>),
     next_replicate: Time,
+}
+
+/// An attach request handed to the shell, waiting for `attach_reply`.
+#[derive(Debug)]
+struct AttachWait {
+    /// Where the answer goes.
+    up: Upstream,
+    /// Hops the request took, echoed in the answer.
+    hops: u8,
+    /// Hop timeouts on its way, echoed in the answer.
+    timeouts: u8,
+    /// After this the asker has given up: the entry is dropped.
+    until: Time,
 }
 
 impl Node {
@@ -220,6 +237,7 @@ impl Node {
                 next_query: 1,
                 attach_waiting: VecMap::new(),
                 next_token: 1,
+                services: BTreeSet::new(),
                 pred_heard: now,
                 stab_seq: 0,
                 finger_cursor: 0,
@@ -408,15 +426,15 @@ impl Node {
         if data.len() > MAX_ATTACH {
             return Err(LocalError::PayloadTooLarge);
         }
-        let (up, hops, timeouts, _) = self
+        let wait = self
             .cold
             .attach_waiting
             .remove(&token)
             .ok_or(LocalError::UnknownToken)?;
         self.answer(
-            up,
-            hops,
-            timeouts,
+            wait.up,
+            wait.hops,
+            wait.timeouts,
             crate::wire::Reply::Attached { data },
             now,
         );
@@ -623,7 +641,7 @@ impl Node {
     // ---- shared plumbing ------------------------------------------------
 
     fn start_query(&mut self, target: Id, mode: Mode, request: Request, now: Time) -> QueryId {
-        let id = self.cold.next_query;
+        let id = QueryId(self.cold.next_query);
         self.cold.next_query += 1;
         // Attach negotiates links, so a joining node that has its bootstrap
         // link may use it to reach its new neighbours.
@@ -794,7 +812,7 @@ impl Node {
         self.dead.retain(|_, until| *until > now);
         self.busy.retain(|_, until| *until > now);
         self.cold.store.expire(now);
-        self.cold.attach_waiting.retain(|_, w| w.3 > now);
+        self.cold.attach_waiting.retain(|_, w| w.until > now);
         if self.phase == Phase::Joined {
             let keep = self.essential_set();
             let before = now - self.cold.config.link_idle;
