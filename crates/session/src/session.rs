@@ -130,6 +130,11 @@ impl Session {
             .collect()
     }
 
+    /// Changes the most transports held at once (links already open stay).
+    pub fn set_max_transports(&mut self, n: usize) {
+        self.config.max_transports = n;
+    }
+
     /// Transports in the table, in every phase.
     pub fn transports(&self) -> usize {
         self.links.len()
