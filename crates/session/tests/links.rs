@@ -2,10 +2,12 @@
 //! through the ring, glare, a server dialled back, refusals, replacement,
 //! and what a failed set-up tells the node.
 
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
 use chordphone_link::Refusal;
-use chordphone_session::{Config, Event, LinkFailure, Transport};
+use chordphone_session::{Event, LinkFailure, Transport};
 use core::time::Duration;
 use harness::Net;
 
