@@ -5,8 +5,8 @@
 //! node task.
 
 use crate::clock;
+use crate::inputs::{Handle, NodeInput};
 use crate::metrics::Drop;
-use crate::node_task::NodeInput;
 use crate::rate::Bucket;
 use crate::shared::{ConnGuard, Shared};
 use crate::socket::{In, InStream, Out, OutSink};
@@ -18,43 +18,6 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How long a close frame may take to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// The node task's handle on one connection.
-#[derive(Debug)]
-pub struct Handle {
-    /// Frames (and a final close) in order.
-    pub out: mpsc::Sender<Out>,
-    /// Closes at once, ahead of the queue.
-    close: Option<oneshot::Sender<CloseCode>>,
-}
-
-impl Handle {
-    /// A connection's queue and its close switch, and the ends its task
-    /// keeps.
-    pub fn new(queue: usize) -> (Handle, mpsc::Receiver<Out>, oneshot::Receiver<CloseCode>) {
-        let (out, out_rx) = mpsc::channel(queue);
-        let (close, close_rx) = oneshot::channel();
-        let handle = Handle {
-            out,
-            close: Some(close),
-        };
-        (handle, out_rx, close_rx)
-    }
-
-    /// Closes at once; what is queued is dropped.
-    pub fn close_now(&mut self, code: CloseCode) {
-        if let Some(close) = self.close.take() {
-            let _ = close.send(code);
-        }
-    }
-
-    /// Closes after what is queued has gone out.
-    pub fn close_after_queue(&mut self, code: CloseCode) {
-        if self.out.try_send(Out::Close(code)).is_err() {
-            self.close_now(code);
-        }
-    }
-}
 
 /// A connection accepted at `/ws`.
 pub async fn accepted(shared: std::sync::Arc<Shared>, (rx, mut tx): (InStream, OutSink)) {

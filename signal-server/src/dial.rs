@@ -2,8 +2,8 @@
 //! another server, or to reach a node that asked to be dialled) and this
 //! opens them, then hands the connection to `conn::run`.
 
-use crate::conn::{self, Handle};
-use crate::node_task::NodeInput;
+use crate::conn;
+use crate::inputs::{Handle, NodeInput};
 use crate::shared::{ConnGuard, Shared};
 use crate::socket;
 use chordphone_session::LinkId;

@@ -35,6 +35,7 @@ mod conn;
 mod dial;
 mod http;
 mod identity;
+mod inputs;
 mod metrics;
 mod node_task;
 mod rate;

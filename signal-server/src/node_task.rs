@@ -7,22 +7,21 @@
 //! a peer whose queue is full is closed as a slow reader.
 
 use crate::clock;
-use crate::conn::Handle;
 use crate::dial;
 use crate::identity::random;
+use crate::inputs::{Handle, NodeInput, Snapshot};
 use crate::metrics::{Drop, LinkRequest, NodeGauges};
 use crate::shared::Shared;
 use crate::socket::Out;
-use axum::body::Bytes;
 use chordphone_link::{CloseCode, Role};
-use chordphone_overlay::{Event as NodeEvent, NodeId, Status, Time};
+use chordphone_overlay::{Event as NodeEvent, NodeId, Time};
 use chordphone_session::{Event, LinkId, Open, Output, Session, Stats};
 use core::time::Duration;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// How long shutdown waits for the last frames to go out.
 const FLUSH_TIME: Duration = Duration::from_secs(1);
@@ -32,59 +31,6 @@ const POLL_CLOSED: Duration = Duration::from_millis(20);
 /// wall-clock time, which may step, so the task never sleeps long on a
 /// deadline computed before a step.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
-
-/// What other tasks tell the node task.
-#[derive(Debug)]
-pub enum NodeInput {
-    /// A peer opened a WebSocket to us; the reply names its link.
-    Accepted {
-        /// The connection's queue and close switch.
-        handle: Handle,
-        /// Where the link id goes.
-        reply: oneshot::Sender<LinkId>,
-    },
-    /// A WebSocket the session asked for is open.
-    Opened {
-        /// Its link.
-        link: LinkId,
-        /// The connection's queue and close switch.
-        handle: Handle,
-    },
-    /// A WebSocket the session asked for could not be opened.
-    DialFailed {
-        /// Its link.
-        link: LinkId,
-        /// Why.
-        why: String,
-    },
-    /// A binary message from a connection.
-    Frame {
-        /// Its link.
-        link: LinkId,
-        /// The message.
-        bytes: Bytes,
-    },
-    /// A connection ended.
-    Closed {
-        /// Its link.
-        link: LinkId,
-        /// Why.
-        why: &'static str,
-    },
-    /// A view of the node for `/status` and `/metrics`.
-    Snapshot(oneshot::Sender<Snapshot>),
-}
-
-/// The node's state as HTTP shows it.
-#[derive(Clone, Debug)]
-pub struct Snapshot {
-    /// Ring view and links.
-    pub status: Status,
-    /// Handshaken connections and what their peers are.
-    pub peers: Vec<(NodeId, Role)>,
-    /// Gauges for `/metrics`.
-    pub gauges: NodeGauges,
-}
 
 /// The session and the connections behind its links.
 #[derive(Debug)]

@@ -1,8 +1,8 @@
 //! What every task of one server shares: settings, counters and
 //! the way into the node task.
 
+use crate::inputs::NodeInput;
 use crate::metrics::Metrics;
-use crate::node_task::NodeInput;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use tokio::sync::{mpsc, watch};
 
