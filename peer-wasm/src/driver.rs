@@ -11,14 +11,15 @@ use crate::clock;
 use crate::health;
 use crate::inbox::Inbox;
 use crate::input::{Input, LinkId, Op};
-use crate::links::Transport;
+use crate::links::{view_peers, Applied, Transports};
+use crate::log;
 use crate::page::Page;
-use crate::requests::{Pending, Waiter};
+use crate::requests::{PageChange, Requests};
 use crate::storage;
 use crate::urls::health_url;
 use crate::view::{Route, State, View};
-use chordphone_overlay::{Event, Identity, NodeId, Phase, QueryId, Time, VecMap};
-use chordphone_session::{Config, Session};
+use chordphone_overlay::{Event as NodeEvent, Identity, Phase, Time};
+use chordphone_session::{Config, Event, Session};
 use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -42,30 +43,27 @@ const MIN_TICK: Duration = Duration::from_millis(50);
 /// The state the task owns.
 #[derive(Debug)]
 pub struct Shell {
-    pub(crate) session: Session,
-    pub(crate) inbox: Inbox<Input>,
-    pub(crate) view: Rc<RefCell<View>>,
-    pub(crate) page: Option<Page>,
+    session: Session,
+    inbox: Inbox<Input>,
+    view: Rc<RefCell<View>>,
+    page: Option<Page>,
 
     /// The browser object behind each link of the session.
-    pub(crate) transports: VecMap<LinkId, Transport>,
-
-    /// Requests started by this shell, by the node's query id.
-    pub(crate) queries: VecMap<QueryId, Pending>,
-    /// `link()` calls waiting for a link to come up, by peer.
-    pub(crate) waiters: VecMap<NodeId, Vec<Waiter>>,
-    pub(crate) route: Option<Route>,
-    pub(crate) notice: String,
+    transports: Transports,
+    /// Requests started here and `link()` calls waiting.
+    requests: Requests,
+    route: Option<Route>,
+    notice: String,
 
     health_url: Option<String>,
     /// The display name, once the person asked to join.
-    pub(crate) name: Option<String>,
-    pub(crate) server_reachable: bool,
+    name: Option<String>,
+    server_reachable: bool,
     /// The server run last seen by a health check.
     server_instance: Option<String>,
     health_inflight: bool,
     next_health: Time,
-    pub(crate) dirty: bool,
+    dirty: bool,
     last_draw: Time,
     /// When the node's timer last ran.
     last_tick: Time,
@@ -137,6 +135,7 @@ impl Shell {
         now: Time,
     ) -> Shell {
         let health_url = health_url(&server_url);
+        let transport_inbox = inbox.clone();
         let mut session = Session::new(identity, Config::browser(), seed, now);
         session.set_bootstrap(vec![server_url]);
         Shell {
@@ -145,9 +144,8 @@ impl Shell {
             inbox,
             view,
             page,
-            transports: VecMap::new(),
-            queries: VecMap::new(),
-            waiters: VecMap::new(),
+            transports: Transports::new(transport_inbox),
+            requests: Requests::default(),
             route: None,
             notice: String::new(),
             health_url,
@@ -186,10 +184,63 @@ impl Shell {
 
     /// Carries out what the session wants done, until it wants nothing
     /// more (carrying out an output may queue more).
-    pub(crate) fn drain(&mut self, now: Time) {
+    fn drain(&mut self, now: Time) {
         while let Some(out) = self.session.poll_output() {
-            self.carry_out(out, now);
+            match self.transports.apply(out) {
+                Applied::Done => {}
+                Applied::Event(e) => self.on_session_event(e, now),
+                Applied::Failed(link, why) => self.session.handle_failed(link, &why, now),
+                Applied::Broken(link, why) => self.session.handle_closed(link, why, now),
+            }
         }
+    }
+
+    fn on_session_event(&mut self, e: Event, now: Time) {
+        match e {
+            Event::Overlay(e) => self.on_node_event(e),
+            Event::LinkUp {
+                peer,
+                transport,
+                bootstrap,
+                ..
+            } => {
+                log::info(&format!(
+                    "link up: {} ({})",
+                    log::short(&peer.id),
+                    transport.name()
+                ));
+                if bootstrap {
+                    self.server_reachable = true;
+                }
+                self.requests.link_up(peer.id, now);
+            }
+            Event::LinkFailed { peer, reason } => {
+                log::info(&format!("no link to {}: {reason}", log::short(&peer)));
+                self.requests.link_failed(peer, &reason.to_string());
+            }
+            Event::BootstrapLost { why } => {
+                log::info(&format!("server link closed: {why}"));
+                if self.session.node().phase() != Phase::Joined {
+                    self.notice = format!("Cannot reach the server: {why}");
+                }
+                self.dirty = true;
+            }
+            Event::Misbehaved { what, .. } => {
+                self.notice = format!("A peer {what}; link closed.");
+            }
+        }
+    }
+
+    fn page_change(&mut self, change: Option<PageChange>) {
+        match change {
+            Some(PageChange::Route(route)) => {
+                self.notice.clear();
+                self.route = Some(route);
+            }
+            Some(PageChange::Notice(text)) => self.notice = text,
+            None => return,
+        }
+        self.dirty = true;
     }
 
     fn on_input(&mut self, input: Input, now: Time) {
@@ -211,19 +262,25 @@ impl Shell {
             }
             Input::Described(l, sdp) => self.session.handle_description(l, sdp, now),
             Input::RtcFailed(l, why) => {
-                self.transports.remove(&l);
+                self.transports.remove(l);
                 self.session
                     .handle_failed(l, &format!("WebRTC: {why}"), now);
             }
             Input::Health(instance) => self.on_health(instance, now),
             Input::Join(name) => self.on_join(&name, now),
-            Input::PageLookup(key) => self.page_lookup(key, now),
+            Input::PageLookup(key) => {
+                let change = self.requests.page_lookup(&mut self.session, key, now);
+                self.page_change(change);
+            }
             Input::Redraw => self.dirty = true,
             Input::Api(op, reply) => match op {
-                Op::Lookup(key) => self.api_lookup(key, reply, now),
-                Op::Put(key, value) => self.api_put(&key, value, reply, now),
-                Op::Get(key) => self.api_get(&key, reply, now),
-                Op::Link(hex) => self.api_link(&hex, reply, now),
+                Op::Lookup(key) => self.requests.api_lookup(&mut self.session, key, reply, now),
+                Op::Put(key, value) => {
+                    self.requests
+                        .api_put(&mut self.session, &key, value, reply, now)
+                }
+                Op::Get(key) => self.requests.api_get(&mut self.session, &key, reply, now),
+                Op::Link(hex) => self.requests.api_link(&mut self.session, &hex, reply, now),
             },
         }
     }
@@ -231,28 +288,31 @@ impl Shell {
     /// A transport closed or broke the link's rules: drop it and tell the
     /// session.
     fn close_transport(&mut self, link: LinkId, why: &str, now: Time) {
-        self.transports.remove(&link);
+        self.transports.remove(link);
         self.session.handle_closed(link, why, now);
     }
 
     /// An event of the overlay node.
-    pub(crate) fn on_node_event(&mut self, e: Event) {
+    fn on_node_event(&mut self, e: NodeEvent) {
         match e {
-            Event::Joined => {
+            NodeEvent::Joined => {
                 self.notice.clear();
                 self.dirty = true;
             }
-            Event::JoinFailed(why) => {
+            NodeEvent::JoinFailed(why) => {
                 self.notice = format!("Joining failed ({why}); trying again.");
                 self.dirty = true;
             }
-            Event::QueryDone {
+            NodeEvent::QueryDone {
                 id,
                 hops,
                 elapsed,
                 outcome,
                 ..
-            } => self.on_query_done(id, hops, elapsed, outcome),
+            } => {
+                let change = self.requests.done(id, hops, elapsed, outcome);
+                self.page_change(change);
+            }
             _ => self.dirty = true,
         }
     }
@@ -322,7 +382,7 @@ impl Shell {
                 health::check(url, &self.inbox);
             }
         }
-        self.expire_waiters(now);
+        self.requests.expire(now);
     }
 
     /// Rebuilds the snapshot, redraws the page when due, and sets the timer.
@@ -337,7 +397,7 @@ impl Shell {
             predecessor: s.predecessor,
             successors: s.successors,
             fingers: s.fingers,
-            peers: self.peers(),
+            peers: view_peers(&self.session),
             records: s.records,
             route: self.route.clone(),
             notice: self.notice.clone(),
@@ -355,7 +415,7 @@ impl Shell {
             .map(|t| t.max(self.last_tick + MIN_TICK));
         let mut at = |t: Time| wake = Some(wake.map_or(t, |w| w.min(t)));
         at(self.next_health);
-        if let Some(t) = self.waiters.values().flatten().map(|w| w.deadline).min() {
+        if let Some(t) = self.requests.next_deadline() {
             at(t);
         }
         if self.dirty && self.page.as_ref().is_some_and(Page::visible) {

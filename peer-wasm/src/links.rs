@@ -1,17 +1,15 @@
 //! The browser objects behind the session's links: what the session asks
 //! for (open a WebSocket, make or answer a WebRTC offer, apply an answer,
-//! send, close) done with web-sys, and the session's link events turned
-//! into what the page and `window.chordphone` show.
+//! send, close) done with web-sys.
 
-use crate::driver::Shell;
+use crate::inbox::Inbox;
 use crate::input::{error_text, Input, LinkId};
-use crate::log;
 use crate::rtc::{self, RtcLink};
 use crate::view::LinkKind;
 use crate::ws::WsLink;
 use chordphone_link::CloseCode;
-use chordphone_overlay::{NodeId, Phase, Time};
-use chordphone_session::{Event, Open, Output, Transport as Kind};
+use chordphone_overlay::{NodeId, VecMap};
+use chordphone_session::{Event, Open, Output, Session, Transport as Kind};
 use wasm_bindgen_futures::spawn_local;
 
 /// The browser object behind a link.
@@ -41,131 +39,137 @@ impl Transport {
     }
 }
 
-impl Shell {
-    /// Open links by peer, in ring order, for the view.
-    pub(crate) fn peers(&self) -> Vec<(NodeId, LinkKind)> {
-        self.session
-            .peers()
-            .into_iter()
-            .map(|(peer, kind)| {
-                let kind = match kind {
-                    Kind::WebSocket { .. } => LinkKind::WebSocket,
-                    Kind::WebRtc { .. } => LinkKind::WebRtc,
-                };
-                (peer.id, kind)
-            })
-            .collect()
+/// What carrying out one output came to.
+#[derive(Debug)]
+pub enum Applied {
+    /// Done (or nothing to do).
+    Done,
+    /// An event for the driver.
+    Event(Event),
+    /// The transport could not be made: tell the session it failed.
+    Failed(LinkId, String),
+    /// The transport could not take a frame and was closed: tell the
+    /// session it closed.
+    Broken(LinkId, &'static str),
+}
+
+/// The browser object behind each link of the session.
+#[derive(Debug)]
+pub struct Transports {
+    map: VecMap<LinkId, Transport>,
+    inbox: Inbox<Input>,
+}
+
+impl Transports {
+    /// No transports; their callbacks will push onto `inbox`.
+    pub fn new(inbox: Inbox<Input>) -> Transports {
+        Transports {
+            map: VecMap::new(),
+            inbox,
+        }
+    }
+
+    /// Forgets (and so closes) the transport of `link`.
+    pub fn remove(&mut self, link: LinkId) {
+        self.map.remove(&link);
     }
 
     /// Carries out one output of the session.
-    pub(crate) fn carry_out(&mut self, out: Output, now: Time) {
+    pub fn apply(&mut self, out: Output) -> Applied {
         match out {
-            Output::Open { link, how } => self.open(link, how, now),
+            Output::Open { link, how } => self.open(link, how),
             Output::ApplyAnswer { link, sdp } => {
-                let Some(Transport::Rtc(rtc)) = self.transports.get(&link) else {
-                    return;
-                };
-                let (pc, inbox) = (rtc.pc(), self.inbox.clone());
-                spawn_local(async move {
-                    // Success needs no input: the channel's open event follows.
-                    if let Err(e) = rtc::accept_answer(pc, sdp).await {
-                        inbox.push_control(Input::RtcFailed(link, error_text(&e)));
-                    }
-                });
+                if let Some(Transport::Rtc(rtc)) = self.map.get(&link) {
+                    let (pc, inbox) = (rtc.pc(), self.inbox.clone());
+                    spawn_local(async move {
+                        // Success needs no input: the channel's open event
+                        // follows.
+                        if let Err(e) = rtc::accept_answer(pc, sdp).await {
+                            inbox.push_control(Input::RtcFailed(link, error_text(&e)));
+                        }
+                    });
+                }
+                Applied::Done
             }
             Output::Send { link, frame } => {
-                let Some(t) = self.transports.get(&link) else {
-                    return;
+                let Some(t) = self.map.get(&link) else {
+                    return Applied::Done;
                 };
-                if let Err(why) = t.send(&frame) {
-                    if let Some(Transport::Ws(ws)) = self.transports.remove(&link) {
-                        ws.close(CloseCode::SlowReader);
+                match t.send(&frame) {
+                    Ok(()) => Applied::Done,
+                    Err(why) => {
+                        if let Some(Transport::Ws(ws)) = self.map.remove(&link) {
+                            ws.close(CloseCode::SlowReader);
+                        }
+                        Applied::Broken(link, why)
                     }
-                    self.session.handle_closed(link, why, now);
                 }
             }
             Output::Close { link, code, gently } => {
                 if gently {
-                    if let Some(t) = self.transports.get(&link) {
+                    if let Some(t) = self.map.get(&link) {
                         t.close_gently();
                     }
-                } else if let Some(Transport::Ws(ws)) = self.transports.remove(&link) {
+                } else if let Some(Transport::Ws(ws)) = self.map.remove(&link) {
                     // Dropping the transport closes it; a WebSocket first
                     // says why.
                     ws.close(code);
                 }
+                Applied::Done
             }
-            Output::Event(e) => self.on_session_event(e, now),
+            Output::Event(e) => Applied::Event(e),
         }
     }
 
-    fn open(&mut self, link: LinkId, how: Open, now: Time) {
+    fn open(&mut self, link: LinkId, how: Open) -> Applied {
+        let inbox = self.inbox.clone();
+        // Gathers a local description in the background; the result comes
+        // back as an input.
+        let gather = |rtc: &RtcLink, offer: Option<String>| {
+            let pc = rtc.pc();
+            spawn_local(async move {
+                let made = match offer {
+                    None => rtc::make_offer(pc).await,
+                    Some(offer) => rtc::make_answer(pc, offer).await,
+                };
+                inbox.push_control(match made {
+                    Ok(sdp) => Input::Described(link, sdp),
+                    Err(e) => Input::RtcFailed(link, error_text(&e)),
+                });
+            });
+        };
         let made = match how {
             Open::WebSocket { url } => WsLink::open(&url, link, &self.inbox).map(Transport::Ws),
             Open::Offer => RtcLink::new(link, &self.inbox).map(|rtc| {
-                let (pc, inbox) = (rtc.pc(), self.inbox.clone());
-                spawn_local(async move {
-                    let input = match rtc::make_offer(pc).await {
-                        Ok(sdp) => Input::Described(link, sdp),
-                        Err(e) => Input::RtcFailed(link, error_text(&e)),
-                    };
-                    inbox.push_control(input);
-                });
+                gather(&rtc, None);
                 Transport::Rtc(rtc)
             }),
             Open::Answer { sdp } => RtcLink::new(link, &self.inbox).map(|rtc| {
-                let (pc, inbox) = (rtc.pc(), self.inbox.clone());
-                spawn_local(async move {
-                    let input = match rtc::make_answer(pc, sdp).await {
-                        Ok(sdp) => Input::Described(link, sdp),
-                        Err(e) => Input::RtcFailed(link, error_text(&e)),
-                    };
-                    inbox.push_control(input);
-                });
+                gather(&rtc, Some(sdp));
                 Transport::Rtc(rtc)
             }),
         };
         match made {
             Ok(t) => {
-                self.transports.insert(link, t);
+                self.map.insert(link, t);
+                Applied::Done
             }
-            Err(e) => self.session.handle_failed(link, &error_text(&e), now),
+            Err(e) => Applied::Failed(link, error_text(&e)),
         }
     }
+}
 
-    fn on_session_event(&mut self, e: Event, now: Time) {
-        match e {
-            Event::Overlay(e) => self.on_node_event(e),
-            Event::LinkUp {
-                peer,
-                transport,
-                bootstrap,
-                ..
-            } => {
-                log::info(&format!(
-                    "link up: {} ({})",
-                    log::short(&peer.id),
-                    transport.name()
-                ));
-                if bootstrap {
-                    self.server_reachable = true;
-                }
-                self.link_up_waiters(peer.id, now);
-            }
-            Event::LinkFailed { peer, reason } => {
-                log::info(&format!("no link to {}: {reason}", log::short(&peer)));
-                self.reject_waiters(peer, &reason.to_string());
-            }
-            Event::BootstrapLost { why } => {
-                log::info(&format!("server link closed: {why}"));
-                if self.session.node().phase() != Phase::Joined {
-                    self.notice = format!("Cannot reach the server: {why}");
-                }
-                self.dirty = true;
-            }
-            Event::Misbehaved { what, .. } => {
-                self.notice = format!("A peer {what}; link closed.");
-            }
-        }
-    }
+/// Open links by peer, in ring order, for the view.
+pub fn view_peers(session: &Session) -> Vec<(NodeId, LinkKind)> {
+    session
+        .peers()
+        .into_iter()
+        .map(|(peer, kind)| {
+            let kind = match kind {
+                Kind::WebSocket { .. } => LinkKind::WebSocket,
+                Kind::WebRtc { .. } => LinkKind::WebRtc,
+            };
+            (peer.id, kind)
+        })
+        .collect()
 }
