@@ -13,6 +13,7 @@ use crate::inbox::Inbox;
 use crate::input::{Input, LinkId, Op};
 use crate::links::{view_peers, Applied, Transports};
 use crate::log;
+use crate::notes::{Notes, NOTE_SERVICE};
 use crate::page::Page;
 use crate::requests::{PageChange, Requests};
 use crate::storage;
@@ -46,6 +47,8 @@ pub struct Shell {
     session: Session,
     inbox: Inbox<Input>,
     view: Rc<RefCell<View>>,
+    /// Notes received, shared with `window.chordphone.notes()`.
+    notes: Rc<RefCell<Notes>>,
     page: Option<Page>,
 
     /// The browser object behind each link of the session.
@@ -130,7 +133,7 @@ impl Shell {
         seed: [u8; 32],
         server_url: String,
         inbox: Inbox<Input>,
-        view: Rc<RefCell<View>>,
+        (view, notes): (Rc<RefCell<View>>, Rc<RefCell<Notes>>),
         page: Option<Page>,
         now: Time,
     ) -> Shell {
@@ -138,11 +141,13 @@ impl Shell {
         let transport_inbox = inbox.clone();
         let mut session = Session::new(identity, Config::browser(), seed, now);
         session.set_bootstrap(vec![server_url]);
+        session.node_mut().serve(NOTE_SERVICE);
         Shell {
             session,
             timer: Timer::new(&inbox),
             inbox,
             view,
+            notes,
             page,
             transports: Transports::new(transport_inbox),
             requests: Requests::default(),
@@ -281,6 +286,10 @@ impl Shell {
                 }
                 Op::Get(key) => self.requests.api_get(&mut self.session, &key, reply, now),
                 Op::Link(hex) => self.requests.api_link(&mut self.session, &hex, reply, now),
+                Op::Send { to, text, service } => {
+                    self.requests
+                        .api_send(&mut self.session, (&to, text, service), reply, now)
+                }
             },
         }
     }
@@ -312,6 +321,14 @@ impl Shell {
             } => {
                 let change = self.requests.done(id, hops, elapsed, outcome);
                 self.page_change(change);
+            }
+            NodeEvent::App {
+                from,
+                service,
+                payload,
+            } if service == NOTE_SERVICE => {
+                log::info(&format!("note from {}", log::short(&from)));
+                self.notes.borrow_mut().receive(from, &payload);
             }
             _ => self.dirty = true,
         }

@@ -49,6 +49,15 @@ pub enum Op {
     Get(String),
     /// `link(idHex)`.
     Link(String),
+    /// `send(idHex, text, service)`: a note (or bytes for another service).
+    Send {
+        /// The node, 40 hex digits.
+        to: String,
+        /// What to say.
+        text: String,
+        /// The service number ([`crate::notes::NOTE_SERVICE`] if not given).
+        service: u16,
+    },
 }
 
 /// The two ends of a JS Promise.

@@ -27,13 +27,15 @@
 //!
 //! Modules, one job each: [`inbox`] (bounded queue), `driver` (the loop),
 //! `links` (the browser objects behind the session's links), `requests`
-//! (lookup/put/get/link), `ws` and `rtc` (the two transports), `health` (is
+//! (lookup/put/get/link/send), [`notes`] (text notes over the application
+//! channel), `ws` and `rtc` (the two transports), `health` (is
 //! the server there), `api` (`window.chordphone`), `page` and [`ui`] (what
 //! the person sees), `clock`, `storage` (identity in `sessionStorage`),
 //! `log` (link life in the console), [`urls`], [`view`]. The platform-free
 //! modules build and test natively.
 
 pub mod inbox;
+pub mod notes;
 pub mod ui;
 pub mod urls;
 pub mod view;
@@ -67,6 +69,7 @@ mod ws;
 mod start {
     use crate::inbox::Inbox;
     use crate::input::Input;
+    use crate::notes::Notes;
     use crate::view::View;
     use crate::{api, clock, driver, log, page, storage, urls};
     use chordphone_overlay::Identity;
@@ -92,14 +95,15 @@ mod start {
         let seed = storage::random_bytes::<32>()?;
         let inbox: Inbox<Input> = Inbox::default();
         let view = Rc::new(RefCell::new(View::new(identity.node_id())));
-        api::install(&inbox, &view)?;
+        let notes = Rc::new(RefCell::new(Notes::default()));
+        api::install(&inbox, &view, &notes)?;
         let page = page::Page::attach(&inbox);
         let shell = driver::Shell::new(
             identity,
             seed,
             server_url,
             inbox.clone(),
-            view,
+            (view, notes),
             page,
             clock::now(),
         );

@@ -3,7 +3,7 @@
 
 use crate::input::Reply;
 use crate::view::Route;
-use chordphone_overlay::{Answer, Id, Kind, NodeId, QueryError, QueryId, Time, VecMap};
+use chordphone_overlay::{Answer, Id, Kind, NodeId, QueryError, QueryId, ServiceId, Time, VecMap};
 use chordphone_session::Session;
 use core::time::Duration;
 use js_sys::{Array, Object, Reflect};
@@ -25,6 +25,8 @@ pub enum Pending {
     Put(Reply),
     /// `get()`.
     Get(Reply),
+    /// `send()`.
+    Send(Reply),
 }
 
 /// A `link()` call waiting for its link.
@@ -160,6 +162,34 @@ impl Requests {
         session.connect(peer, now);
     }
 
+    /// `send(idHex, text, service)`: a message to a node through the ring,
+    /// settled when the node took it.
+    pub fn api_send(
+        &mut self,
+        session: &mut Session,
+        (to, text, service): (&str, String, u16),
+        reply: Reply,
+        now: Time,
+    ) {
+        let Some(to) = Id::from_hex(to.trim()) else {
+            reply.err("not a node id: expected 40 hex digits");
+            return;
+        };
+        if text.len() > crate::notes::MAX_NOTE {
+            reply.err("message too long");
+            return;
+        }
+        match session
+            .node_mut()
+            .send_app(to, ServiceId(service), text.into_bytes(), now)
+        {
+            Ok(q) => {
+                self.queries.insert(q, Pending::Send(reply));
+            }
+            Err(e) => reply.err(&format!("not sent: {e}")),
+        }
+    }
+
     /// The link to `peer` is up: fulfil the `link()` calls waiting on it.
     pub fn link_up(&mut self, peer: NodeId, now: Time) {
         for w in self.waiters.remove(&peer).unwrap_or_default() {
@@ -237,6 +267,14 @@ impl Requests {
                 }
             }
             (Pending::Put(reply), Ok(Answer::Stored)) => reply.ok(&JsValue::TRUE),
+            (Pending::Send(reply), Ok(Answer::Delivered)) => {
+                let obj = Object::new();
+                set(&obj, "hops", &JsValue::from(hops));
+                set(&obj, "ms", &JsValue::from_f64(ms(elapsed)));
+                reply.ok(&obj);
+            }
+            (Pending::Send(reply), Err(e)) => reply.err(&format!("not delivered: {e}")),
+            (Pending::Send(reply), Ok(_)) => reply.err("unexpected answer"),
             (Pending::Get(reply), Ok(Answer::Records(records))) => {
                 let values: Array = records
                     .iter()
