@@ -71,7 +71,7 @@ async fn a_note_reaches_the_node_it_names_and_says_who_sent_it() {
         .send(&ids[3], "for a service nobody runs", Some(999))
         .await
         .expect_err("an unserved service is refused");
-    assert!(err.contains("unsupported"), "{err}");
+    assert!(err.contains("not supported"), "{err}");
     // A node that is not in the ring.
     let nobody = "00000000000000000000000000000000000000ff";
     let err = tabs[0]
