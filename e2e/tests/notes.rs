@@ -3,9 +3,10 @@
 //! linked; a service nobody serves and a node that is not there are
 //! answered with a reason; no link breaks.
 
-use chordphone_e2e::browser::{Browser, Chromedriver};
+use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::cluster::Cluster;
 use chordphone_e2e::server::{Server, ServerOpts};
+use chordphone_e2e::setup::two_browsers;
 use chordphone_e2e::wait::{until, OrPanic};
 use core::time::Duration;
 
@@ -15,20 +16,7 @@ async fn a_note_reaches_the_node_it_names_and_says_who_sent_it() {
         .await
         .or_panic();
     let driver = Chromedriver::start().await.or_panic();
-    let browsers = [
-        Browser::launch(&driver, "a").await.or_panic(),
-        Browser::launch(&driver, "b").await.or_panic(),
-    ];
-    let mut tabs = Vec::new();
-    for i in 0..6 {
-        let name = format!("notes-{i}");
-        tabs.push(
-            browsers[i % 2]
-                .open_tab(&name, &server.page_url(&name))
-                .await
-                .or_panic(),
-        );
-    }
+    let (_browsers, tabs) = two_browsers(&driver, &server, "notes", 6).await.or_panic();
     let cluster = Cluster::new(vec![&server], tabs.iter().collect());
     cluster
         .wait_ring("6 tabs and the server to form one ring")
