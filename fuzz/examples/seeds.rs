@@ -342,10 +342,23 @@ fn main() {
     }
 
     let mut stored = 0;
+    // session_input reads the same frames after one flag byte: odd, the
+    // peer first passes the handshake, so the frames reach the node.
+    let session_dir = Path::new(&dir).join("session_input");
     for s in &seeds {
         stored = stored.max(run_node(s, |_, _| {}).records().count());
         write_seed(&node_dir, s);
+        let mut after_handshake = vec![1];
+        after_handshake.extend_from_slice(s);
+        chordphone_fuzz::check_session(&after_handshake);
+        write_seed(&session_dir, &after_handshake);
     }
+    // Before the handshake: a hello of our own, then junk.
+    let mut early = vec![0];
+    early.extend_from_slice(&chordphone_fuzz::frame(0, &peer_hs.hello()));
+    early.extend_from_slice(&chordphone_fuzz::frame(0, &[0x42, 1, 2]));
+    chordphone_fuzz::check_session(&early);
+    write_seed(&session_dir, &early);
     println!(
         "seeds: {n_wire} wire_decode, {} node_input ({answered} answering the node's own \
          requests; up to {stored} records stored by one)",
