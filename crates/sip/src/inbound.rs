@@ -77,6 +77,9 @@ pub(crate) fn salvage(bytes: &[u8]) -> Option<Request> {
     let rest = head.get(first_end + 1..).unwrap_or(&[]);
     for line in rest.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
         let name: Vec<u8> = line
             .iter()
             .take_while(|&&b| b != b':')

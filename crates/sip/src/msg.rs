@@ -71,7 +71,9 @@ pub(crate) fn response_to(request: &Request, code: u16, to_tag: Option<&str>) ->
                 let mut v = to.value().to_vec();
                 v.extend_from_slice(b";tag=");
                 v.extend_from_slice(tag.as_bytes());
-                headers.push(Header::build(HeaderName::To, v).ok()?);
+                // A To the builder refuses to rewrite (RFC 4475's escaped
+                // control characters) goes back as it came.
+                headers.push(Header::build(HeaderName::To, v).unwrap_or_else(|_| to.clone()));
             }
             _ => headers.push(to.clone()),
         }
