@@ -127,34 +127,25 @@ impl fmt::Display for EndReason {
 }
 
 /// Local misuse of the user agent: a command that cannot apply.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LocalError {
     /// No such call (never was, or already ended).
+    #[error("no such call")]
     UnknownCall,
     /// The call is not in a state where this command applies.
+    #[error("the call is not in a state where this applies")]
     WrongState,
     /// A URI given to the command does not parse.
+    #[error("the address is not a valid SIP URI")]
     BadUri,
     /// A value given to the command would make an invalid header.
+    #[error("a value contains characters a SIP header cannot carry")]
     BadValue,
     /// A re-INVITE of ours is still in progress on this call.
+    #[error("a media change is already in progress")]
     OfferPending,
     /// Too many calls at once (see `Config::max_calls`).
+    #[error("too many calls at once")]
     TooManyCalls,
 }
-
-impl fmt::Display for LocalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LocalError::UnknownCall => "no such call",
-            LocalError::WrongState => "the call is not in a state where this applies",
-            LocalError::BadUri => "the address is not a valid SIP URI",
-            LocalError::BadValue => "a value contains characters a SIP header cannot carry",
-            LocalError::OfferPending => "a media change is already in progress",
-            LocalError::TooManyCalls => "too many calls at once",
-        })
-    }
-}
-
-impl std::error::Error for LocalError {}

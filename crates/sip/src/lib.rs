@@ -43,7 +43,9 @@
 
 #[cfg(feature = "digest")]
 mod auth;
+mod config;
 mod dialog;
+mod event;
 mod failure;
 mod ids;
 mod inbound;
