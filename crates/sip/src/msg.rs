@@ -52,8 +52,10 @@ pub(crate) fn reason_phrase(code: u16) -> &'static str {
 /// A response to `request`: its Via rows, From, To (with `to_tag` added if
 /// the To has none), Call-ID and CSeq copied (whichever of them exist: an
 /// error response to a request missing some still goes back), and
-/// `Content-Length: 0`.
+/// `Content-Length: 0`. `None` for a request without a Via.
 pub(crate) fn response_to(request: &Request, code: u16, to_tag: Option<&str>) -> Option<Response> {
+    // Without a Via a response has nowhere to go (§18.2.2).
+    request.headers.get(&HeaderName::Via)?;
     let status = StatusCode::new(code)?;
     let mut response = ResponseBuilder::new(status, reason_phrase(code))
         .ok()?

@@ -1,5 +1,6 @@
 //! Call paths between two or three user agents on a virtual clock, each over
-//! a reliable harness transport (the overlay) and a lossy UDP-like one.
+//! a reliable harness transport (the overlay), a lossy UDP-like one, and a
+//! TCP-like byte stream that delivers every message in 7-byte pieces.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use chordphone_sip::{EndReason, Event, Failure};
 use common::{sdp, Kind, Net, FORK, HOLE};
 
-const KINDS: [Kind; 2] = [Kind::Reliable, Kind::Lossy];
+const KINDS: [Kind; 3] = [Kind::Reliable, Kind::Lossy, Kind::Stream];
 
 fn answered(net: &Net, i: usize) -> bool {
     net.has(i, |e| matches!(e, Event::Answered { .. }))

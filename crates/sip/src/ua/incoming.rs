@@ -34,7 +34,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             }
             return;
         }
-        if bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
+        if !bytes.is_empty() && bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
             self.stats.keepalives += 1;
             return;
         }

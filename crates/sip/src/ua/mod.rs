@@ -132,6 +132,8 @@ struct Call<A> {
     early: Vec<Dialog>,
     /// The ACK we sent for the 2xx (its remote tag), to resend on retransmissions.
     ack: Option<(String, Bytes)>,
+    /// The ACK for the last re-INVITE's 2xx (its CSeq), likewise.
+    reinvite_ack: Option<(u32, Bytes)>,
     auth_tries: u8,
     // UAS
     server_invite: Option<u64>,
@@ -169,6 +171,7 @@ impl<A> Call<A> {
             cancel_sent: false,
             early: Vec::new(),
             ack: None,
+            reinvite_ack: None,
             auth_tries: 0,
             server_invite: None,
             invite_request: None,

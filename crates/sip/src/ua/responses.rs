@@ -294,8 +294,11 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         if code < 300 {
             let Some(out) = c.reinvite_out.take() else {
                 // A retransmitted 2xx of an earlier re-INVITE: ACK it again.
-                if let Some((_, ack)) = c.ack.clone() {
-                    self.transmit(flow, ack);
+                let seq = cseq_of(&response.headers).map(|c| c.sequence);
+                if let Some((cseq, ack)) = c.reinvite_ack.clone() {
+                    if Some(cseq) == seq {
+                        self.transmit(flow, ack);
+                    }
                 }
                 return;
             };
@@ -305,7 +308,6 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             };
             let Some(d) = c.dialog.as_mut() else { return };
             d.refresh_target(&response.headers);
-            let remote_tag = d.id.remote_tag.clone();
             let Some(ack) = d
                 .request(Method::Ack, &via, Some(out.cseq))
                 .and_then(|b| self.finish(b, None))
@@ -317,7 +319,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             let Some(c) = self.calls.get_mut(&call) else {
                 return;
             };
-            c.ack = Some((remote_tag, bytes));
+            c.reinvite_ack = Some((out.cseq, bytes));
             c.local_sdp = Some(out.offer);
             let answer = response.body().clone();
             if !answer.is_empty() {

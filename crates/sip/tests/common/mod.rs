@@ -21,6 +21,8 @@ pub enum Kind {
     Reliable,
     /// UDP with loss.
     Lossy,
+    /// TCP: reliable, each message delivered in small pieces of a byte stream.
+    Stream,
 }
 
 #[derive(Debug)]
@@ -71,6 +73,7 @@ impl Net {
         let transport = match kind {
             Kind::Reliable => Transport::Overlay,
             Kind::Lossy => Transport::Udp,
+            Kind::Stream => Transport::Tcp,
         };
         let uas = names
             .iter()
@@ -89,7 +92,7 @@ impl Net {
             transport,
             latency: Duration::from_millis(20),
             loss: match kind {
-                Kind::Reliable => 0,
+                Kind::Reliable | Kind::Stream => 0,
                 Kind::Lossy => 25,
             },
             flight: BTreeMap::new(),
@@ -164,7 +167,15 @@ impl Net {
                 let (from, to, bytes) = self.flight.remove(&(at, s)).unwrap();
                 if let Some(ua) = self.uas.get_mut(to as usize) {
                     self.delivered += 1;
-                    ua.handle_input(Flow::new(self.transport, from), &bytes, self.now);
+                    let flow = Flow::new(self.transport, from);
+                    if self.transport.is_stream() {
+                        // A stream splits messages anywhere: 7-byte pieces.
+                        for piece in bytes.chunks(7) {
+                            ua.handle_input(flow.clone(), piece, self.now);
+                        }
+                    } else {
+                        ua.handle_input(flow, &bytes, self.now);
+                    }
                 }
             }
             for ua in &mut self.uas {
