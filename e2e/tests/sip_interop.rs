@@ -1,6 +1,7 @@
 //! chordphone's SIP user agent against SIPp on real UDP sockets (loopback):
-//! it calls SIPp's built-in UAS, answers SIPp's built-in UAC, and answers a
-//! digest challenge from a SIPp scenario that verifies the credentials.
+//! it calls SIPp's built-in UAS, answers SIPp's built-in UAC, and answers
+//! digest challenges (to an INVITE, to a REGISTER with qop=auth) from SIPp
+//! scenarios that verify the credentials.
 //!
 //! A small native driver runs the sans-IO user agent over a tokio UDP
 //! socket: every datagram and timer goes in with the current time, every
@@ -442,6 +443,113 @@ async fn wrong_password_is_unauthorized() {
             reason: EndReason::Failed(chordphone_sip::Failure::Unauthorized)
         }
     );
+}
+
+/// A registrar that challenges REGISTER with 401 and checks the answer.
+const DIGEST_REGISTRAR: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="registrar challenging with digest">
+  <recv request="REGISTER" />
+  <send>
+    <![CDATA[
+
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag02[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="sipp.test", nonce="9d2e4c1b7a6f3e50", qop="auth", algorithm=MD5
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="REGISTER">
+    <action>
+      <verifyauth assign_to="authvalid" username="gateway" password="s3cret" />
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="good" />
+  <send next="done">
+    <![CDATA[
+
+      SIP/2.0 403 Forbidden
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag02[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="good" />
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag02[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Contact:];expires=300
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="done" />
+</scenario>
+"#;
+
+#[tokio::test]
+async fn registers_with_digest_at_a_sipp_registrar() {
+    let mut d = Driver::new(|c| {
+        c.credentials = Some(Credentials::new("gateway", "s3cret"));
+    })
+    .await;
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("registrar.xml");
+    std::fs::write(&scenario, DIGEST_REGISTRAR).unwrap();
+    let scenario_arg = scenario_path(&scenario);
+    let mut sipp = Sipp::start(
+        &[
+            "-sf",
+            &scenario_arg,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ],
+        dir,
+    );
+    let peer: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let now = d.now();
+    let id =
+        d.ua.register(
+            &format!("sip:{peer}"),
+            Flow::new(Transport::Udp, peer),
+            600,
+            now,
+        )
+        .unwrap();
+    let e = d
+        .until("the registration", |e| {
+            matches!(
+                e,
+                Event::Registered { .. } | Event::RegistrationFailed { .. }
+            )
+        })
+        .await;
+    // The registrar granted 300 s of the 600 asked for (Contact expires).
+    assert_eq!(
+        e,
+        Event::Registered { id, expires: 300 },
+        "{}",
+        sipp.errors()
+    );
+    let code = sipp.finish().await;
+    assert_eq!(code, 0, "sipp failed the registration:\n{}", sipp.errors());
 }
 
 fn scenario_path(p: &Path) -> String {
