@@ -229,3 +229,68 @@ impl Dialog {
         Some(b)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use sipx_sip::{parse_datagram, Limits, Message};
+
+    fn request(text: &str) -> Request {
+        match parse_datagram(Bytes::from(text.to_owned()), &Limits::datagram()).unwrap() {
+            Message::Request(r) => r,
+            Message::Response(_) => panic!("not a request"),
+        }
+    }
+
+    fn invite(record_route: &str) -> Request {
+        request(&format!(
+            "INVITE sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/UDP a.test;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n{record_route}From: <sip:alice@a.test>;tag=at\r\nTo: <sip:bob@b.test>\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\nContact: <sip:alice@host.a.test>\r\nContent-Length: 0\r\n\r\n"
+        ))
+    }
+
+    fn headers(r: &Request, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        r.write_to(&mut out);
+        String::from_utf8(out)
+            .unwrap()
+            .split("\r\n")
+            .filter_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn loose_routing_keeps_the_target_and_lists_the_routes() {
+        let inv = invite("Record-Route: <sip:p2.test;lr>, <sip:p1.test;lr>\r\n");
+        let mut d = Dialog::uas(&inv, "bt", 100).unwrap();
+        assert_eq!(d.id.remote_tag, "at");
+        let b = d.request(Method::Bye, "SIP/2.0/UDP b.test;branch=z9hG4bK2", None).unwrap();
+        let bye = b.build();
+        assert_eq!(bye.uri.to_string(), "sip:alice@host.a.test");
+        assert_eq!(headers(&bye, "Route"), ["<sip:p2.test;lr>", "<sip:p1.test;lr>"]);
+        assert_eq!(headers(&bye, "CSeq"), ["101 BYE"]);
+        assert_eq!(headers(&bye, "From"), ["<sip:bob@b.test>;tag=bt"]);
+    }
+
+    #[test]
+    fn strict_routing_puts_the_first_route_in_the_request_uri() {
+        // A route without `lr` is a strict router (§12.2.1.1): it becomes the
+        // Request-URI and the remote target goes last in Route.
+        let inv = invite("Record-Route: <sip:strict.test>\r\n");
+        let mut d = Dialog::uas(&inv, "bt", 1).unwrap();
+        let bye = d.request(Method::Bye, "SIP/2.0/UDP b.test;branch=z9hG4bK3", None).unwrap().build();
+        assert_eq!(bye.uri.to_string(), "sip:strict.test");
+        assert_eq!(headers(&bye, "Route"), ["<sip:alice@host.a.test>"]);
+    }
+
+    #[test]
+    fn remote_cseq_must_not_go_back() {
+        let inv = invite("");
+        let mut d = Dialog::uas(&inv, "bt", 1).unwrap();
+        assert!(d.accept_remote_cseq(&Method::Bye, 8));
+        assert!(!d.accept_remote_cseq(&Method::Invite, 6));
+        // ACK and CANCEL carry the CSeq of what they refer to.
+        assert!(d.accept_remote_cseq(&Method::Ack, 7));
+        assert_eq!(d.remote_seq, Some(8));
+    }
+}
