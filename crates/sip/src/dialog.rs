@@ -40,6 +40,8 @@ pub struct Dialog {
     pub remote_target: Uri,
     /// `Route` URIs for requests in the dialog, in the order they are put.
     pub route_set: Vec<Uri>,
+    /// Reliable provisional responses received in it (RFC 3262).
+    pub(crate) rseq: sipx_sip::rel::Sequence,
 }
 
 /// The first tag of an address header value.
@@ -111,6 +113,7 @@ impl Dialog {
             remote_addr: raw(&response.headers, &HeaderName::To)?,
             remote_target: contact_of(&response.headers).unwrap_or(to_uri),
             route_set,
+            rseq: Default::default(),
         })
     }
 
@@ -138,6 +141,7 @@ impl Dialog {
             remote_addr: raw(&request.headers, &HeaderName::From)?,
             remote_target: contact_of(&request.headers).unwrap_or(from_uri),
             route_set,
+            rseq: Default::default(),
         })
     }
 
@@ -264,10 +268,15 @@ mod tests {
         let inv = invite("Record-Route: <sip:p2.test;lr>, <sip:p1.test;lr>\r\n");
         let mut d = Dialog::uas(&inv, "bt", 100).unwrap();
         assert_eq!(d.id.remote_tag, "at");
-        let b = d.request(Method::Bye, "SIP/2.0/UDP b.test;branch=z9hG4bK2", None).unwrap();
+        let b = d
+            .request(Method::Bye, "SIP/2.0/UDP b.test;branch=z9hG4bK2", None)
+            .unwrap();
         let bye = b.build();
         assert_eq!(bye.uri.to_string(), "sip:alice@host.a.test");
-        assert_eq!(headers(&bye, "Route"), ["<sip:p2.test;lr>", "<sip:p1.test;lr>"]);
+        assert_eq!(
+            headers(&bye, "Route"),
+            ["<sip:p2.test;lr>", "<sip:p1.test;lr>"]
+        );
         assert_eq!(headers(&bye, "CSeq"), ["101 BYE"]);
         assert_eq!(headers(&bye, "From"), ["<sip:bob@b.test>;tag=bt"]);
     }
@@ -278,7 +287,10 @@ mod tests {
         // Request-URI and the remote target goes last in Route.
         let inv = invite("Record-Route: <sip:strict.test>\r\n");
         let mut d = Dialog::uas(&inv, "bt", 1).unwrap();
-        let bye = d.request(Method::Bye, "SIP/2.0/UDP b.test;branch=z9hG4bK3", None).unwrap().build();
+        let bye = d
+            .request(Method::Bye, "SIP/2.0/UDP b.test;branch=z9hG4bK3", None)
+            .unwrap()
+            .build();
         assert_eq!(bye.uri.to_string(), "sip:strict.test");
         assert_eq!(headers(&bye, "Route"), ["<sip:alice@host.a.test>"]);
     }

@@ -393,3 +393,84 @@ fn bob_registers() {
     assert_eq!(bob.transactions(), (0, 0));
     assert_eq!(bob.poll_timeout(), Some(Time(50_000 + 3_600_000_000)));
 }
+
+/// RFC 3262: a 180 sent reliably (Require: 100rel, RSeq) is acknowledged
+/// with one PRACK in its early dialog; its retransmission is not.
+#[test]
+fn reliable_ringing_gets_one_prack() {
+    let mut alice: UserAgent<u32> = UserAgent::new(
+        Config::new(
+            "sip:alice@atlanta.example.com",
+            "sip:alice@client.atlanta.example.com;transport=tcp",
+            "client.atlanta.example.com:5060",
+        ),
+        6,
+    );
+    let proxy = Flow::new(Transport::Tcp, 1);
+    let call = alice
+        .invite("sip:bob@biloxi.example.com", proxy.clone(), None, Time(0))
+        .unwrap();
+    let f1 = parse(&alice.poll_transmit().unwrap().bytes);
+    assert!(header(&f1, "Supported")[0].contains("100rel"));
+    let reliable = F8.replace(
+        "Content-Length: 0\r\n",
+        "Require: 100rel\r\nRSeq: 988789\r\nContent-Length: 0\r\n",
+    );
+    let reliable = replace(
+        reliable.as_bytes(),
+        "Via",
+        &format!("Via: {}", header(&f1, "Via")[0]),
+    );
+    let reliable = replace(
+        &reliable,
+        "From",
+        &format!("From: {}", header(&f1, "From")[0]),
+    );
+    let reliable = replace(
+        &reliable,
+        "Call-ID",
+        &format!("Call-ID: {}", header(&f1, "Call-ID")[0]),
+    );
+    let reliable = replace(
+        &reliable,
+        "CSeq",
+        &format!("CSeq: {}", header(&f1, "CSeq")[0]),
+    );
+    alice.handle_input(proxy.clone(), &reliable, Time(100));
+    assert_eq!(
+        alice.poll_event(),
+        Some(Event::Progress {
+            call,
+            code: 180,
+            body: None
+        })
+    );
+    let prack = parse(&alice.poll_transmit().unwrap().bytes);
+    let seq: u32 = header(&f1, "CSeq")[0]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        start_line(&prack),
+        "PRACK sip:bob@client.biloxi.example.com;transport=tcp SIP/2.0"
+    );
+    assert_eq!(header(&prack, "RAck"), [format!("988789 {seq} INVITE")]);
+    assert_eq!(header(&prack, "CSeq"), [format!("{} PRACK", seq + 1)]);
+    assert_eq!(
+        header(&prack, "To"),
+        ["Bob <sip:bob@biloxi.example.com>;tag=314159"]
+    );
+    assert_eq!(
+        header(&prack, "Route"),
+        [
+            "<sip:ss1.atlanta.example.com;lr>",
+            "<sip:ss2.biloxi.example.com;lr>"
+        ]
+    );
+    // The same 180 again: no second PRACK, no second event.
+    alice.handle_input(proxy, &reliable, Time(200));
+    assert!(alice.poll_transmit().is_none());
+    assert!(alice.poll_event().is_none());
+}

@@ -80,12 +80,15 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             .ok()?
             .header(HeaderName::Allow, ALLOW)
             .ok()?;
+        // Reliable provisionals are acknowledged (PRACK); we never send them.
         if let Some(se) = self.config.session_expires {
             b = b
-                .header(HeaderName::Supported, "timer")
+                .header(HeaderName::Supported, "100rel, timer")
                 .ok()?
                 .header(HeaderName::SessionExpires, se.as_secs().to_string())
                 .ok()?;
+        } else {
+            b = b.header(HeaderName::Supported, "100rel").ok()?;
         }
         if let Some((name, value)) = auth {
             b = b.header(name, value).ok()?;

@@ -3,6 +3,7 @@
 //! REGISTER and its digest retry.
 
 use super::*;
+use sipx_sip::rel::{self, RSeq};
 
 impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
     pub(super) fn on_no_response(&mut self, n: u64, role: Role, now: Time) {
@@ -78,6 +79,10 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         now: Time,
     ) {
         let code = response.status.code();
+        let Some(transport) = self.calls.get(&call).map(|c| c.flow.transport) else {
+            return;
+        };
+        let prack_via = self.via(transport);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -85,22 +90,51 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             return;
         };
         if code < 200 {
-            if code == 100 {
-                c.provisional = true;
-            } else {
-                c.provisional = true;
+            c.provisional = true;
+            if code > 100 {
+                // A reliable provisional (RFC 3262) is acknowledged with a
+                // PRACK in its early dialog, once per RSeq, in order.
+                let rseq = msg::has_token(&response.headers, &HeaderName::Require, "100rel")
+                    .then(|| response.headers.typed::<RSeq>().and_then(Result::ok))
+                    .flatten()
+                    .map(|r| r.0);
+                let mut fresh = true;
+                let mut prack = None;
                 if let Some(d) = Dialog::uac(&invite, &response) {
-                    if let Some(e) = c
+                    let i = match c
                         .early
-                        .iter_mut()
-                        .find(|e| e.id.remote_tag == d.id.remote_tag)
+                        .iter()
+                        .position(|e| e.id.remote_tag == d.id.remote_tag)
                     {
+                        Some(i) => i,
+                        None => {
+                            c.early.push(d);
+                            c.early.len() - 1
+                        }
+                    };
+                    if let Some(e) = c.early.get_mut(i) {
                         e.refresh_target(&response.headers);
-                    } else {
-                        c.early.push(d);
+                        if let Some(rseq) = rseq {
+                            fresh = e.rseq.accept(rseq) == rel::Received::Acknowledge;
+                            if fresh {
+                                let invite_seq = cseq_of(&invite.headers).map_or(0, |s| s.sequence);
+                                prack = e.request(Method::Prack, &prack_via, None).and_then(|b| {
+                                    b.header(
+                                        HeaderName::RAck,
+                                        format!("{rseq} {invite_seq} INVITE"),
+                                    )
+                                    .ok()
+                                });
+                            }
+                        }
                     }
                 }
-                if c.state == CallState::Calling && c.cancelling.is_none() {
+                let flow = c.flow.clone();
+                let report = fresh && c.state == CallState::Calling && c.cancelling.is_none();
+                if let Some(request) = prack.and_then(|b| self.finish(b, None)) {
+                    self.send_request(request, flow, Role::Stray, now);
+                }
+                if report {
                     self.events.push_back(Event::Progress {
                         call,
                         code,
