@@ -67,10 +67,12 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         let Some(request) = self.finish(b, Some(("application/sdp", offer.clone()))) else {
             return;
         };
-        if let Some(n) = self.send_request(request, flow, Role::ReInvite(call), now) {
+        if self
+            .send_request(request, flow, Role::ReInvite(call), now)
+            .is_some()
+        {
             if let Some(c) = self.calls.get_mut(&call) {
                 c.reinvite_out = Some(ReinviteOut {
-                    txn: n,
                     cseq,
                     offer,
                     refresh,

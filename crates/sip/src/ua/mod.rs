@@ -23,7 +23,7 @@ pub use crate::config::Config;
 use crate::dialog::{call_id_of, cseq_of, tag_of, Dialog, DialogState};
 pub use crate::event::{Event, Stats};
 use crate::failure::{EndReason, Failure, LocalError};
-use crate::ids::{CallId, DialogId, RegistrationId, TransactionId};
+use crate::ids::{CallId, RegistrationId, TransactionId};
 use crate::msg::{self, add_header, response_to, set_body};
 use crate::rng::Rng;
 use crate::time::Time;
@@ -102,8 +102,6 @@ struct Pending2xx {
 
 #[derive(Debug)]
 struct ReinviteOut {
-    #[allow(dead_code)]
-    txn: u64,
     cseq: u32,
     offer: Bytes,
     /// A session refresh: no event for the app.
@@ -673,11 +671,4 @@ fn build_cancel(invite: &Request) -> Option<Request> {
     }
     let seq = cseq_of(&invite.headers)?.sequence;
     Some(b.cseq(seq, &Method::Cancel).ok()?.build())
-}
-
-impl<A> Call<A> {
-    #[allow(dead_code)]
-    fn dialog_id(&self) -> Option<&DialogId> {
-        self.dialog.as_ref().map(|d| &d.id)
-    }
 }
