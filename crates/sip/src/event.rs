@@ -8,7 +8,7 @@ use crate::ids::{CallId, RegistrationId, TransactionId};
 /// What the user agent tells the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Someone calls us: ring, then [`UserAgent::answer`] or [`UserAgent::reject`].
+    /// Someone calls us: ring, then [`UserAgent::answer`](crate::UserAgent::answer) or [`UserAgent::reject`](crate::UserAgent::reject).
     Incoming {
         /// The new call.
         call: CallId,
@@ -41,8 +41,8 @@ pub enum Event {
         call: CallId,
     },
     /// The other side offers a media change (re-INVITE: hold, resume, new
-    /// media): answer with [`UserAgent::accept_reoffer`] or refuse with
-    /// [`UserAgent::reject_reoffer`].
+    /// media): answer with [`UserAgent::accept_reoffer`](crate::UserAgent::accept_reoffer) or refuse with
+    /// [`UserAgent::reject_reoffer`](crate::UserAgent::reject_reoffer).
     Reoffer {
         /// The call.
         call: CallId,
