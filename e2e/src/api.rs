@@ -66,6 +66,11 @@ impl Tab {
         &self.browser
     }
 
+    /// A PNG of what the tab shows in a window of `size` pixels.
+    pub async fn screenshot(&self, size: (u32, u32)) -> crate::Result<Vec<u8>> {
+        self.browser.screenshot(&self.window, size).await
+    }
+
     /// Runs a script in this tab.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> crate::Result<Value> {
         self.browser.execute(&self.window, script, args).await

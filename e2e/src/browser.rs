@@ -250,6 +250,32 @@ impl Browser {
         Ok(ret.json().clone())
     }
 
+    /// A PNG of what the tab's window shows, the window made `width` by
+    /// `height` pixels first.
+    pub async fn screenshot(
+        &self,
+        window: &WindowHandle,
+        (width, height): (u32, u32),
+    ) -> crate::Result<Vec<u8>> {
+        let driver = self.driver()?;
+        let mut current = self.current.lock().await;
+        if current.as_ref() != Some(window) {
+            driver
+                .switch_to_window(window.clone())
+                .await
+                .map_err(|e| format!("browser {}: switch: {e}", self.label))?;
+            *current = Some(window.clone());
+        }
+        driver
+            .set_window_rect(0, 0, width, height)
+            .await
+            .map_err(|e| format!("browser {}: resize: {e}", self.label))?;
+        driver
+            .screenshot_as_png()
+            .await
+            .map_err(|e| format!("browser {}: screenshot: {e}", self.label))
+    }
+
     /// The last `n` console lines of this browser's pages (all tabs).
     pub async fn console_tail(&self, n: usize) -> Vec<String> {
         if let Ok(driver) = self.driver() {
