@@ -915,7 +915,7 @@ impl Driver {
                             Err(e) => {
                                 self.failed_error += 1;
                                 *self.errors.entry(e.to_string()).or_default() += 1;
-                                if survived && std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+                                if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
                                     eprintln!(
                                         "failed at {:?} ms: node {} key {key:?} {e} after {elapsed:?}, {hops} hops, {timeouts} timeouts",
                                         self.net.now.0 / 1000 % 10_000_000,

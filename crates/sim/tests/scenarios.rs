@@ -75,6 +75,25 @@ fn half_the_nodes_failing_at_once_loses_no_lookup_whose_owner_survived() {
 }
 
 #[test]
+fn a_run_of_dead_successors_still_leads_lookups_to_the_new_owner() {
+    // Half of 1,000 nodes fail at once. Near some keys seven successors in
+    // a row are gone; proving each dead costs a connect timeout, and the
+    // lookups started in the first seconds must still reach the new owner
+    // within the route timeout.
+    let p = Params {
+        successors: 20,
+        records: 5000,
+        fail_fraction: Some(0.5),
+        duration_s: Some(600.0),
+        lookups: 10000,
+        ..base(1000, 3)
+    };
+    let o = run(&p);
+    assert_clean(&o);
+    assert_eq!(o.lookups_failed, 0, "{o:?}");
+}
+
+#[test]
 fn an_hour_of_churn_keeps_lookups_and_records() {
     let p = Params {
         records: 300,

@@ -181,6 +181,10 @@ struct Cold {
     /// Nodes a joining node may send its join through.
     join_candidates: Vec<NodeId>,
     record_version: u64,
+    /// Successors found dead lately, and until when that counts: each one
+    /// widens the run of successors kept linked (see `linked_successors`).
+    succ_losses: usize,
+    succ_losses_until: Time,
     /// What replication last saw: (predecessor, replica targets).
     replicated_view: (Option<NodeId>, Vec<NodeId>),
     next_replicate: Time,
@@ -228,6 +232,8 @@ impl Node {
                 self_check_due: false,
                 join_candidates: Vec::new(),
                 record_version: 0,
+                succ_losses: 0,
+                succ_losses_until: now,
                 replicated_view: (None, Vec::new()),
                 next_replicate: now + config.replicate_interval,
                 config,
@@ -723,6 +729,10 @@ impl Node {
         if self.dead.len() < 4096 {
             self.dead.insert(peer, now + self.cold.config.dead_memory);
         }
+        if self.ring.succ.contains(&peer) {
+            self.cold.succ_losses = self.cold.succ_losses.saturating_add(1);
+            self.cold.succ_losses_until = now + self.cold.config.dead_memory;
+        }
         if self.ring.remove(&peer) {
             self.ring_dirty = true;
         }
@@ -795,6 +805,9 @@ impl Node {
         self.busy.retain(|_, until| *until > now);
         self.cold.store.expire(now);
         self.cold.attach_waiting.retain(|_, w| w.3 > now);
+        if self.cold.succ_losses_until <= now {
+            self.cold.succ_losses = 0;
+        }
         if self.phase == Phase::Joined {
             let keep = self.essential_set();
             let before = now - self.cold.config.link_idle;

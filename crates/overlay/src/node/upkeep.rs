@@ -632,18 +632,25 @@ impl Node {
         if let Some(p) = self.ring.pred {
             push(p);
         }
-        for s in self
-            .ring
-            .succ
-            .iter()
-            .take(self.cold.config.linked_successors)
-        {
+        for s in self.ring.succ.iter().take(self.linked_successors()) {
             push(*s);
         }
         for f in self.ring.distinct_fingers().into_iter().rev() {
             push(f);
         }
         out
+    }
+
+    /// How many successors are kept linked: the configured number, plus one
+    /// for every successor found dead lately. When many nodes die at once a
+    /// run of successors may be gone; proving each dead takes a connect
+    /// timeout, so the ones after the lost are dialled at once, in parallel,
+    /// instead of one by one as each before them is found dead.
+    fn linked_successors(&self) -> usize {
+        self.cold
+            .config
+            .linked_successors
+            .saturating_add(self.cold.succ_losses)
     }
 
     /// The links the budget protects: the top of the ranking.
@@ -664,6 +671,26 @@ impl Node {
             .collect();
         for n in wanted {
             let _ = self.try_connect(n, now);
+        }
+    }
+
+    /// A request must go to `succ`, a successor we have no link to: the
+    /// nearer ones are gone, and after many nodes died at once the ones
+    /// after it may be too. Dialling them one after another costs a whole
+    /// connect timeout each; dial every successor from `succ` up to the
+    /// first open link at once, so that a run of dead successors costs one.
+    pub(super) fn dial_successors_after(&mut self, succ: NodeId, now: Time) {
+        let ahead: Vec<NodeId> = self
+            .ring
+            .succ
+            .iter()
+            .skip_while(|s| **s != succ)
+            .skip(1)
+            .take_while(|s| !self.links.is_up(s))
+            .copied()
+            .collect();
+        for s in ahead {
+            let _ = self.try_connect(s, now);
         }
     }
 
