@@ -2,15 +2,20 @@
 //!
 //! See the crate documentation for the run loop. This module holds the
 //! node's state and its public API; the protocol parts live beside it:
-//! `route` (recursive routing with per-hop acks and retries), `upkeep`
-//! (join, stabilization, fingers, leave, link budget) and `replicate`
-//! (record placement and repair).
+//! `route` (recursive routing with per-hop acks and retries), `join`,
+//! `stabilize`, `fingers` and `leave` (ring upkeep), `links` and `budget`
+//! (the links held and which ones to want), and `replicate` (record
+//! placement and repair).
 
+mod budget;
+mod fingers;
+mod join;
+mod leave;
 mod links;
 mod replicate;
 pub(crate) mod ring;
 mod route;
-mod upkeep;
+mod stabilize;
 
 use crate::config::Config;
 use crate::event::{Answer, AttachToken, Event, LocalError, Output, QueryError, QueryId, Transmit};
@@ -109,9 +114,10 @@ pub struct Node {
     busy: VecMap<NodeId, Time>,
 
     // Ring upkeep.
-    stab_wait: Option<(NodeId, u32, Time)>,
-    /// A finger probe in flight: (finger index, peer, sequence, deadline).
-    probe_wait: Option<(usize, NodeId, u32, Time)>,
+    /// A stabilization sent to the successor, waiting for its answer.
+    stab_wait: Option<StabWait>,
+    /// A finger probe in flight.
+    probe_wait: Option<ProbeWait>,
     finger_burst: bool,
     /// While joining: placed in the ring, waiting until this deadline for the
     /// successor to take us as predecessor.
@@ -124,6 +130,30 @@ pub struct Node {
     ring_dirty: bool,
 
     cold: Box<Cold>,
+}
+
+/// A stabilization waiting for the successor's answer.
+#[derive(Clone, Copy, Debug)]
+struct StabWait {
+    /// The successor asked.
+    peer: NodeId,
+    /// The sequence number its answer must carry.
+    seq: u32,
+    /// Unanswered by then, the successor is taken for dead.
+    deadline: Time,
+}
+
+/// A finger probe waiting for the finger's answer.
+#[derive(Clone, Copy, Debug)]
+struct ProbeWait {
+    /// The finger table entry being checked.
+    finger: usize,
+    /// The node in that entry, asked.
+    peer: NodeId,
+    /// The sequence number its answer must carry.
+    seq: u32,
+    /// Unanswered by then, the finger is taken for dead.
+    deadline: Time,
 }
 
 /// The parts of the configuration read for every routed message, copied
@@ -758,10 +788,10 @@ impl Node {
 
     /// Stops waiting for a stabilization or probe answer from `peer`.
     fn forget_waits_on(&mut self, peer: NodeId) {
-        if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {
+        if self.stab_wait.is_some_and(|w| w.peer == peer) {
             self.stab_wait = None;
         }
-        if self.probe_wait.is_some_and(|(_, p, _, _)| p == peer) {
+        if self.probe_wait.is_some_and(|w| w.peer == peer) {
             self.probe_wait = None;
             self.cold.finger_inflight = false;
         }

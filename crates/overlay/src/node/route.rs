@@ -650,10 +650,10 @@ impl Node {
             };
             w = Some(w.map_or(t, |x| x.min(t)));
         }
-        if let Some((_, _, t)) = self.stab_wait {
+        if let Some(t) = self.stab_wait.map(|s| s.deadline) {
             w = Some(w.map_or(t, |x| x.min(t)));
         }
-        if let Some((_, _, _, t)) = self.probe_wait {
+        if let Some(t) = self.probe_wait.map(|p| p.deadline) {
             w = Some(w.map_or(t, |x| x.min(t)));
         }
         w
