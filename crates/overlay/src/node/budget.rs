@@ -137,9 +137,10 @@ impl Node {
         } else {
             self.pending.values().filter_map(|p| p.next).collect()
         };
-        let victim = self
-            .links
-            .eviction_candidate(&|p| keep.contains(p) || busy_routes.contains(p), neighbour);
+        let victim = self.links.eviction_candidate(
+            &|p| keep.contains(p) || busy_routes.contains(p) || self.is_held(p),
+            neighbour,
+        );
         match victim {
             Some(victim) => {
                 self.close_link(victim, CloseReason::Busy);

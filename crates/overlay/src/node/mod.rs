@@ -3,15 +3,17 @@
 //! See the crate documentation for the run loop. This module holds the
 //! node's state and its public API; the protocol parts live beside it:
 //! `route` (recursive routing with per-hop acks and retries), `join`,
-//! `stabilize`, `fingers` and `leave` (ring upkeep), `links` and `budget`
-//! (the links held and which ones to want), and `replicate` (record
-//! placement and repair).
+//! `stabilize`, `fingers` and `leave` (ring upkeep), `links`, `budget` and
+//! `hold` (the links held, which ones to want, and those an application
+//! keeps open), and `replicate` (record placement and repair).
 
 mod budget;
 mod fingers;
+mod hold;
 mod join;
 mod leave;
 mod links;
+mod reach;
 mod replicate;
 pub(crate) mod ring;
 mod route;
@@ -52,6 +54,11 @@ pub enum LinkChange {
     /// way, e.g. a server cannot dial a browser): no failure, the node asks
     /// again after a while.
     Refused,
+    /// The link could not be set up (ICE failed, the set-up timed out):
+    /// no sign that the peer died. It stays in the ring view, requests go
+    /// around it, and the node asks again after a back-off that grows with
+    /// each failure in a row (up to a bound).
+    Unreachable,
 }
 
 /// Where the node is in its life.
@@ -110,7 +117,8 @@ pub struct Node {
 
     /// Nodes found dead, and until when they stay out of the tables.
     dead: VecMap<NodeId, Time>,
-    /// Peers that refused a link (over budget), and until when we leave them be.
+    /// Peers not asked for a link until then: they refused one (over
+    /// budget), or could not be reached (see `reach`).
     busy: VecMap<NodeId, Time>,
 
     // Ring upkeep.
@@ -200,6 +208,10 @@ struct Cold {
     /// Attach requests delivered to the shell, waiting for its answer.
     attach_waiting: VecMap<AttachToken, (Upstream, u8, u8, Time)>,
     next_token: AttachToken,
+    /// Peers whose links an application holds open, with the count of holds.
+    holds: VecMap<NodeId, u32>,
+    /// Peers a link could not be set up to lately.
+    out_of_reach: VecMap<NodeId, reach::OutOfReach>,
 
     pred_heard: Time,
     stab_seq: u32,
@@ -254,6 +266,8 @@ impl Node {
                 next_query: 1,
                 attach_waiting: VecMap::new(),
                 next_token: 1,
+                holds: VecMap::new(),
+                out_of_reach: VecMap::new(),
                 pred_heard: now,
                 stab_seq: 0,
                 finger_cursor: 0,
@@ -568,6 +582,7 @@ impl Node {
             LinkChange::Up => self.on_link_up(peer, now),
             LinkChange::Down => self.on_link_down(peer, now),
             LinkChange::Refused => self.on_link_refused(peer, now),
+            LinkChange::Unreachable => self.on_link_unreachable(peer, now),
         }
         self.after_input(now);
     }
@@ -835,13 +850,17 @@ impl Node {
         self.busy.retain(|_, until| *until > now);
         self.cold.store.expire(now);
         self.cold.attach_waiting.retain(|_, w| w.3 > now);
+        self.forget_old_failures(now);
         if self.cold.succ_losses_until <= now {
             self.cold.succ_losses = 0;
         }
         if self.phase == Phase::Joined {
             let keep = self.essential_set();
             let before = now - self.cold.config.link_idle;
-            for peer in self.links.idle(before, &|p| keep.contains(p)) {
+            let idle = self
+                .links
+                .idle(before, &|p| keep.contains(p) || self.is_held(p));
+            for peer in idle {
                 self.close_link(peer, crate::wire::CloseReason::Idle);
             }
             self.ensure_links(now);
@@ -890,6 +909,7 @@ impl Node {
             }
         }
         self.dead.remove(&peer);
+        self.reached(&peer);
         self.stats.links_opened += 1;
         let queued = self.links.up(peer, now);
         for msg in queued {
