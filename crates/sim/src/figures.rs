@@ -14,6 +14,10 @@ pub struct Outcome {
     pub lookups_failed: usize,
     pub lookups_wrong_owner: usize,
     pub lookups_error: usize,
+    /// Lookups that named the owner of their key when they started, after a
+    /// node joined in front of it while the answer travelled back. Right
+    /// when answered; counted right, shown apart.
+    pub lookups_owner_moved: usize,
     pub lookups_owner_survived: usize,
     pub lookups_failed_owner_survived: usize,
     pub hops_mean: f64,
@@ -62,6 +66,9 @@ pub(crate) struct Tally {
     pub failed_wrong: usize,
     /// Measured lookups that ended with an error.
     pub failed_error: usize,
+    /// Measured lookups that named the owner when they started, alive, after
+    /// a newcomer took the key while the answer travelled (counted right).
+    pub owner_moved: usize,
     /// Measured lookups whose owner survived the failure.
     pub owner_survived: usize,
     /// Of those, the ones that failed.
@@ -116,6 +123,7 @@ pub(crate) fn outcome(p: &Params, t: &Tally, m: Measured) -> Outcome {
         lookups_failed: t.failed_wrong + t.failed_error,
         lookups_wrong_owner: t.failed_wrong,
         lookups_error: t.failed_error,
+        lookups_owner_moved: t.owner_moved,
         lookups_owner_survived: t.owner_survived,
         lookups_failed_owner_survived: t.failed_survived,
         hops_mean: round3(hops_mean),

@@ -747,14 +747,21 @@ impl Driver {
                 } => {
                     let truth = self.truth().owner(&key);
                     // Right if it names the owner now, or the owner when the
-                    // lookup started that has died while the answer travelled.
-                    let right = match outcome {
-                        Ok(Answer::Owner(o)) => {
-                            Some(o) == truth
-                                || (Some(o) == owner_at_issue && !self.truth.live.contains(&o))
-                        }
-                        _ => false,
+                    // lookup started. Ownership moves only when a node joins
+                    // or dies; an owner that answered before a newcomer took
+                    // the key (or before it died) was right when it answered,
+                    // and only its answer arrived after the change.
+                    let named = match outcome {
+                        Ok(Answer::Owner(o)) => Some(o),
+                        _ => None,
                     };
+                    let right = named.is_some() && (named == truth || named == owner_at_issue);
+                    let moved = named != truth
+                        && named == owner_at_issue
+                        && named.is_some_and(|o| self.truth.live.contains(&o));
+                    if counted && moved {
+                        self.tally.owner_moved += 1;
+                    }
                     if !counted {
                         self.tally.final_checked += 1;
                         if !right {
@@ -777,7 +784,7 @@ impl Driver {
                                 self.tally.failed_wrong += 1;
                                 if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
                                     eprintln!(
-                                        "wrong owner at {:?}: key {key:?} answered {a:?} truth {truth:?} pred-of-truth {:?}",
+                                        "wrong owner at {:?}: key {key:?} answered {a:?} truth {truth:?} at issue {owner_at_issue:?} pred-of-truth {:?}",
                                         self.net.now.0 / 1000 % 10_000_000,
                                         truth.and_then(|t| self.truth.predecessor(&t))
                                     );
