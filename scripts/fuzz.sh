@@ -11,7 +11,7 @@
 # crashing input is in fuzz/artifacts/<target>/ and the full libFuzzer output
 # in fuzz/artifacts/<target>.log.
 #
-# Environment: FUZZ_TARGETS (default "wire_decode node_input link_input"),
+# Environment: FUZZ_TARGETS (default "wire_decode node_input link_input session_input sip_input"),
 # FUZZ_SANITIZER (default address; "none" runs about twice as fast).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ if ! [[ "$SECS" =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
     exit 2
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-wire_decode node_input link_input}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-wire_decode node_input link_input session_input sip_input}"
 SANITIZER="${FUZZ_SANITIZER:-address}"
 
 if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null && ! command -v clang++ >/dev/null; then
@@ -43,6 +43,8 @@ echo "fuzz: $(cargo fuzz --version), $(rustc --version)"
 # Seed corpus: valid frames of every message kind, signed records, and
 # replies to the node's own requests (the fuzzer cannot forge signatures).
 cargo run --quiet --manifest-path fuzz/Cargo.toml --example seeds -- fuzz/corpus
+# SIP: the messages of a call set-up (live Call-IDs and tags) and RFC 4475.
+cargo run --quiet --manifest-path fuzz/Cargo.toml --example sip_seeds -- fuzz/corpus 2>/dev/null
 
 # Debug assertions (-a) also turn on integer overflow checks, as in tests.
 mkdir -p fuzz/artifacts

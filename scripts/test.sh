@@ -34,13 +34,18 @@ step "clippy (wasm32: the browser peer)"
 cargo clippy --locked -p peer-wasm --target wasm32-unknown-unknown -- -D warnings
 
 step "core crates build for wasm32"
-cargo build --locked --release -p chordphone-overlay -p chordphone-link --target wasm32-unknown-unknown
+cargo build --locked --release -p chordphone-overlay -p chordphone-link -p chordphone-session -p chordphone-sip --target wasm32-unknown-unknown
 
-step "tests"
+step "tests (overflow checks and debug assertions on)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# The default members: everything but the browser tests.
-cargo test --locked --release 2>&1 | tee "$log"
+# Everything but the browser tests and the simulator's scenarios, in the
+# `test` profile: checks on.
+cargo test --locked --workspace --exclude chordphone-e2e --exclude chordphone-sim 2>&1 | tee "$log"
+cargo test --locked -p chordphone-sim --lib --bins 2>&1 | tee -a "$log"
+
+step "simulator scenarios (release)"
+cargo test --locked --release -p chordphone-sim --test '*' 2>&1 | tee -a "$log"
 
 if [ "$E2E" = 1 ]; then
   step "app build (trunk build --release) and server build"

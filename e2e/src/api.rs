@@ -145,4 +145,34 @@ impl Tab {
             .and_then(Value::as_f64)
             .ok_or_else(|| format!("tab {}: link({id}): unexpected answer {v}", self.name))
     }
+
+    /// `send(id, text[, service])`: a message to node `id` through the ring;
+    /// resolves once that node took it.
+    pub async fn send(&self, id: &str, text: &str, service: Option<u16>) -> crate::Result<Value> {
+        let mut args = vec![json!(id), json!(text)];
+        if let Some(s) = service {
+            args.push(json!(s));
+        }
+        self.call("send", args).await
+    }
+
+    /// `notes()`: the notes this tab received, as (sender id, text).
+    pub async fn notes(&self) -> crate::Result<Vec<(String, String)>> {
+        let v = self.call("notes", vec![]).await?;
+        let list = v
+            .as_array()
+            .ok_or_else(|| format!("tab {}: notes(): unexpected answer {v}", self.name))?;
+        Ok(list
+            .iter()
+            .map(|n| {
+                let field = |k: &str| {
+                    n.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                (field("from"), field("text"))
+            })
+            .collect())
+    }
 }

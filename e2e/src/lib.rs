@@ -57,6 +57,7 @@ pub mod ports;
 pub mod process;
 pub mod ring;
 pub mod server;
+pub mod setup;
 pub mod stats;
 pub mod status;
 pub mod wait;

@@ -1,8 +1,9 @@
 //! A record stored from one tab is read from every other tab.
 
-use chordphone_e2e::browser::{Browser, Chromedriver};
+use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::cluster::Cluster;
 use chordphone_e2e::server::{Server, ServerOpts};
+use chordphone_e2e::setup::two_browsers;
 use chordphone_e2e::wait::OrPanic;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -11,20 +12,9 @@ async fn a_record_put_from_one_tab_is_read_from_every_other() {
         .await
         .or_panic();
     let driver = Chromedriver::start().await.or_panic();
-    let browsers = [
-        Browser::launch(&driver, "a").await.or_panic(),
-        Browser::launch(&driver, "b").await.or_panic(),
-    ];
-    let mut tabs = Vec::new();
-    for i in 0..6 {
-        let name = format!("records-{i}");
-        tabs.push(
-            browsers[i % 2]
-                .open_tab(&name, &server.page_url(&name))
-                .await
-                .or_panic(),
-        );
-    }
+    let (_browsers, tabs) = two_browsers(&driver, &server, "records", 6)
+        .await
+        .or_panic();
     let cluster = Cluster::new(vec![&server], tabs.iter().collect());
     cluster
         .wait_ring("6 tabs and the server to form one ring")

@@ -2,9 +2,10 @@
 //! ring with it: every node's successor and predecessor are those of the
 //! sorted ids, and a lookup from any tab finds the true owner of a key.
 
-use chordphone_e2e::browser::{Browser, Chromedriver};
+use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::cluster::{tabs_on_webrtc, Cluster};
 use chordphone_e2e::server::{Server, ServerOpts};
+use chordphone_e2e::setup::two_browsers;
 use chordphone_e2e::wait::OrPanic;
 
 const KEYS: [&str; 5] = [
@@ -21,21 +22,7 @@ async fn eight_tabs_in_two_browsers_form_one_ring_and_find_every_owner() {
         .await
         .or_panic();
     let driver = Chromedriver::start().await.or_panic();
-    let browsers = [
-        Browser::launch(&driver, "a").await.or_panic(),
-        Browser::launch(&driver, "b").await.or_panic(),
-    ];
-    let mut tabs = Vec::new();
-    for i in 0..8 {
-        let name = format!("ring-{i}");
-        let browser = &browsers[i % 2];
-        tabs.push(
-            browser
-                .open_tab(&name, &server.page_url(&name))
-                .await
-                .or_panic(),
-        );
-    }
+    let (_browsers, tabs) = two_browsers(&driver, &server, "ring", 8).await.or_panic();
     let cluster = Cluster::new(vec![&server], tabs.iter().collect());
     let snap = cluster
         .wait_ring_with("8 tabs and the server to form one ring", tabs_on_webrtc)

@@ -6,11 +6,11 @@
 //! (scripts/fuzz.sh does this). Existing files are kept; seeds are named by
 //! content.
 
-use chordphone_fuzz::{frame, identities, run_node, START};
-use chordphone_link::{Handshake, Refusal, Role, Signal};
+use chordphone_fuzz::{frame, identities, run_node, SERVICE, START};
+use chordphone_link::{Handshake, Refusal, Role, Signal, FEATURES, PROTOCOL_VERSION};
 use chordphone_overlay::{
-    CloseReason, Id, Identity, Kind, Message, Mode, Record, Reply, Request, Route, RouteError,
-    StoreError, Time,
+    AppMessage, CloseReason, Id, Identity, Kind, Message, Mode, Record, Reply, Request, Route,
+    RouteError, ServiceId, StoreError, Time,
 };
 use core::time::Duration;
 use std::path::Path;
@@ -81,6 +81,53 @@ fn replies(owner: Id, recs: &[Record]) -> Vec<Reply> {
             owner,
             path: vec![identities().1, owner],
         },
+        Reply::Delivered,
+        Reply::Unsupported,
+        Reply::BadOrigin,
+        Reply::Unknown {
+            kind: 4000,
+            body: b"a newer build's answer".to_vec(),
+        },
+    ]
+}
+
+/// Application messages from the linked peer (whose identity the seeds know,
+/// so that the fuzzer starts from correctly signed ones): to the node under
+/// test, for a service it serves and one it does not, tampered with, and to
+/// a node farther on.
+fn app_requests(me: Id, far: Id) -> Vec<(Id, Mode, Request)> {
+    let peer = Identity::from_seed([2; 32]);
+    let app = |to, service, payload: &[u8]| {
+        Request::App(Box::new(AppMessage::sign(
+            &peer,
+            to,
+            service,
+            payload.to_vec(),
+        )))
+    };
+    let mut tampered = AppMessage::sign(&peer, me, SERVICE, b"INVITE sip:me".to_vec());
+    tampered.payload[0] ^= 1;
+    vec![
+        (me, Mode::ToNode, app(me, SERVICE, b"INVITE sip:me")),
+        (me, Mode::ToNode, app(me, ServiceId(1), b"not served")),
+        (me, Mode::ToNode, Request::App(Box::new(tampered))),
+        (far, Mode::ToNode, app(far, SERVICE, b"onwards")),
+        (
+            me,
+            Mode::ToNode,
+            Request::Unknown {
+                kind: 4000,
+                body: b"a newer build's request".to_vec(),
+            },
+        ),
+        (
+            far,
+            Mode::ToKey,
+            Request::Unknown {
+                kind: 65_535,
+                body: Vec::new(),
+            },
+        ),
     ]
 }
 
@@ -151,6 +198,7 @@ fn main() {
             },
         ),
     ];
+    let requests: Vec<_> = requests.into_iter().chain(app_requests(me, far)).collect();
     for (target, mode, req) in &requests {
         wire.push(route(9, *target, *mode, req.clone()));
     }
@@ -258,6 +306,19 @@ fn main() {
         other => panic!("handshake seed: {other:?}"),
     };
     write_seed(&link_dir, &peer_hs.hello());
+    // A hello of another version and features, and one with a field appended
+    // by a newer build.
+    let newer = Handshake::announcing(
+        &Identity::from_seed([2; 32]),
+        [6; 32],
+        Role::Peer,
+        PROTOCOL_VERSION + 1,
+        FEATURES | 1 << 63,
+    );
+    write_seed(&link_dir, &newer.hello());
+    let mut appended = newer.hello();
+    appended.extend_from_slice(b"a field from the future");
+    write_seed(&link_dir, &appended);
     let mut both = peer_hs.hello();
     both.push(0xFF);
     both.extend_from_slice(&proof);
@@ -277,14 +338,27 @@ fn main() {
         },
         Signal::Dialling,
     ] {
-        write_seed(&link_dir, &sig.encode());
+        write_seed(&link_dir, &sig.encode().expect("seed signal encodes"));
     }
 
     let mut stored = 0;
+    // session_input reads the same frames after one flag byte: odd, the
+    // peer first passes the handshake, so the frames reach the node.
+    let session_dir = Path::new(&dir).join("session_input");
     for s in &seeds {
         stored = stored.max(run_node(s, |_, _| {}).records().count());
         write_seed(&node_dir, s);
+        let mut after_handshake = vec![1];
+        after_handshake.extend_from_slice(s);
+        chordphone_fuzz::check_session(&after_handshake);
+        write_seed(&session_dir, &after_handshake);
     }
+    // Before the handshake: a hello of our own, then junk.
+    let mut early = vec![0];
+    early.extend_from_slice(&chordphone_fuzz::frame(0, &peer_hs.hello()));
+    early.extend_from_slice(&chordphone_fuzz::frame(0, &[0x42, 1, 2]));
+    chordphone_fuzz::check_session(&early);
+    write_seed(&session_dir, &early);
     println!(
         "seeds: {n_wire} wire_decode, {} node_input ({answered} answering the node's own \
          requests; up to {stored} records stored by one)",

@@ -2,7 +2,9 @@
 //! (`examples/seeds.rs`) so that seeds replay exactly what a target does.
 #![forbid(unsafe_code)]
 
-use chordphone_overlay::{Config, Identity, LinkChange, Message, Node, NodeId, Time, Transmit};
+use chordphone_overlay::{
+    Config, Identity, LinkChange, Message, Node, NodeId, ServiceId, Time, Transmit,
+};
 use core::time::Duration;
 use std::sync::OnceLock;
 
@@ -10,6 +12,9 @@ use std::sync::OnceLock;
 pub const START: Time = Time(1_700_000_000_000_000);
 /// Most frames one `node_input` run feeds.
 pub const MAX_FRAMES: usize = 64;
+/// The service the node under test serves, so that application messages
+/// reach the origin check and the shell.
+pub const SERVICE: ServiceId = ServiceId(5060);
 
 /// The node's identity and the linked peer's id, derived once: under
 /// coverage instrumentation the Ed25519 key derivation would otherwise take
@@ -96,6 +101,7 @@ pub fn run_node(data: &[u8], mut seen: impl FnMut(usize, &Transmit)) -> Node {
     let mut now = START;
     let mut node = Node::new(identity.clone(), Config::default(), 7, now);
     node.create(now);
+    node.serve(SERVICE);
     node.handle_link(peer, LinkChange::Up, now);
     drain(&mut node, 0, &mut seen);
 
@@ -117,6 +123,80 @@ pub fn run_node(data: &[u8], mut seen: impl FnMut(usize, &Transmit)) -> Node {
     node
 }
 
+/// The peer of the `session_input` run, derived once.
+fn peer_identity() -> &'static Identity {
+    static PEER: OnceLock<Identity> = OnceLock::new();
+    PEER.get_or_init(|| Identity::from_seed([2; 32]))
+}
+
+/// Takes every output of a session and checks it: each frame it sends must
+/// be one a peer reads, and the table of transports stays within its
+/// bound. Returns the first frame sent (the session's hello).
+fn drain_session(s: &mut chordphone_session::Session) -> Option<Vec<u8>> {
+    use chordphone_session::Output;
+    let mut first = None;
+    while let Some(out) = s.poll_output() {
+        if let Output::Send { frame, .. } = out {
+            if let Err(e) = chordphone_link::classify(&frame) {
+                panic!("session sent a frame peers refuse: {e:?}");
+            }
+            first.get_or_insert(frame);
+        }
+    }
+    assert!(
+        s.transports() <= s.config().max_transports,
+        "transports beyond the limit"
+    );
+    first
+}
+
+/// The `session_input` run: a server session accepts one connection and
+/// gets the frames of `data` on it (framed as for `node_input`). If the
+/// first byte is odd, the peer first passes the identity handshake, so
+/// that later frames reach the overlay node behind the session. After each
+/// frame the clock moves on by its step and due timers run; at the end the
+/// clock jumps past every set-up and request deadline.
+pub fn check_session(data: &[u8]) {
+    use chordphone_link::{Handshake, Role, Step};
+    use chordphone_session::{Config as SessionConfig, Session};
+    let (identity, _) = identities();
+    let mut now = START;
+    let config = SessionConfig::server("ws://fuzz.test/ws".to_owned());
+    let mut s = Session::new(identity.clone(), config, [9; 32], now);
+    s.node_mut().create(now);
+    s.node_mut().serve(SERVICE);
+    let link = s.accept(now);
+    let hello = drain_session(&mut s);
+    if data.first().is_some_and(|b| b & 1 == 1) {
+        let mut peer = Handshake::new(peer_identity(), [3; 32], Role::Peer);
+        s.handle_frame(link, &peer.hello(), now);
+        drain_session(&mut s);
+        let hello = hello.expect("the session says hello first");
+        if let Ok(Step::Send(proof)) = peer.handle(&hello) {
+            s.handle_frame(link, &proof, now);
+        }
+        drain_session(&mut s);
+        assert!(
+            s.is_up(&peer_identity().node_id()),
+            "a valid handshake fails"
+        );
+    }
+    for (step, bytes) in frames(data.get(1..).unwrap_or_default()) {
+        s.handle_frame(link, bytes, now);
+        drain_session(&mut s);
+        now = now + Duration::from_millis(u64::from(step));
+        if s.poll_timeout().is_some_and(|t| t <= now) {
+            s.handle_timeout(now);
+            drain_session(&mut s);
+        }
+    }
+    for jump in [Duration::from_secs(11), Duration::from_secs(61)] {
+        now = now + jump;
+        s.handle_timeout(now);
+        drain_session(&mut s);
+    }
+}
+
 /// The `link_input` check: link frames, the handshake and signalling
 /// payloads from a remote peer never panic, and what parses round-trips.
 pub fn check_link(data: &[u8]) {
@@ -129,7 +209,10 @@ pub fn check_link(data: &[u8]) {
         );
     }
     if let Ok(s) = Signal::decode(data) {
-        assert_eq!(Signal::decode(&s.encode()), Ok(s), "signal round trip");
+        let bytes = s
+            .encode()
+            .unwrap_or_else(|e| panic!("accepted signal does not encode: {e:?}\n{s:?}"));
+        assert_eq!(Signal::decode(&bytes), Ok(s), "signal round trip");
     }
     // The same bytes split into frames, fed to a handshake in order.
     let mut hs = Handshake::new(&identities().0, [5; 32], Role::Server);

@@ -1,11 +1,12 @@
 //! `window.chordphone`: the tab's node for people (devtools) and tests.
 //!
-//! `status()` answers at once from the snapshot; the other calls queue a
-//! request for the driver and return a Promise it settles. Every rejection
+//! `status()` and `notes()` answer at once from the snapshot; the other
+//! calls queue a request for the driver and return a Promise it settles. Every rejection
 //! is an `Error` with a message that says why.
 
 use crate::inbox::Inbox;
 use crate::input::{Input, Op, Reply};
+use crate::notes::{Notes, NOTE_SERVICE};
 use crate::view::{LinkKind, View};
 use js_sys::{Array, Object, Promise, Reflect};
 use std::cell::RefCell;
@@ -89,7 +90,11 @@ fn string(v: &JsValue, what: &'static str) -> Result<String, &'static str> {
 }
 
 /// Installs `window.chordphone`.
-pub fn install(inbox: &Inbox<Input>, view: &Rc<RefCell<View>>) -> Result<(), JsValue> {
+pub fn install(
+    inbox: &Inbox<Input>,
+    view: &Rc<RefCell<View>>,
+    notes: &Rc<RefCell<Notes>>,
+) -> Result<(), JsValue> {
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
     let api = Object::new();
 
@@ -126,6 +131,41 @@ pub fn install(inbox: &Inbox<Input>, view: &Rc<RefCell<View>>) -> Result<(), JsV
         )
     });
     set(&api, "link", &f.into_js_value());
+
+    let i = inbox.clone();
+    let f = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(
+        move |id: JsValue, text: JsValue, service: JsValue| {
+            let service = match service.as_f64() {
+                None if service.is_undefined() => Ok(NOTE_SERVICE.0),
+                Some(n) if (0.0..=65535.0).contains(&n) && n.fract() == 0.0 => Ok(n as u16),
+                _ => Err("service must be a number from 0 to 65535"),
+            };
+            let op = string(&id, "id must be a 40-digit hex string").and_then(|to| {
+                Ok(Op::Send {
+                    to,
+                    text: string(&text, "text must be a string")?,
+                    service: service?,
+                })
+            });
+            request(&i, op)
+        },
+    );
+    set(&api, "send", &f.into_js_value());
+
+    let n = Rc::clone(notes);
+    let f = Closure::<dyn Fn() -> JsValue>::new(move || {
+        n.borrow()
+            .iter()
+            .map(|note| {
+                let o = Object::new();
+                set(&o, "from", &JsValue::from_str(&note.from.to_hex()));
+                set(&o, "text", &JsValue::from_str(&note.text));
+                JsValue::from(o)
+            })
+            .collect::<Array>()
+            .into()
+    });
+    set(&api, "notes", &f.into_js_value());
 
     Reflect::set(&window, &JsValue::from_str("chordphone"), &api)?;
     Ok(())

@@ -1,23 +1,26 @@
-//! The one task that owns the overlay node.
+//! The one task that owns the session (the overlay node and its links).
 //!
 //! Everything else (transport callbacks, WebRTC's asynchronous steps, the
 //! page, `window.chordphone`) only queues inputs in the [`Inbox`]. The task
-//! takes them in order, handles each with the real current time, drains the
-//! node's transmits and events after every input, then sleeps until the
-//! next input or the one earliest deadline (a single `setTimeout`).
+//! takes them in order, hands each to the session with the real current
+//! time, carries out the session's outputs after every input, then sleeps
+//! until the next input or the one earliest deadline (a single
+//! `setTimeout`).
 
 use crate::clock;
 use crate::health;
 use crate::inbox::Inbox;
 use crate::input::{Input, LinkId, Op};
-use crate::links::Link;
+use crate::links::{view_peers, Applied, Transports};
+use crate::log;
+use crate::notes::{Notes, NOTE_SERVICE};
 use crate::page::Page;
-use crate::requests::{Pending, Waiter};
-use crate::small_map::SmallMap;
+use crate::requests::{PageChange, Requests};
 use crate::storage;
 use crate::urls::health_url;
 use crate::view::{Route, State, View};
-use chordphone_overlay::{Config, Event, Identity, Node, NodeId, Output, Phase, Time};
+use chordphone_overlay::{Event as NodeEvent, Identity, Phase, Time};
+use chordphone_session::{Config, Event, Session};
 use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -28,9 +31,6 @@ use wasm_bindgen::JsCast;
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 /// How soon the server is checked again after its link broke off.
 const LOST_RECHECK: Duration = Duration::from_secs(1);
-/// First and longest wait before joining again.
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// The page is redrawn at most this often.
 const DRAW_INTERVAL: Duration = Duration::from_millis(250);
 /// Longest display name kept.
@@ -41,56 +41,31 @@ const MAX_NAME: usize = 64;
 /// a second instead of a busy loop that floods the neighbours.
 const MIN_TICK: Duration = Duration::from_millis(50);
 
-/// The overlay settings of a browser tab. A tab's event loop can stall for
-/// hundreds of milliseconds (a busy page, a throttled background tab), and
-/// one missed hop acknowledgement makes the core give a neighbour up: the
-/// hop timeout never goes below half a second. WebRTC set-up (gathering,
-/// one attach round trip through the ring, ICE, DTLS) gets ten seconds.
-fn node_config() -> Config {
-    Config {
-        rto_min: Duration::from_millis(500),
-        connect_timeout: Duration::from_secs(10),
-        ..Config::default()
-    }
-}
-
 /// The state the task owns.
 #[derive(Debug)]
 pub struct Shell {
-    pub(crate) node: Node,
-    pub(crate) identity: Identity,
-    pub(crate) inbox: Inbox<Input>,
-    pub(crate) view: Rc<RefCell<View>>,
-    pub(crate) page: Option<Page>,
+    session: Session,
+    inbox: Inbox<Input>,
+    view: Rc<RefCell<View>>,
+    /// Notes received, shared with `window.chordphone.notes()`.
+    notes: Rc<RefCell<Notes>>,
+    page: Option<Page>,
 
-    /// Every transport, by its id.
-    pub(crate) links: SmallMap<LinkId, Link>,
-    /// The one transport for each peer (being set up or up).
-    pub(crate) toward: SmallMap<NodeId, LinkId>,
-    pub(crate) next_link: LinkId,
+    /// The browser object behind each link of the session.
+    transports: Transports,
+    /// Requests started here and `link()` calls waiting.
+    requests: Requests,
+    route: Option<Route>,
+    notice: String,
 
-    /// Requests started by this shell, by the node's query id.
-    pub(crate) queries: SmallMap<u64, Pending>,
-    /// `link()` calls waiting for a link to come up, by peer.
-    pub(crate) waiters: SmallMap<NodeId, Vec<Waiter>>,
-    pub(crate) route: Option<Route>,
-    pub(crate) notice: String,
-
-    pub(crate) server_url: String,
     health_url: Option<String>,
-    /// The bootstrap WebSocket while it is being set up or up.
-    pub(crate) bootstrap: Option<LinkId>,
-    /// The bootstrap server's node id, once proven.
-    pub(crate) server: Option<NodeId>,
     /// The display name, once the person asked to join.
-    pub(crate) name: Option<String>,
+    name: Option<String>,
     server_reachable: bool,
     /// The server run last seen by a health check.
     server_instance: Option<String>,
     health_inflight: bool,
     next_health: Time,
-    join_at: Option<Time>,
-    backoff: Duration,
     dirty: bool,
     last_draw: Time,
     /// When the node's timer last ran.
@@ -155,39 +130,35 @@ impl Shell {
     /// A shell for a node with this identity, not yet joined.
     pub fn new(
         identity: Identity,
-        rng_seed: u64,
+        seed: [u8; 32],
         server_url: String,
         inbox: Inbox<Input>,
-        view: Rc<RefCell<View>>,
+        (view, notes): (Rc<RefCell<View>>, Rc<RefCell<Notes>>),
         page: Option<Page>,
         now: Time,
     ) -> Shell {
-        let node = Node::new(identity.clone(), node_config(), rng_seed, now);
+        let health_url = health_url(&server_url);
+        let transport_inbox = inbox.clone();
+        let mut session = Session::new(identity, Config::browser(), seed, now);
+        session.set_bootstrap(vec![server_url]);
+        session.node_mut().serve(NOTE_SERVICE);
         Shell {
-            node,
-            identity,
+            session,
             timer: Timer::new(&inbox),
             inbox,
             view,
+            notes,
             page,
-            links: SmallMap::default(),
-            toward: SmallMap::default(),
-            next_link: 1,
-            queries: SmallMap::default(),
-            waiters: SmallMap::default(),
+            transports: Transports::new(transport_inbox),
+            requests: Requests::default(),
             route: None,
             notice: String::new(),
-            health_url: health_url(&server_url),
-            server_url,
-            bootstrap: None,
-            server: None,
+            health_url,
             name: None,
             server_reachable: true,
             server_instance: None,
             health_inflight: false,
             next_health: now,
-            join_at: None,
-            backoff: BACKOFF_MIN,
             dirty: true,
             last_draw: Time(0),
             last_tick: Time(0),
@@ -216,25 +187,75 @@ impl Shell {
         }
     }
 
-    /// Sends what the node wants sent and acts on its events, until both
-    /// queues are empty (acting on an event may queue more).
-    pub(crate) fn drain(&mut self, now: Time) {
-        while let Some(out) = self.node.poll_output() {
-            match out {
-                Output::Transmit(t) => self.transmit(t, now),
-                Output::Event(e) => self.on_event(e, now),
+    /// Carries out what the session wants done, until it wants nothing
+    /// more (carrying out an output may queue more).
+    fn drain(&mut self, now: Time) {
+        while let Some(out) = self.session.poll_output() {
+            match self.transports.apply(out) {
+                Applied::Done => {}
+                Applied::Event(e) => self.on_session_event(e, now),
+                Applied::Failed(link, why) => self.session.handle_failed(link, &why, now),
+                Applied::Broken(link, why) => self.session.handle_closed(link, why, now),
             }
         }
     }
 
+    fn on_session_event(&mut self, e: Event, now: Time) {
+        match e {
+            Event::Overlay(e) => self.on_node_event(e),
+            Event::LinkUp {
+                peer,
+                transport,
+                bootstrap,
+                ..
+            } => {
+                log::info(&format!(
+                    "link up: {} ({})",
+                    log::short(&peer.id),
+                    transport.name()
+                ));
+                if bootstrap {
+                    self.server_reachable = true;
+                }
+                self.requests.link_up(peer.id, now);
+            }
+            Event::LinkFailed { peer, reason } => {
+                log::info(&format!("no link to {}: {reason}", log::short(&peer)));
+                self.requests.link_failed(peer, &reason.to_string());
+            }
+            Event::BootstrapLost { why } => {
+                log::info(&format!("server link closed: {why}"));
+                if self.session.node().phase() != Phase::Joined {
+                    self.notice = format!("Cannot reach the server: {why}");
+                }
+                self.dirty = true;
+            }
+            Event::Misbehaved { what, .. } => {
+                self.notice = format!("A peer {what}; link closed.");
+            }
+        }
+    }
+
+    fn page_change(&mut self, change: Option<PageChange>) {
+        match change {
+            Some(PageChange::Route(route)) => {
+                self.notice.clear();
+                self.route = Some(route);
+            }
+            Some(PageChange::Notice(text)) => self.notice = text,
+            None => return,
+        }
+        self.dirty = true;
+    }
+
     fn on_input(&mut self, input: Input, now: Time) {
         match input {
-            Input::Opened(l) => self.on_opened(l),
-            Input::Frame(l, bytes) => self.on_frame(l, &bytes, now),
-            Input::Bad(l, why) => self.fail_link(l, why, now),
-            Input::Closed(l, why) => self.fail_link(l, &why, now),
+            Input::Opened(l) => self.session.handle_opened(l, now),
+            Input::Frame(l, bytes) => self.session.handle_frame(l, &bytes, now),
+            Input::Bad(l, why) => self.close_transport(l, why, now),
+            Input::Closed(l, why) => self.close_transport(l, &why, now),
             Input::Lost(l, why) => {
-                if self.bootstrap == Some(l) {
+                if self.session.is_bootstrap_link(l) {
                     // The server may be gone for a moment only (a restart):
                     // check soon, so that its return is noticed even if it
                     // comes back before the next regular check.
@@ -242,49 +263,74 @@ impl Shell {
                     self.next_health = self.next_health.min(now + LOST_RECHECK);
                     self.dirty = true;
                 }
-                self.fail_link(l, &why, now);
+                self.close_transport(l, &why, now);
             }
-            Input::OfferReady(l, sdp) => self.on_offer_ready(l, sdp, now),
-            Input::AnswerReady(l, token, sdp) => self.on_answer_ready(l, token, sdp, now),
-            Input::RtcFailed(l, why) => self.on_rtc_failed(l, &why, now),
+            Input::Described(l, sdp) => self.session.handle_description(l, sdp, now),
+            Input::RtcFailed(l, why) => {
+                self.transports.remove(l);
+                self.session
+                    .handle_failed(l, &format!("WebRTC: {why}"), now);
+            }
             Input::Health(instance) => self.on_health(instance, now),
             Input::Join(name) => self.on_join(&name, now),
-            Input::PageLookup(key) => self.page_lookup(key, now),
+            Input::PageLookup(key) => {
+                let change = self.requests.page_lookup(&mut self.session, key, now);
+                self.page_change(change);
+            }
             Input::Redraw => self.dirty = true,
             Input::Api(op, reply) => match op {
-                Op::Lookup(key) => self.api_lookup(key, reply, now),
-                Op::Put(key, value) => self.api_put(&key, value, reply, now),
-                Op::Get(key) => self.api_get(&key, reply, now),
-                Op::Link(hex) => self.api_link(&hex, reply, now),
+                Op::Lookup(key) => self.requests.api_lookup(&mut self.session, key, reply, now),
+                Op::Put(key, value) => {
+                    self.requests
+                        .api_put(&mut self.session, &key, value, reply, now)
+                }
+                Op::Get(key) => self.requests.api_get(&mut self.session, &key, reply, now),
+                Op::Link(hex) => self.requests.api_link(&mut self.session, &hex, reply, now),
+                Op::Send { to, text, service } => {
+                    self.requests
+                        .api_send(&mut self.session, (&to, text, service), reply, now)
+                }
             },
         }
     }
 
-    fn on_event(&mut self, e: Event, now: Time) {
+    /// A transport closed or broke the link's rules: drop it and tell the
+    /// session.
+    fn close_transport(&mut self, link: LinkId, why: &str, now: Time) {
+        self.transports.remove(link);
+        self.session.handle_closed(link, why, now);
+    }
+
+    /// An event of the overlay node.
+    fn on_node_event(&mut self, e: NodeEvent) {
         match e {
-            Event::Connect(peer) => self.connect(peer, now),
-            Event::Disconnect(peer) => self.disconnect(peer, now),
-            Event::Joined => {
-                self.backoff = BACKOFF_MIN;
-                self.join_at = None;
+            NodeEvent::Joined => {
                 self.notice.clear();
                 self.dirty = true;
             }
-            Event::JoinFailed(why) => {
+            NodeEvent::JoinFailed(why) => {
                 self.notice = format!("Joining failed ({why}); trying again.");
-                self.schedule_join(now);
+                self.dirty = true;
             }
-            Event::Left | Event::RingChanged => self.dirty = true,
-            Event::QueryDone {
+            NodeEvent::QueryDone {
                 id,
                 hops,
                 elapsed,
                 outcome,
                 ..
-            } => self.on_query_done(id, hops, elapsed, outcome, now),
-            Event::AttachRequest { token, from, data } => {
-                self.on_attach_request(token, from, &data, now)
+            } => {
+                let change = self.requests.done(id, hops, elapsed, outcome);
+                self.page_change(change);
             }
+            NodeEvent::App {
+                from,
+                service,
+                payload,
+            } if service == NOTE_SERVICE => {
+                log::info(&format!("note from {}", log::short(&from)));
+                self.notes.borrow_mut().receive(from, &payload);
+            }
+            _ => self.dirty = true,
         }
     }
 
@@ -299,54 +345,8 @@ impl Shell {
         storage::save_name(&name);
         self.name = Some(name);
         self.dirty = true;
-        if self.node.phase() == Phase::Idle {
-            self.try_join(now);
-        }
-    }
-
-    /// Joins through the bootstrap server, connecting to it first if needed.
-    fn try_join(&mut self, now: Time) {
-        self.join_at = None;
-        if self.name.is_none() || self.node.phase() != Phase::Idle {
-            return;
-        }
-        match self.server {
-            Some(server) if self.is_up(&server) => {
-                self.node.join(server, now);
-                self.drain(now);
-            }
-            _ => {
-                if self.bootstrap.is_none() {
-                    self.open_bootstrap(now);
-                }
-            }
-        }
-    }
-
-    /// Tries joining again later, waiting longer each time.
-    pub(crate) fn schedule_join(&mut self, now: Time) {
-        if self.name.is_none() || self.node.phase() != Phase::Idle {
-            return;
-        }
-        if self.join_at.is_none() {
-            self.join_at = Some(now + self.backoff);
-            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-        }
-        self.dirty = true;
-    }
-
-    /// The bootstrap link finished its handshake with the server.
-    pub(crate) fn on_bootstrap_up(&mut self, server: NodeId, now: Time) {
-        self.server = Some(server);
-        self.server_reachable = true;
-        match self.node.phase() {
-            Phase::Idle if self.name.is_some() => self.node.join(server, now),
-            // Reconnected after an outage: the server may have restarted
-            // alone and formed a ring of its own. Introducing it makes the
-            // two rings one.
-            Phase::Joined => self.node.introduce(server, now),
-            _ => {}
-        }
+        self.session.join(now);
+        self.drain(now);
     }
 
     fn on_health(&mut self, instance: Option<String>, now: Time) {
@@ -366,31 +366,27 @@ impl Shell {
             self.dirty = true;
         }
         self.server_reachable = ok;
+        let phase = self.session.node().phase();
         // The server is back after an outage while this node lived on in
         // the ring: link to it again so that it rejoins this ring. Only on
         // the change, never in a loop.
-        if returned && self.node.phase() == Phase::Joined && self.bootstrap.is_none() {
-            self.open_bootstrap(now);
+        if returned && phase == Phase::Joined && !self.session.bootstrap_open() {
+            self.session.open_bootstrap(now);
+            self.drain(now);
         }
         // Back after an outage and still outside the ring: join at once.
-        if ok && self.node.phase() == Phase::Idle && self.bootstrap.is_none() {
-            if let Some(at) = self.join_at {
-                if at > now {
-                    self.join_at = Some(now);
-                }
-            }
+        if ok && phase == Phase::Idle && !self.session.bootstrap_open() {
+            self.session.hurry_join(now);
         }
     }
 
     /// Everything that is due: the node's timer and the shell's own.
     fn on_tick(&mut self, now: Time) {
-        if self.node.poll_timeout().is_some_and(|t| t <= now) && now >= self.last_tick + MIN_TICK {
+        if self.session.poll_timeout().is_some_and(|t| t <= now) && now >= self.last_tick + MIN_TICK
+        {
             self.last_tick = now;
-            self.node.handle_timeout(now);
+            self.session.handle_timeout(now);
             self.drain(now);
-        }
-        if self.join_at.is_some_and(|t| t <= now) {
-            self.try_join(now);
         }
         if now >= self.next_health {
             self.next_health = now + HEALTH_INTERVAL;
@@ -403,13 +399,12 @@ impl Shell {
                 health::check(url, &self.inbox);
             }
         }
-        self.expire_links(now);
-        self.expire_waiters(now);
+        self.requests.expire(now);
     }
 
     /// Rebuilds the snapshot, redraws the page when due, and sets the timer.
     fn publish(&mut self, now: Time) {
-        let s = self.node.status();
+        let s = self.session.node().status();
         let joined = s.phase == Phase::Joined;
         let fresh = View {
             id: s.id,
@@ -419,7 +414,7 @@ impl Shell {
             predecessor: s.predecessor,
             successors: s.successors,
             fingers: s.fingers,
-            peers: self.peers(),
+            peers: view_peers(&self.session),
             records: s.records,
             route: self.route.clone(),
             notice: self.notice.clone(),
@@ -432,24 +427,12 @@ impl Shell {
             }
         }
         let mut wake = self
-            .node
+            .session
             .poll_timeout()
             .map(|t| t.max(self.last_tick + MIN_TICK));
         let mut at = |t: Time| wake = Some(wake.map_or(t, |w| w.min(t)));
         at(self.next_health);
-        if let Some(t) = self.join_at {
-            at(t);
-        }
-        if let Some(t) = self
-            .links
-            .values()
-            .filter(|l| !l.is_up())
-            .map(|l| l.deadline)
-            .min()
-        {
-            at(t);
-        }
-        if let Some(t) = self.waiters.values().flatten().map(|w| w.deadline).min() {
+        if let Some(t) = self.requests.next_deadline() {
             at(t);
         }
         if self.dirty && self.page.as_ref().is_some_and(Page::visible) {

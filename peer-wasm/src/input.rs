@@ -3,12 +3,9 @@
 //! (the page) and programs (`window.chordphone`).
 
 use chordphone_link::MAX_LINK_FRAME;
-use chordphone_overlay::AttachToken;
+pub use chordphone_session::LinkId;
 use js_sys::{ArrayBuffer, Function, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
-
-/// Names one transport (a WebSocket or a peer connection) for its life.
-pub type LinkId = u32;
 
 /// One input for the driver.
 #[derive(Debug)]
@@ -25,10 +22,8 @@ pub enum Input {
     /// server died or the network went): handled as `Closed`, and the
     /// server counts as unreachable until a health check says otherwise.
     Lost(LinkId, String),
-    /// Our offer, with every ICE candidate, is ready to send.
-    OfferReady(LinkId, String),
-    /// Our answer to an offer is ready to send back.
-    AnswerReady(LinkId, AttachToken, String),
+    /// Our offer or answer, with every ICE candidate, is ready to send.
+    Described(LinkId, String),
     /// A WebRTC step failed.
     RtcFailed(LinkId, String),
     /// Outcome of a `/healthz` check.
@@ -54,6 +49,15 @@ pub enum Op {
     Get(String),
     /// `link(idHex)`.
     Link(String),
+    /// `send(idHex, text, service)`: a note (or bytes for another service).
+    Send {
+        /// The node, 40 hex digits.
+        to: String,
+        /// What to say.
+        text: String,
+        /// The service number ([`crate::notes::NOTE_SERVICE`] if not given).
+        service: u16,
+    },
 }
 
 /// The two ends of a JS Promise.

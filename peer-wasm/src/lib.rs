@@ -1,38 +1,41 @@
-//! The chordphone browser peer: the overlay node driven from a browser tab,
-//! links over WebSocket (to servers) and WebRTC data channels (to other
-//! tabs).
+//! The chordphone browser peer: a chordphone session (the overlay node and
+//! its links) driven from a browser tab, links over WebSocket (to servers)
+//! and WebRTC data channels (to other tabs).
 //!
-//! One task owns the [`Node`](chordphone_overlay::Node). Browser callbacks
-//! only queue inputs and wake it; the task runs:
+//! One task owns the [`Session`](chordphone_session::Session). Browser
+//! callbacks only queue inputs and wake it; the task runs:
 //!
 //! ```text
 //! loop {
 //!     batch = inbox.next().await            // inputs, or the one timer fired
 //!     for input in batch {
 //!         now = performance.timeOrigin + performance.now()   // always fresh
-//!         handle it:  node.handle_bytes / handle_link / join / attach / …
-//!         drain:      poll_transmit -> send on the peer's link
-//!                     poll_event    -> Connect: offer a link through the ring
-//!                                      Disconnect: close it
-//!                                      AttachRequest: answer an offer
-//!                                      QueryDone: settle a Promise
+//!         hand it to the session: handle_opened / handle_frame /
+//!             handle_closed / handle_description / handle_failed / join /
+//!             node_mut().lookup / connect ...
+//!         drain:  Open        -> new WebSocket or RTCPeerConnection
+//!                 ApplyAnswer -> setRemoteDescription
+//!                 Send        -> send on the link's transport
+//!                 Close       -> close it
+//!                 Event       -> settle a Promise, update the page
 //!     }
-//!     node.handle_timeout(now) if due, then drain
+//!     session.handle_timeout(now) if due, then drain
 //!     publish the snapshot (status(), the page)
-//!     setTimeout at min(node.poll_timeout(), shell deadlines)
+//!     setTimeout at min(session.poll_timeout(), shell deadlines)
 //! }
 //! ```
 //!
 //! Modules, one job each: [`inbox`] (bounded queue), `driver` (the loop),
-//! `links` (setup, handshake, frames), `requests` (lookup/put/get/link),
-//! `ws` and `rtc` (the two transports), `health` (is the server there),
-//! `api` (`window.chordphone`), `page` and [`ui`] (what the person sees),
-//! `clock`, `storage` (identity in `sessionStorage`), `log` (link life in
-//! the console), [`small_map`] (the shell's small tables), [`urls`],
-//! [`view`]. The platform-free modules build and test natively.
+//! `links` (the browser objects behind the session's links), `requests`
+//! (lookup/put/get/link/send), [`notes`] (text notes over the application
+//! channel), `ws` and `rtc` (the two transports), `health` (is
+//! the server there), `api` (`window.chordphone`), `page` and [`ui`] (what
+//! the person sees), `clock`, `storage` (identity in `sessionStorage`),
+//! `log` (link life in the console), [`urls`], [`view`]. The platform-free
+//! modules build and test natively.
 
 pub mod inbox;
-pub mod small_map;
+pub mod notes;
 pub mod ui;
 pub mod urls;
 pub mod view;
@@ -66,6 +69,7 @@ mod ws;
 mod start {
     use crate::inbox::Inbox;
     use crate::input::Input;
+    use crate::notes::Notes;
     use crate::view::View;
     use crate::{api, clock, driver, log, page, storage, urls};
     use chordphone_overlay::Identity;
@@ -88,17 +92,18 @@ mod start {
 
         let identity = Identity::from_seed(storage::identity_seed()?);
         log::set_me(&identity.node_id());
-        let rng_seed = u64::from_le_bytes(storage::random_bytes::<8>()?);
+        let seed = storage::random_bytes::<32>()?;
         let inbox: Inbox<Input> = Inbox::default();
         let view = Rc::new(RefCell::new(View::new(identity.node_id())));
-        api::install(&inbox, &view)?;
+        let notes = Rc::new(RefCell::new(Notes::default()));
+        api::install(&inbox, &view, &notes)?;
         let page = page::Page::attach(&inbox);
         let shell = driver::Shell::new(
             identity,
-            rng_seed,
+            seed,
             server_url,
             inbox.clone(),
-            view,
+            (view, notes),
             page,
             clock::now(),
         );

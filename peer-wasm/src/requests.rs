@@ -1,10 +1,10 @@
 //! Requests from people and programs: lookup, put, get and link, and how
 //! their answers come back (as Promise results or on the page).
 
-use crate::driver::Shell;
 use crate::input::Reply;
 use crate::view::Route;
-use chordphone_overlay::{Answer, Id, Kind, NodeId, QueryError, QueryId, Time};
+use chordphone_overlay::{Answer, Id, Kind, NodeId, QueryError, QueryId, ServiceId, Time, VecMap};
+use chordphone_session::Session;
 use core::time::Duration;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
@@ -25,8 +25,8 @@ pub enum Pending {
     Put(Reply),
     /// `get()`.
     Get(Reply),
-    /// Our WebRTC offer to a peer, for this link.
-    Attach(crate::input::LinkId),
+    /// `send()`.
+    Send(Reply),
 }
 
 /// A `link()` call waiting for its link.
@@ -62,29 +62,60 @@ fn key_ok(key: &str, reply: Reply) -> Option<Reply> {
     Some(reply)
 }
 
-impl Shell {
-    pub(crate) fn api_lookup(&mut self, key: String, reply: crate::input::Reply, now: Time) {
+/// What an answer changes on the page.
+#[derive(Debug)]
+pub enum PageChange {
+    /// Draw this route (a page lookup ended).
+    Route(Route),
+    /// Say this.
+    Notice(String),
+}
+
+/// The requests this tab started and the `link()` calls waiting.
+#[derive(Debug, Default)]
+pub struct Requests {
+    /// By the node's query id.
+    queries: VecMap<QueryId, Pending>,
+    /// By the peer they wait for.
+    waiters: VecMap<NodeId, Vec<Waiter>>,
+}
+
+impl Requests {
+    pub fn api_lookup(&mut self, session: &mut Session, key: String, reply: Reply, now: Time) {
         let Some(reply) = key_ok(&key, reply) else {
             return;
         };
-        let q = self.node.trace(Id::for_key(&key), now);
+        let q = session.node_mut().trace(Id::for_key(&key), now);
         self.queries.insert(q, Pending::Lookup(Some(reply), key));
     }
 
-    pub(crate) fn page_lookup(&mut self, key: String, now: Time) {
+    /// A lookup typed on the page; a notice if the key is unusable.
+    pub fn page_lookup(
+        &mut self,
+        session: &mut Session,
+        key: String,
+        now: Time,
+    ) -> Option<PageChange> {
         if key.is_empty() || key.len() > MAX_KEY {
-            self.notice = "Type a name to look up.".to_owned();
-            return;
+            return Some(PageChange::Notice("Type a name to look up.".to_owned()));
         }
-        let q = self.node.trace(Id::for_key(&key), now);
+        let q = session.node_mut().trace(Id::for_key(&key), now);
         self.queries.insert(q, Pending::Lookup(None, key));
+        None
     }
 
-    pub(crate) fn api_put(&mut self, key: &str, value: String, reply: Reply, now: Time) {
+    pub fn api_put(
+        &mut self,
+        session: &mut Session,
+        key: &str,
+        value: String,
+        reply: Reply,
+        now: Time,
+    ) {
         let Some(reply) = key_ok(key, reply) else {
             return;
         };
-        match self.node.put(
+        match session.node_mut().put(
             Id::for_key(key),
             Kind::Single,
             value.into_bytes(),
@@ -98,40 +129,69 @@ impl Shell {
         }
     }
 
-    pub(crate) fn api_get(&mut self, key: &str, reply: Reply, now: Time) {
+    pub fn api_get(&mut self, session: &mut Session, key: &str, reply: Reply, now: Time) {
         let Some(reply) = key_ok(key, reply) else {
             return;
         };
-        let q = self.node.get(Id::for_key(key), Kind::Single, now);
+        let q = session.node_mut().get(Id::for_key(key), Kind::Single, now);
         self.queries.insert(q, Pending::Get(reply));
     }
 
-    pub(crate) fn api_link(&mut self, hex: &str, reply: Reply, now: Time) {
+    pub fn api_link(&mut self, session: &mut Session, hex: &str, reply: Reply, now: Time) {
         let Some(peer) = Id::from_hex(hex.trim()) else {
             reply.err("not a node id: expected 40 hex digits");
             return;
         };
-        if peer == self.node.id() {
+        if peer == session.id() {
             reply.err("that is this node's own id");
             return;
         }
-        if self.is_up(&peer) {
+        if session.is_up(&peer) {
             let obj = Object::new();
             set(&obj, "ms", &JsValue::from_f64(0.0));
             reply.ok(&obj);
             return;
         }
-        self.waiters.get_or_default(peer).push(Waiter {
-            reply,
-            started: now,
-            deadline: now + LINK_WAIT,
-        });
-        self.connect(peer, now);
-        self.drain(now);
+        self.waiters
+            .get_or_insert_with(peer, Vec::new)
+            .push(Waiter {
+                reply,
+                started: now,
+                deadline: now + LINK_WAIT,
+            });
+        session.connect(peer, now);
+    }
+
+    /// `send(idHex, text, service)`: a message to a node through the ring,
+    /// settled when the node took it.
+    pub fn api_send(
+        &mut self,
+        session: &mut Session,
+        (to, text, service): (&str, String, u16),
+        reply: Reply,
+        now: Time,
+    ) {
+        let Some(to) = Id::from_hex(to.trim()) else {
+            reply.err("not a node id: expected 40 hex digits");
+            return;
+        };
+        if text.len() > crate::notes::MAX_NOTE {
+            reply.err("message too long");
+            return;
+        }
+        match session
+            .node_mut()
+            .send_app(to, ServiceId(service), text.into_bytes(), now)
+        {
+            Ok(q) => {
+                self.queries.insert(q, Pending::Send(reply));
+            }
+            Err(e) => reply.err(&format!("not sent: {e}")),
+        }
     }
 
     /// The link to `peer` is up: fulfil the `link()` calls waiting on it.
-    pub(crate) fn link_up_waiters(&mut self, peer: NodeId, now: Time) {
+    pub fn link_up(&mut self, peer: NodeId, now: Time) {
         for w in self.waiters.remove(&peer).unwrap_or_default() {
             let obj = Object::new();
             set(
@@ -144,14 +204,14 @@ impl Shell {
     }
 
     /// No link to `peer`: reject the `link()` calls waiting on it.
-    pub(crate) fn reject_waiters(&mut self, peer: NodeId, why: &str) {
+    pub fn link_failed(&mut self, peer: NodeId, why: &str) {
         for w in self.waiters.remove(&peer).unwrap_or_default() {
             w.reply
                 .err(&format!("no link to {}: {why}", &peer.to_hex()[..8]));
         }
     }
 
-    pub(crate) fn expire_waiters(&mut self, now: Time) {
+    pub fn expire(&mut self, now: Time) {
         let late: Vec<NodeId> = self
             .waiters
             .iter()
@@ -174,19 +234,15 @@ impl Shell {
         }
     }
 
-    pub(crate) fn on_query_done(
+    pub fn done(
         &mut self,
         id: QueryId,
         hops: u8,
         elapsed: Duration,
         outcome: Result<Answer, QueryError>,
-        now: Time,
-    ) {
-        let Some(pending) = self.queries.remove(&id) else {
-            return;
-        };
+    ) -> Option<PageChange> {
+        let pending = self.queries.remove(&id)?;
         match (pending, outcome) {
-            (Pending::Attach(link), outcome) => self.on_attach_answer(link, outcome, now),
             (Pending::Lookup(reply, key), Ok(Answer::Route { owner, mut path })) => {
                 // The path runs from this node to the owner; the page draws
                 // the owner itself at the end of the route.
@@ -198,20 +254,27 @@ impl Shell {
                     set(&obj, "path", &ids(&path));
                     reply.ok(&obj);
                 } else {
-                    self.notice.clear();
                     if path.last() == Some(&owner) {
                         path.pop();
                     }
-                    self.route = Some(Route {
+                    return Some(PageChange::Route(Route {
                         key,
                         owner,
                         path,
                         hops,
                         ms: ms(elapsed),
-                    });
+                    }));
                 }
             }
             (Pending::Put(reply), Ok(Answer::Stored)) => reply.ok(&JsValue::TRUE),
+            (Pending::Send(reply), Ok(Answer::Delivered)) => {
+                let obj = Object::new();
+                set(&obj, "hops", &JsValue::from(hops));
+                set(&obj, "ms", &JsValue::from_f64(ms(elapsed)));
+                reply.ok(&obj);
+            }
+            (Pending::Send(reply), Err(e)) => reply.err(&format!("not delivered: {e}")),
+            (Pending::Send(reply), Ok(_)) => reply.err("unexpected answer"),
             (Pending::Get(reply), Ok(Answer::Records(records))) => {
                 let values: Array = records
                     .iter()
@@ -221,7 +284,7 @@ impl Shell {
                 reply.ok(&values);
             }
             (Pending::Lookup(None, key), Err(e)) => {
-                self.notice = format!("Lookup of “{key}” failed: {e}");
+                return Some(PageChange::Notice(format!("Lookup of “{key}” failed: {e}")));
             }
             (Pending::Lookup(Some(reply), _), Err(e)) => reply.err(&format!("lookup failed: {e}")),
             (Pending::Put(reply), Err(e)) => reply.err(&format!("put failed: {e}")),
@@ -232,5 +295,11 @@ impl Shell {
             ) => reply.err("unexpected answer"),
             (Pending::Lookup(None, _), Ok(_)) => {}
         }
+        None
+    }
+
+    /// When the earliest `link()` call gives up.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.waiters.values().flatten().map(|w| w.deadline).min()
     }
 }

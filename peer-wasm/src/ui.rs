@@ -7,9 +7,9 @@
 //! for WebRTC, dashed for WebSocket. Only ids and numbers go into the
 //! markup; names and keys are set as text by the page, never as markup.
 
-use crate::small_map::SmallMap;
 use crate::view::{LinkKind, View};
 use chordphone_overlay::NodeId;
+use chordphone_overlay::VecMap;
 use core::fmt::Write;
 
 const SIZE: f64 = 400.0;
@@ -66,22 +66,22 @@ fn short(id: &NodeId) -> String {
 
 /// The SVG markup of the ring (the inner part of the `<svg>` element).
 pub fn ring_svg(view: &View) -> String {
-    let mut roles: SmallMap<NodeId, Roles> = SmallMap::default();
-    roles.get_or_default(view.id).me = true;
+    let mut roles: VecMap<NodeId, Roles> = VecMap::new();
+    roles.get_or_insert_with(view.id, Roles::default).me = true;
     if let Some(p) = view.predecessor {
-        roles.get_or_default(p).predecessor = true;
+        roles.get_or_insert_with(p, Roles::default).predecessor = true;
     }
     for s in &view.successors {
-        roles.get_or_default(*s).successor = true;
+        roles.get_or_insert_with(*s, Roles::default).successor = true;
     }
     for f in &view.fingers {
-        roles.get_or_default(*f).finger = true;
+        roles.get_or_insert_with(*f, Roles::default).finger = true;
     }
     for (peer, kind) in &view.peers {
-        roles.get_or_default(*peer).link = Some(*kind);
+        roles.get_or_insert_with(*peer, Roles::default).link = Some(*kind);
     }
     if let Some(r) = &view.route {
-        roles.get_or_default(r.owner).owner = true;
+        roles.get_or_insert_with(r.owner, Roles::default).owner = true;
     }
 
     let mut svg = String::with_capacity(4096);

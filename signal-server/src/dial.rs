@@ -1,22 +1,20 @@
-//! Outgoing links: joining a ring through other servers, and dialling a
-//! node that asked for it with an attach.
+//! Outgoing WebSockets: the session asks for them (to join a ring through
+//! another server, or to reach a node that asked to be dialled) and this
+//! opens them, then hands the connection to `conn::run`.
 
-use crate::conn::{self, LinkKind};
+use crate::conn;
+use crate::inputs::{Handle, NodeInput};
 use crate::shared::{ConnGuard, Shared};
 use crate::socket;
-use chordphone_overlay::NodeId;
+use chordphone_session::LinkId;
 use core::time::Duration;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 
 /// How long opening a WebSocket may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
-/// First wait before dialling an unreachable join URL again.
-const BACKOFF_START: Duration = Duration::from_millis(500);
-/// Longest wait between two dials of a join URL.
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
-/// Most dials other nodes may have in progress at once: a hostile node
-/// must not make the server open connections without bound.
+/// Most dials in progress at once: a hostile node must not make the server
+/// open connections without bound.
 pub const MAX_DIALS: usize = 32;
 
 /// Why a dial failed.
@@ -25,13 +23,15 @@ pub enum DialError {
     /// No WebSocket within the timeout.
     #[error("timed out")]
     Timeout,
+    /// Too many dials in progress.
+    #[error("too many dials in progress")]
+    Busy,
     /// The WebSocket could not be opened.
     #[error("{0}")]
     Ws(#[from] tokio_tungstenite::tungstenite::Error),
 }
 
 async fn open(url: &str) -> Result<(socket::InStream, socket::OutSink), DialError> {
-    // TCP_NODELAY: see `run`.
     let connect =
         tokio_tungstenite::connect_async_with_config(url, Some(socket::client_config()), true);
     let (ws, _response) = tokio::time::timeout(DIAL_TIMEOUT, connect)
@@ -40,15 +40,16 @@ async fn open(url: &str) -> Result<(socket::InStream, socket::OutSink), DialErro
     Ok(socket::from_tungstenite(ws))
 }
 
-/// Dials `url` for a node that asked to be dialled, and keeps the link while
-/// it lives if the handshake proves that node. False if over the dial budget.
-pub fn spawn_for(shared: &Arc<Shared>, url: String, expected: NodeId) -> bool {
+/// Dials `url` for `link` in a task of its own; the node task hears
+/// `Opened` or `DialFailed`. Refused at once when too many dials are in
+/// progress.
+pub fn spawn(shared: &Arc<Shared>, link: LinkId, url: String) -> Result<(), DialError> {
     if shared
         .dials
         .fetch_update(SeqCst, SeqCst, |n| (n < MAX_DIALS).then_some(n + 1))
         .is_err()
     {
-        return false;
+        return Err(DialError::Busy);
     }
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
@@ -57,48 +58,21 @@ pub fn spawn_for(shared: &Arc<Shared>, url: String, expected: NodeId) -> bool {
         match opened {
             Ok((rx, tx)) => {
                 let _guard = ConnGuard::new(&shared.metrics);
-                let kind = LinkKind {
-                    expected: Some(expected),
-                    bootstrap: false,
-                };
-                conn::run(&shared, rx, tx, kind).await;
-            }
-            Err(e) => tracing::debug!(%url, "dial for {} failed: {e}", expected.to_hex()),
-        }
-    });
-    true
-}
-
-/// Dials a join URL until a link is up, and again whenever the link ends
-/// while the node has not joined; stops at shutdown.
-pub async fn join_loop(shared: Arc<Shared>, url: String) {
-    let mut stop = shared.stop.subscribe();
-    let mut backoff = BACKOFF_START;
-    loop {
-        if shared.stopping() || shared.metrics.joined.load(Relaxed) {
-            return;
-        }
-        match open(&url).await {
-            Ok((rx, tx)) => {
-                tracing::info!(%url, "connected to join server");
-                let _guard = ConnGuard::new(&shared.metrics);
-                let kind = LinkKind {
-                    expected: None,
-                    bootstrap: true,
-                };
-                if conn::run(&shared, rx, tx, kind).await.is_some() {
-                    backoff = BACKOFF_START;
+                let (handle, out_rx, close_rx) = Handle::new(shared.queue);
+                let input = NodeInput::Opened { link, handle };
+                if shared.node_tx.send(input).await.is_ok() {
+                    conn::run(&shared, link, rx, tx, out_rx, close_rx).await;
                 }
             }
-            Err(e) => tracing::warn!(%url, retry_in = ?backoff, "join server unreachable: {e}"),
+            Err(e) => {
+                tracing::debug!(%url, %link, "dial failed: {e}");
+                let why = e.to_string();
+                let _ = shared
+                    .node_tx
+                    .send(NodeInput::DialFailed { link, why })
+                    .await;
+            }
         }
-        if shared.stopping() || shared.metrics.joined.load(Relaxed) {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stop.changed() => return,
-        }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-    }
+    });
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! and status.
 
 use crate::conn;
-use crate::node_task::{NodeInput, Snapshot};
+use crate::inputs::{NodeInput, Snapshot};
 use crate::shared::Shared;
 use crate::socket;
 use axum::extract::ws::WebSocketUpgrade;

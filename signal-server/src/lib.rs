@@ -23,10 +23,11 @@
 //! # }
 //! ```
 //!
-//! Inside, one task owns the sans-IO overlay node (`node_task`); each
-//! WebSocket has a task of its own (`conn`) that runs the identity
-//! handshake, enforces the per-connection limits and talks to the node task
-//! over bounded channels. See `docs/shells.md` for the contract.
+//! Inside, one task owns the sans-IO session (`node_task`): the overlay
+//! node and all of its links, the identity handshake included. Each
+//! WebSocket has a task of its own (`conn`) that moves its frames, enforces
+//! the per-connection limits (rate, size) and talks to the node task over
+//! bounded channels. See `docs/shells.md` for the contract.
 
 mod clock;
 mod config;
@@ -34,9 +35,9 @@ mod conn;
 mod dial;
 mod http;
 mod identity;
+mod inputs;
 mod metrics;
 mod node_task;
-mod peers;
 mod rate;
 mod shared;
 mod socket;
@@ -44,8 +45,7 @@ mod socket;
 pub use config::{Config, ConfigError};
 pub use identity::IdentityError;
 
-use chordphone_overlay::Node;
-use core::time::Duration;
+use chordphone_session::Session;
 use shared::Shared;
 use std::future::Future;
 use std::sync::Arc;
@@ -69,20 +69,11 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// The overlay settings of a server node.
-fn overlay_config(config: &Config) -> chordphone_overlay::Config {
-    chordphone_overlay::Config {
-        max_links: config.max_links,
-        connect_timeout: Duration::from_secs(10),
-        // A server's links are reliable, ordered streams: a missing hop ack
-        // means a stalled peer, never a lost packet. The core takes one
-        // missed ack as the peer's death (for `dead_memory`), so the floor
-        // is high enough to ride out a scheduling stall of a busy host
-        // (loopback round trips would otherwise put it at the 150 ms
-        // default), which could otherwise split the ring.
-        rto_min: Duration::from_millis(500),
-        ..chordphone_overlay::Config::default()
-    }
+/// The session settings of a server reachable at `public_url`.
+fn session_config(config: &Config, public_url: String) -> chordphone_session::Config {
+    let mut c = chordphone_session::Config::server(public_url);
+    c.overlay.max_links = config.max_links;
+    c
 }
 
 /// Runs a server on `listener` until `shutdown` resolves.
@@ -101,23 +92,21 @@ pub async fn run(
     if local.ip().is_unspecified() && config.public_url.is_none() {
         tracing::warn!(%public_url, "listening on all interfaces without --public-url: other servers cannot dial this URL");
     }
-    let node = Node::new(
+    let mut session = Session::new(
         identity.clone(),
-        overlay_config(&config),
-        node_task::node_seed()?,
+        session_config(&config, public_url.clone()),
+        node_task::session_seed()?,
         clock::now(),
     );
+    session.set_bootstrap(config.join.clone());
     let (node_tx, node_rx) = mpsc::channel(NODE_INPUTS);
-    let shared = Arc::new(Shared::new(identity, node_tx, public_url, &config));
-    let task = node_task::NodeTask::new(node, Arc::clone(&shared), !config.join.is_empty());
+    let shared = Arc::new(Shared::new(node_tx, public_url, &config));
+    let task = node_task::NodeTask::new(session, Arc::clone(&shared), !config.join.is_empty());
     let (done_tx, done_rx) = oneshot::channel::<()>();
     let node_handle = tokio::spawn(async move {
         task.run(node_rx, shutdown).await;
         let _ = done_tx.send(());
     });
-    for url in &config.join {
-        tokio::spawn(dial::join_loop(Arc::clone(&shared), url.clone()));
-    }
     tracing::info!(%local, "listening");
     let app = http::router(shared, &config.static_dir);
     // The HTTP server stops once the node task has left the ring and closed

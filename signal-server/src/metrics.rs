@@ -118,10 +118,10 @@ impl Metrics {
         }
     }
 
-    /// Counts a step of a link the node asked for.
-    pub fn link_request(&self, step: LinkRequest) {
+    /// Counts `n` more of a step of the links the node asked for.
+    pub fn link_requests(&self, step: LinkRequest, n: u64) {
         if let Some(c) = LinkRequest::ALL.iter().position(|d| *d == step) {
-            self.link_requests[c].fetch_add(1, Relaxed);
+            self.link_requests[c].fetch_add(n, Relaxed);
         }
     }
 

@@ -1,37 +1,28 @@
-//! The task that owns the overlay node.
+//! The task that owns the session (the overlay node and its links).
 //!
-//! Everything that touches the node happens here, one input at a time:
-//! frames and link changes from connection tasks, timeouts, snapshots for
-//! HTTP. After every input it drains the node's transmits and events until
-//! both are empty. It never waits on a connection: frames go out with
-//! `try_send`, and a peer whose queue is full is closed as a slow reader.
+//! Everything that touches the session happens here, one input at a time:
+//! connections accepted or dialled, frames, closes, timeouts, snapshots for
+//! HTTP. After every input it drains the session's outputs until there are
+//! none. It never waits on a connection: frames go out with `try_send`, and
+//! a peer whose queue is full is closed as a slow reader.
 
 use crate::clock;
 use crate::dial;
 use crate::identity::random;
+use crate::inputs::{Handle, NodeInput, Snapshot};
 use crate::metrics::{Drop, LinkRequest, NodeGauges};
-use crate::peers::{Conn, Peers};
 use crate::shared::Shared;
 use crate::socket::Out;
-use axum::body::Bytes;
-use chordphone_link::{CloseCode, PeerInfo, Refusal, Role, Signal};
-use chordphone_overlay::{
-    Answer, AttachToken, Event, LinkChange, Node, NodeId, Output, Phase, QueryId, Status, Time,
-    Transmit,
-};
+use chordphone_link::{CloseCode, Role};
+use chordphone_overlay::{Event as NodeEvent, NodeId, Time};
+use chordphone_session::{Event, LinkId, Open, Output, Session, Stats};
 use core::time::Duration;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-/// How long a peer asked to dial us may take before the link counts as down.
-pub const CONNECT_WAIT: Duration = Duration::from_secs(10);
-/// First wait before joining again after a failed join.
-const JOIN_BACKOFF_START: Duration = Duration::from_millis(500);
-/// Longest wait between two join attempts.
-const JOIN_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the last frames to go out.
 const FLUSH_TIME: Duration = Duration::from_secs(1);
 /// How often shutdown looks whether every connection has closed.
@@ -41,86 +32,27 @@ const POLL_CLOSED: Duration = Duration::from_millis(20);
 /// deadline computed before a step.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
-/// What other tasks tell the node task.
-#[derive(Debug)]
-pub enum NodeInput {
-    /// A connection finished its handshake.
-    Up {
-        /// The connection's number.
-        conn: u64,
-        /// The proven peer.
-        peer: PeerInfo,
-        /// Its outgoing queue.
-        out: mpsc::Sender<Out>,
-        /// Closes it at once, ahead of its queue.
-        close: oneshot::Sender<CloseCode>,
-        /// This server opened it.
-        dialled: bool,
-        /// Dialled to join a ring through it.
-        bootstrap: bool,
-    },
-    /// An overlay frame from a connection.
-    Frame {
-        /// The connection's number.
-        conn: u64,
-        /// Its peer.
-        peer: NodeId,
-        /// The frame.
-        bytes: Bytes,
-    },
-    /// A connection that was up has closed.
-    Closed {
-        /// The connection's number.
-        conn: u64,
-        /// Its peer.
-        peer: NodeId,
-    },
-    /// A view of the node for `/status` and `/metrics`.
-    Snapshot(oneshot::Sender<Snapshot>),
-}
-
-/// The node's state as HTTP shows it.
-#[derive(Clone, Debug)]
-pub struct Snapshot {
-    /// Ring view and links.
-    pub status: Status,
-    /// Handshaken connections and what their peers are.
-    pub peers: Vec<(NodeId, Role)>,
-    /// Gauges for `/metrics`.
-    pub gauges: NodeGauges,
-}
-
-/// The node and the shell state around it.
+/// The session and the connections behind its links.
 #[derive(Debug)]
 pub struct NodeTask {
-    node: Node,
+    session: Session,
     shared: Arc<Shared>,
-    conns: Peers,
-    /// Attach queries asking a peer to dial us, by query.
-    connect_queries: BTreeMap<QueryId, NodeId>,
-    /// Peers we wait for to dial us, and until when.
-    connect_waits: BTreeMap<NodeId, Time>,
+    conns: BTreeMap<LinkId, Handle>,
     /// Joins a ring through `--join` servers instead of creating one.
     join_mode: bool,
-    join_retry: Option<Time>,
-    join_backoff: Duration,
-    /// At shutdown: connections the node closed while leaving.
-    closing: Vec<Conn>,
+    /// The session's counters as last copied into the metrics.
+    counted: Stats,
 }
 
 impl NodeTask {
-    /// Wraps a node that has not yet created or joined a ring.
-    pub fn new(node: Node, shared: Arc<Shared>, join_mode: bool) -> NodeTask {
+    /// Wraps a session whose node has not yet created or joined a ring.
+    pub fn new(session: Session, shared: Arc<Shared>, join_mode: bool) -> NodeTask {
         NodeTask {
-            node,
+            session,
             shared,
-            conns: Peers::default(),
-            connect_queries: BTreeMap::new(),
-            connect_waits: BTreeMap::new(),
+            conns: BTreeMap::new(),
             join_mode,
-            join_retry: None,
-            join_backoff: JOIN_BACKOFF_START,
-            closing: Vec::new(),
+            counted: Stats::default(),
         }
     }
 
@@ -133,82 +65,69 @@ impl NodeTask {
     ) {
         tokio::pin!(shutdown);
         let now = clock::now();
-        if !self.join_mode {
-            self.node.create(now);
+        if self.join_mode {
+            self.session.join(now);
+        } else {
+            self.session.node_mut().create(now);
         }
         self.drain(now);
-        tracing::info!(id = %self.node.id().to_hex(), url = %self.shared.public_url, "node started");
+        tracing::info!(id = %self.session.id().to_hex(), url = %self.shared.public_url, "node started");
         loop {
             let sleep = self
-                .next_wake()
+                .session
+                .poll_timeout()
                 .map_or(MAX_SLEEP, |t| t.saturating_since(clock::now()))
                 .min(MAX_SLEEP);
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 input = inputs.recv() => match input {
-                    Some(input) => self.input(input, clock::now()),
+                    Some(input) => {
+                        let now = clock::now();
+                        self.input(input, now);
+                        self.drain(now);
+                    }
                     None => break,
                 },
                 () = tokio::time::sleep(sleep) => {}
             }
             let now = clock::now();
-            self.timers(now);
-            self.drain(now);
+            if self.session.poll_timeout().is_some_and(|t| t <= now) {
+                self.session.handle_timeout(now);
+                self.drain(now);
+            }
         }
         self.shutdown(inputs).await;
     }
 
-    fn next_wake(&self) -> Option<Time> {
-        [
-            self.node.poll_timeout(),
-            self.connect_waits.values().min().copied(),
-            self.join_retry,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
     fn input(&mut self, input: NodeInput, now: Time) {
         match input {
-            NodeInput::Up {
-                conn,
-                peer,
-                out,
-                close,
-                dialled,
-                bootstrap,
-            } => {
-                let conn = Conn {
-                    id: conn,
-                    role: peer.role,
-                    dialled,
-                    bootstrap,
-                    out,
-                    close: Some(close),
-                };
-                self.link_up(peer.id, conn, now);
-            }
-            NodeInput::Frame { conn, peer, bytes } => {
-                if !self.conns.has_conn(&peer, conn) {
-                    // From a connection already closed or replaced.
+            NodeInput::Accepted { mut handle, reply } => {
+                if self.shared.stopping() {
+                    handle.close_now(CloseCode::Normal);
                     return;
                 }
-                self.shared.metrics.messages_in.fetch_add(1, Relaxed);
-                if self.node.handle_bytes(peer, &bytes, now).is_err() {
-                    self.shared.metrics.dropped(Drop::Malformed);
-                    if let Some(mut c) = self.conns.remove_conn(&peer, conn) {
-                        c.close_now(CloseCode::Malformed);
-                    }
-                    if !self.conns.contains(&peer) {
-                        self.node.handle_link(peer, LinkChange::Down, now);
-                    }
+                let link = self.session.accept(now);
+                if reply.send(link).is_ok() {
+                    self.conns.insert(link, handle);
+                } else {
+                    self.session
+                        .handle_closed(link, "gone before it started", now);
                 }
             }
-            NodeInput::Closed { conn, peer } => {
-                if self.conns.remove_conn(&peer, conn).is_some() && !self.conns.contains(&peer) {
-                    self.node.handle_link(peer, LinkChange::Down, now);
+            NodeInput::Opened { link, handle } => {
+                self.conns.insert(link, handle);
+                self.session.handle_opened(link, now);
+            }
+            NodeInput::DialFailed { link, why } => self.session.handle_failed(link, &why, now),
+            NodeInput::Frame { link, bytes } => {
+                if self.conns.contains_key(&link) {
+                    self.session.handle_frame(link, &bytes, now);
+                }
+            }
+            NodeInput::Closed { link, why } => {
+                if self.conns.remove(&link).is_some() {
+                    self.session.handle_closed(link, why, now);
                 }
             }
             NodeInput::Snapshot(reply) => {
@@ -217,109 +136,59 @@ impl NodeTask {
         }
     }
 
-    fn link_up(&mut self, peer: NodeId, mut conn: Conn, now: Time) {
-        if self.shared.stopping() {
-            conn.close_now(CloseCode::Normal);
-            return;
-        }
-        let bootstrap = conn.bootstrap;
-        if let Some(mut old) = self.conns.insert(peer, conn) {
-            old.close_now(CloseCode::Replaced);
-        }
-        let asked = self.connect_waits.remove(&peer).is_some();
-        if asked {
-            self.shared.metrics.link_request(LinkRequest::Up);
-        }
-        self.node.handle_link(peer, LinkChange::Up, now);
-        if bootstrap && self.node.phase() == Phase::Idle {
-            tracing::info!(bootstrap = %peer.to_hex(), "joining");
-            self.node.join(peer, now);
-        } else if !asked {
-            // A peer came to us on its own: it may be a member of a ring
-            // that lived on while this server was down (or a new tab).
-            // Showing it where it belongs in our ring merges the two.
-            self.node.introduce(peer, now);
-        }
-    }
-
-    /// Closes every connection to `peer` at once and tells the node the
-    /// link is down.
-    fn drop_peer(&mut self, peer: NodeId, code: CloseCode, now: Time) {
-        let conns = self.conns.remove_peer(&peer);
-        if !conns.is_empty() {
-            for mut conn in conns {
-                conn.close_now(code);
-            }
-            self.node.handle_link(peer, LinkChange::Down, now);
-        }
-    }
-
-    fn timers(&mut self, now: Time) {
-        if self.node.poll_timeout().is_some_and(|t| t <= now) {
-            self.node.handle_timeout(now);
-        }
-        let expired: Vec<NodeId> = self
-            .connect_waits
-            .iter()
-            .filter(|(_, deadline)| **deadline <= now)
-            .map(|(peer, _)| *peer)
-            .collect();
-        for peer in expired {
-            self.connect_waits.remove(&peer);
-            if !self.conns.contains(&peer) {
-                tracing::debug!(peer = %peer.to_hex(), "peer did not dial in");
-                self.shared.metrics.link_request(LinkRequest::Down);
-                self.node.handle_link(peer, LinkChange::Down, now);
-            }
-        }
-        if self.join_retry.is_some_and(|t| t <= now) {
-            self.join_retry = None;
-            self.try_join(now);
-        }
-    }
-
-    fn try_join(&mut self, now: Time) {
-        if self.node.phase() != Phase::Idle {
-            return;
-        }
-        // Any server we dialled to join will do; without one, the dialers
-        // trigger the join when they get a link.
-        if let Some(peer) = self.conns.bootstrap() {
-            tracing::info!(bootstrap = %peer.to_hex(), "joining again");
-            self.node.join(peer, now);
-        }
-    }
-
-    /// Hands out what the node wants done, until it wants nothing more.
+    /// Carries out what the session wants done, until it wants nothing more.
     fn drain(&mut self, now: Time) {
-        while let Some(out) = self.node.poll_output() {
+        while let Some(out) = self.session.poll_output() {
             match out {
-                Output::Transmit(t) => self.transmit(t, now),
-                Output::Event(e) => self.event(e, now),
+                Output::Open { link, how } => self.open(link, how, now),
+                Output::ApplyAnswer { link, .. } => {
+                    self.session
+                        .handle_failed(link, "a server takes no WebRTC", now)
+                }
+                Output::Send { link, frame } => self.send(link, frame, now),
+                Output::Close { link, code, gently } => {
+                    if gently {
+                        if let Some(conn) = self.conns.get_mut(&link) {
+                            // After the frames queued before (the node's Close).
+                            conn.close_after_queue(code);
+                        }
+                    } else if let Some(mut conn) = self.conns.remove(&link) {
+                        conn.close_now(code);
+                    }
+                }
+                Output::Event(e) => self.event(e),
+            }
+        }
+        self.count();
+    }
+
+    fn open(&mut self, link: LinkId, how: Open, now: Time) {
+        match how {
+            Open::WebSocket { url } => {
+                if let Err(e) = dial::spawn(&self.shared, link, url) {
+                    self.session.handle_failed(link, &e.to_string(), now);
+                }
+            }
+            Open::Offer | Open::Answer { .. } => {
+                self.session
+                    .handle_failed(link, "a server takes no WebRTC", now)
             }
         }
     }
 
-    fn transmit(&mut self, t: Transmit, now: Time) {
-        let Some(conn) = self.conns.sender(&t.to) else {
+    fn send(&mut self, link: LinkId, frame: Vec<u8>, now: Time) {
+        let Some(conn) = self.conns.get_mut(&link) else {
             self.shared.metrics.dropped(Drop::NoLink);
             return;
         };
-        let frame = match t.msg.encode() {
-            Ok(frame) => frame,
-            Err(e) => {
-                // The node never builds such a message; drop it if it does.
-                tracing::warn!("message not encodable: {e}");
-                return;
-            }
-        };
         match conn.out.try_send(Out::Frame(frame.into())) {
-            Ok(()) => {
-                self.shared.metrics.messages_out.fetch_add(1, Relaxed);
-            }
+            Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.shared.metrics.dropped(Drop::QueueFull);
-                self.drop_peer(t.to, CloseCode::SlowReader, now);
+                conn.close_now(CloseCode::SlowReader);
+                self.conns.remove(&link);
+                self.session
+                    .handle_closed(link, CloseCode::SlowReader.reason(), now);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 // The connection task ended; its `Closed` is on the way.
@@ -328,159 +197,86 @@ impl NodeTask {
         }
     }
 
-    fn event(&mut self, event: Event, now: Time) {
+    fn event(&mut self, event: Event) {
         match event {
-            Event::Connect(peer) => {
-                tracing::debug!(peer = %peer.to_hex(), "node wants a link");
-                self.connect(peer, now);
-            }
-            Event::Disconnect(peer) => {
-                tracing::debug!(peer = %peer.to_hex(), "node closes a link");
-                self.connect_waits.remove(&peer);
-                for mut conn in self.conns.remove_peer(&peer) {
-                    // After the frames the node queued before (its Close).
-                    conn.close_after_queue(CloseCode::Normal);
-                    if self.shared.stopping() {
-                        // Shutdown waits for these too.
-                        self.closing.push(conn);
-                    }
-                }
-            }
-            Event::QueryDone { id, outcome, .. } => {
-                if let Some(peer) = self.connect_queries.remove(&id) {
-                    self.connect_answer(peer, outcome, now);
-                } else if outcome.is_ok() {
-                    self.shared.metrics.queries_ok.fetch_add(1, Relaxed);
+            Event::Overlay(NodeEvent::QueryDone { outcome, .. }) => {
+                let counter = if outcome.is_ok() {
+                    &self.shared.metrics.queries_ok
                 } else {
-                    self.shared.metrics.queries_failed.fetch_add(1, Relaxed);
-                }
+                    &self.shared.metrics.queries_failed
+                };
+                counter.fetch_add(1, Relaxed);
             }
-            Event::AttachRequest { token, from, data } => {
-                self.attach_request(token, from, &data, now)
-            }
-            Event::Joined => {
-                tracing::info!(id = %self.node.id().to_hex(), "joined the ring");
+            Event::Overlay(NodeEvent::Joined) => {
+                tracing::info!(id = %self.session.id().to_hex(), "joined the ring");
                 self.shared.metrics.joined.store(true, Relaxed);
-                self.join_retry = None;
-                self.join_backoff = JOIN_BACKOFF_START;
             }
-            Event::JoinFailed(e) => {
-                tracing::warn!(retry_in = ?self.join_backoff, "join failed: {e}");
-                self.join_retry = Some(now + self.join_backoff);
-                self.join_backoff = (self.join_backoff * 2).min(JOIN_BACKOFF_MAX);
-            }
-            Event::Left => {
+            Event::Overlay(NodeEvent::JoinFailed(e)) => tracing::warn!("join failed: {e}"),
+            Event::Overlay(NodeEvent::Left) => {
                 tracing::info!("left the ring");
                 self.shared.metrics.joined.store(false, Relaxed);
             }
-            Event::RingChanged => tracing::debug!("ring changed"),
-        }
-    }
-
-    /// The node wants a link: use an open connection, or ask the peer to
-    /// dial us (a server cannot open a connection to a browser).
-    fn connect(&mut self, peer: NodeId, now: Time) {
-        if self.conns.contains(&peer) {
-            self.node.handle_link(peer, LinkChange::Up, now);
-            return;
-        }
-        let ask = Signal::Dial {
-            url: self.shared.public_url.clone(),
-        };
-        match self.node.attach(peer, ask.encode(), now) {
-            Ok(query) => {
-                self.shared.metrics.link_request(LinkRequest::Asked);
-                self.connect_queries.insert(query, peer);
-                self.connect_waits.insert(peer, now + CONNECT_WAIT);
+            Event::Overlay(_) => {}
+            Event::LinkUp { peer, link, .. } => {
+                tracing::debug!(peer = %peer.id.to_hex(), role = ?peer.role, %link, "link up");
             }
-            Err(e) => {
-                tracing::debug!(peer = %peer.to_hex(), "attach failed: {e}");
-                self.shared.metrics.link_request(LinkRequest::Down);
-                self.node.handle_link(peer, LinkChange::Down, now);
+            Event::LinkFailed { peer, reason } => {
+                tracing::debug!(peer = %peer.to_hex(), "no link: {reason}");
+            }
+            Event::BootstrapLost { why } => tracing::info!("bootstrap link lost: {why}"),
+            Event::Misbehaved {
+                link, code, what, ..
+            } => {
+                tracing::debug!(%link, code = code.code(), "peer {what}");
+                if code == CloseCode::Malformed {
+                    self.shared.metrics.dropped(Drop::Malformed);
+                }
             }
         }
     }
 
-    fn connect_answer(
-        &mut self,
-        peer: NodeId,
-        outcome: Result<Answer, chordphone_overlay::QueryError>,
-        now: Time,
-    ) {
-        if self.conns.contains(&peer) || !self.connect_waits.contains_key(&peer) {
-            // Already up (it dialled in before the answer), or given up.
-            return;
+    /// Adds what the session counted since the last call to the metrics.
+    fn count(&mut self) {
+        let now = self.session.stats().clone();
+        let was = core::mem::replace(&mut self.counted, now.clone());
+        let m = &self.shared.metrics;
+        m.messages_in
+            .fetch_add(now.frames_in - was.frames_in, Relaxed);
+        m.messages_out
+            .fetch_add(now.frames_out - was.frames_out, Relaxed);
+        m.handshakes_failed
+            .fetch_add(now.handshakes_failed - was.handshakes_failed, Relaxed);
+        m.attaches_answered
+            .fetch_add(now.attaches_answered - was.attaches_answered, Relaxed);
+        for (step, n) in [
+            (LinkRequest::Asked, now.dial_asked - was.dial_asked),
+            (LinkRequest::Up, now.dial_up - was.dial_up),
+            (LinkRequest::Refused, now.dial_refused - was.dial_refused),
+            (LinkRequest::Down, now.dial_failed - was.dial_failed),
+        ] {
+            m.link_requests(step, n);
         }
-        let change = match outcome {
-            Ok(Answer::Attached(data)) => match Signal::decode(&data) {
-                // It is dialling: wait for it until the deadline.
-                Ok(Signal::Dialling) => return,
-                // A server answering with its own URL: dial it instead.
-                Ok(Signal::Dial { url }) => {
-                    if dial::spawn_for(&self.shared, url, peer) {
-                        return;
-                    }
-                    LinkChange::Refused
-                }
-                Ok(Signal::Refuse { reason }) => {
-                    tracing::debug!(peer = %peer.to_hex(), ?reason, "link refused");
-                    LinkChange::Refused
-                }
-                Ok(_) | Err(_) => LinkChange::Down,
-            },
-            Ok(_) | Err(_) => LinkChange::Down,
-        };
-        self.connect_waits.remove(&peer);
-        self.shared
-            .metrics
-            .link_request(if change == LinkChange::Refused {
-                LinkRequest::Refused
-            } else {
-                LinkRequest::Down
-            });
-        self.node.handle_link(peer, change, now);
-    }
-
-    /// Another node wants a link to us.
-    fn attach_request(&mut self, token: AttachToken, from: NodeId, data: &[u8], now: Time) {
-        let reply = match Signal::decode(data) {
-            _ if self.shared.stopping() => Signal::Refuse {
-                reason: Refusal::Busy,
-            },
-            // A browser offering WebRTC: a server takes WebSocket links only.
-            Ok(Signal::Offer { .. }) => Signal::Dial {
-                url: self.shared.public_url.clone(),
-            },
-            // A server that cannot dial us asks to be dialled.
-            Ok(Signal::Dial { url }) => {
-                if dial::spawn_for(&self.shared, url, from) {
-                    Signal::Dialling
-                } else {
-                    Signal::Refuse {
-                        reason: Refusal::Busy,
-                    }
-                }
-            }
-            Ok(_) | Err(_) => Signal::Refuse {
-                reason: Refusal::Unusable,
-            },
-        };
-        self.shared.metrics.attaches_answered.fetch_add(1, Relaxed);
-        if let Err(e) = self.node.attach_reply(token, reply.encode(), now) {
-            tracing::debug!("attach reply: {e}");
+        for _ in was.dropped_no_link..now.dropped_no_link {
+            m.dropped(Drop::NoLink);
         }
     }
 
     fn snapshot(&self) -> Snapshot {
-        let status = self.node.status();
+        let status = self.session.node().status();
+        let peers: Vec<(NodeId, Role)> = self
+            .session
+            .peers()
+            .into_iter()
+            .map(|(p, _)| (p.id, p.role))
+            .collect();
         let gauges = NodeGauges {
-            peers: self.conns.peer_count(),
+            peers: peers.len(),
             links: status.links.len(),
             records: status.records,
-            forwarded: self.node.stats().forwarded,
+            forwarded: self.session.node().stats().forwarded,
         };
         Snapshot {
-            peers: self.conns.roles().collect(),
+            peers,
             status,
             gauges,
         }
@@ -492,9 +288,9 @@ impl NodeTask {
         tracing::info!("shutting down");
         let _ = self.shared.stop.send(true);
         let now = clock::now();
-        self.node.leave(now);
+        self.session.leave(now);
         self.drain(now);
-        for conn in self.conns.all_mut() {
+        for conn in self.conns.values_mut() {
             conn.close_after_queue(CloseCode::Normal);
         }
         // Every connection task ends once its queue, with the leave and the
@@ -503,16 +299,15 @@ impl NodeTask {
         while self.shared.metrics.connections.load(Relaxed) > 0 {
             tokio::select! {
                 input = inputs.recv() => match input {
-                    Some(NodeInput::Closed { conn, peer }) => {
-                        self.conns.remove_conn(&peer, conn);
+                    Some(NodeInput::Closed { link, .. }) => {
+                        self.conns.remove(&link);
                     }
-                    Some(NodeInput::Up { close, .. }) => {
-                        let _ = close.send(CloseCode::Normal);
-                    }
+                    Some(NodeInput::Opened { mut handle, .. }) => handle.close_now(CloseCode::Normal),
+                    Some(NodeInput::Accepted { mut handle, .. }) => handle.close_now(CloseCode::Normal),
                     Some(NodeInput::Snapshot(reply)) => {
                         let _ = reply.send(self.snapshot());
                     }
-                    Some(NodeInput::Frame { .. }) => {}
+                    Some(NodeInput::Frame { .. } | NodeInput::DialFailed { .. }) => {}
                     None => break,
                 },
                 // Connections count down as their tasks end.
@@ -521,13 +316,13 @@ impl NodeTask {
             }
         }
         // Whatever did not close in time is closed now, ahead of its queue.
-        for conn in self.conns.all_mut().chain(self.closing.iter_mut()) {
+        for conn in self.conns.values_mut() {
             conn.close_now(CloseCode::Normal);
         }
     }
 }
 
-/// A seed for the node's own random choices.
-pub fn node_seed() -> Result<u64, crate::identity::IdentityError> {
-    Ok(u64::from_le_bytes(random()?))
+/// A seed for the session's random choices (node and handshake nonces).
+pub fn session_seed() -> Result<[u8; 32], crate::identity::IdentityError> {
+    random()
 }

@@ -1,17 +1,14 @@
-//! What every task of one server shares: identity, settings, counters and
+//! What every task of one server shares: settings, counters and
 //! the way into the node task.
 
+use crate::inputs::NodeInput;
 use crate::metrics::Metrics;
-use crate::node_task::NodeInput;
-use chordphone_overlay::Identity;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use tokio::sync::{mpsc, watch};
 
 /// Shared by the HTTP handlers, connection tasks, dialers and the node task.
 #[derive(Debug)]
 pub struct Shared {
-    /// The node's key pair, for link handshakes.
-    pub identity: Identity,
     /// Inputs for the task that owns the overlay node.
     pub node_tx: mpsc::Sender<NodeInput>,
     /// Counters.
@@ -32,19 +29,16 @@ pub struct Shared {
     /// tabs that see it change know the server restarted, even when it
     /// kept its node id, and link to it again so the rings merge.
     pub instance: String,
-    next_conn: AtomicU64,
 }
 
 impl Shared {
     /// Bundles the shared state.
     pub fn new(
-        identity: Identity,
         node_tx: mpsc::Sender<NodeInput>,
         public_url: String,
         config: &crate::Config,
     ) -> Shared {
         Shared {
-            identity,
             node_tx,
             metrics: Metrics::default(),
             public_url,
@@ -54,13 +48,7 @@ impl Shared {
             stop: watch::channel(false).0,
             dials: AtomicUsize::new(0),
             instance: format!("{:x}", crate::clock::now().as_micros()),
-            next_conn: AtomicU64::new(1),
         }
-    }
-
-    /// A number no other connection of this server has.
-    pub fn next_conn_id(&self) -> u64 {
-        self.next_conn.fetch_add(1, Relaxed)
     }
 
     /// Whether shutdown has begun.

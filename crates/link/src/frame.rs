@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// First byte of every link control frame.
 pub const CONTROL_TAG: u8 = 0xC1;
-/// Version of the control frame encoding, the byte after the tag.
-pub const LINK_VERSION: u8 = 1;
+/// Version of the control frame encoding, the byte after the tag. Version 2
+/// added the protocol version and feature bits to the hello.
+pub const LINK_VERSION: u8 = 2;
 /// No frame on a link is longer: an overlay frame at its limit.
 pub const MAX_LINK_FRAME: usize = MAX_FRAME;
 /// Control frames are small; anything longer is hostile.
@@ -17,10 +18,15 @@ const MAX_CONTROL: usize = 1024;
 const _: () = assert!(CONTROL_TAG != WIRE_VERSION);
 
 /// A link control frame.
+///
+/// A control frame may carry bytes after the fields this build knows: a
+/// newer build appends its new hello fields there, and this one ignores
+/// them (the handshake signs the hello frames as sent, extra bytes and all).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Control {
     /// The first frame each side sends: who it claims to be, a fresh nonce
-    /// the other side must sign, and what kind of node it is.
+    /// the other side must sign, what kind of node it is, and what it
+    /// speaks.
     Hello {
         /// Ed25519 public key; the node id is its SHA-1.
         public_key: [u8; PUBLIC_KEY_BYTES],
@@ -28,6 +34,12 @@ pub enum Control {
         nonce: [u8; 32],
         /// What the sender is.
         role: Role,
+        /// The protocol version the sender speaks
+        /// ([`crate::PROTOCOL_VERSION`] in this build).
+        protocol: u16,
+        /// The optional features the sender has ([`crate::FEATURES`]):
+        /// a side uses one only if the other announced it.
+        features: u64,
     },
     /// The signature over both hellos (see [`crate::Handshake`]).
     Proof {
@@ -105,6 +117,8 @@ mod tests {
             public_key: [3; 32],
             nonce: [4; 32],
             role: Role::Server,
+            protocol: 7,
+            features: u64::MAX,
         };
         let bytes = hello.encode();
         assert_eq!(classify(&bytes), Ok(FrameKind::Control(hello)));
@@ -117,6 +131,8 @@ mod tests {
         assert_eq!(classify(&[]), Err(LinkError::Empty));
         assert_eq!(classify(&[0x42, 1]), Err(LinkError::Unknown));
         assert_eq!(classify(&[CONTROL_TAG, 99, 0]), Err(LinkError::Unknown));
+        // A hello of the first link version (no protocol, no features).
+        assert_eq!(classify(&[CONTROL_TAG, 1, 0]), Err(LinkError::Unknown));
         assert_eq!(
             classify(&[CONTROL_TAG, LINK_VERSION, 0xFF]),
             Err(LinkError::Malformed)
@@ -132,6 +148,8 @@ mod tests {
             public_key: [3; 32],
             nonce: [4; 32],
             role: Role::Peer,
+            protocol: 1,
+            features: 1 << 40,
         }
         .encode();
         for n in 2..bytes.len() {

@@ -1,11 +1,17 @@
 //! The identity handshake at the start of every link.
 //!
-//! Each side sends a hello with its public key and a fresh nonce, then
-//! answers the other's hello with a signature over both hellos (its own
-//! first). A side is done when the other's signature verifies: it then knows
-//! the peer holds the key whose SHA-1 is the peer's node id, and, because
-//! the signature covers its own fresh nonce, that the proof is not replayed
-//! from another link. Sans-IO: the shell supplies the nonce and moves bytes.
+//! Each side sends a hello with its public key, a fresh nonce, its role, its
+//! protocol version and feature bits, then answers the other's hello with a
+//! signature over both hello frames as sent (its own first). A side is done
+//! when the other's signature verifies: it then knows the peer holds the key
+//! whose SHA-1 is the peer's node id, that the peer's hello (version and
+//! features included) reached it unchanged, and, because the signature
+//! covers its own fresh nonce, that the proof is not replayed from another
+//! link. Sans-IO: the shell supplies the nonce and moves bytes.
+//!
+//! Signing the frames rather than the fields this build knows lets a newer
+//! build append hello fields: an older peer ignores them but still signs
+//! and checks the bytes that carried them.
 
 use crate::frame::{classify, Control, FrameKind, LinkError};
 use chordphone_overlay::{node_id_of, verify, Identity, NodeId, Sig, PUBLIC_KEY_BYTES};
@@ -14,7 +20,17 @@ use serde::{Deserialize, Serialize};
 /// Length of a handshake nonce.
 pub const NONCE_BYTES: usize = 32;
 /// Domain separation for the signed transcript.
-const CONTEXT: &[u8] = b"chordphone link handshake v1\0";
+const CONTEXT: &[u8] = b"chordphone link handshake v2\0";
+
+/// The protocol version this build announces in its hello. Raised when a
+/// change needs both sides of a link to know of it; what it means to talk
+/// to an older or newer peer is the shell's decision.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Feature bit: the node takes application messages through the ring and
+/// answers requests of kinds it does not know with "unsupported".
+pub const FEATURE_APP_CHANNEL: u64 = 1 << 0;
+/// The feature bits this build announces.
+pub const FEATURES: u64 = FEATURE_APP_CHANNEL;
 
 /// What kind of node is at the other end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +50,17 @@ pub struct PeerInfo {
     pub public_key: [u8; PUBLIC_KEY_BYTES],
     /// What it said it is.
     pub role: Role,
+    /// The protocol version it speaks.
+    pub protocol: u16,
+    /// The feature bits it announced.
+    pub features: u64,
+}
+
+impl PeerInfo {
+    /// Whether the peer announced every bit of `feature`.
+    pub fn has(&self, feature: u64) -> bool {
+        self.features & feature == feature
+    }
 }
 
 /// Why a handshake failed; the link must be closed.
@@ -67,32 +94,55 @@ pub enum Step {
 pub struct Handshake {
     identity: Identity,
     public_key: [u8; PUBLIC_KEY_BYTES],
-    nonce: [u8; NONCE_BYTES],
-    role: Role,
+    /// Our hello frame, exactly as sent: signed and checked as bytes.
+    hello: Vec<u8>,
     /// The peer's hello, once received.
-    peer: Option<([u8; PUBLIC_KEY_BYTES], [u8; NONCE_BYTES], Role)>,
+    peer: Option<PeerHello>,
+}
+
+/// A hello received from the peer: what it claims, and the frame itself.
+#[derive(Debug)]
+struct PeerHello {
+    info: PeerInfo,
+    frame: Vec<u8>,
 }
 
 impl Handshake {
-    /// Starts a handshake; `nonce` must be fresh random bytes.
+    /// Starts a handshake announcing this build's [`PROTOCOL_VERSION`] and
+    /// [`FEATURES`]; `nonce` must be fresh random bytes.
     pub fn new(identity: &Identity, nonce: [u8; NONCE_BYTES], role: Role) -> Handshake {
-        Handshake {
-            identity: identity.clone(),
-            public_key: identity.public_key(),
+        Handshake::announcing(identity, nonce, role, PROTOCOL_VERSION, FEATURES)
+    }
+
+    /// Starts a handshake announcing the given protocol version and feature
+    /// bits (a shell that turns a feature off, a test of mixed versions).
+    pub fn announcing(
+        identity: &Identity,
+        nonce: [u8; NONCE_BYTES],
+        role: Role,
+        protocol: u16,
+        features: u64,
+    ) -> Handshake {
+        let public_key = identity.public_key();
+        let hello = Control::Hello {
+            public_key,
             nonce,
             role,
+            protocol,
+            features,
+        }
+        .encode();
+        Handshake {
+            identity: identity.clone(),
+            public_key,
+            hello,
             peer: None,
         }
     }
 
     /// The hello frame to send when the channel opens.
     pub fn hello(&self) -> Vec<u8> {
-        Control::Hello {
-            public_key: self.public_key,
-            nonce: self.nonce,
-            role: self.role,
-        }
-        .encode()
+        self.hello.clone()
     }
 
     /// Handles a frame from the peer.
@@ -100,50 +150,58 @@ impl Handshake {
         let FrameKind::Control(control) = classify(bytes)? else {
             return Err(HandshakeError::Unexpected);
         };
-        match (control, self.peer) {
+        match (control, &self.peer) {
             (
                 Control::Hello {
                     public_key,
-                    nonce,
                     role,
+                    protocol,
+                    features,
+                    ..
                 },
                 None,
             ) => {
                 if public_key == self.public_key {
                     return Err(HandshakeError::SelfLink);
                 }
-                self.peer = Some((public_key, nonce, role));
-                let msg = transcript((&self.public_key, &self.nonce), (&public_key, &nonce));
+                let msg = transcript(&self.hello, bytes);
                 let signature = Sig(self.identity.sign(&msg));
+                self.peer = Some(PeerHello {
+                    info: PeerInfo {
+                        id: node_id_of(&public_key),
+                        public_key,
+                        role,
+                        protocol,
+                        features,
+                    },
+                    frame: bytes.to_vec(),
+                });
                 Ok(Step::Send(Control::Proof { signature }.encode()))
             }
-            (Control::Proof { signature }, Some((public_key, nonce, role))) => {
-                let msg = transcript((&public_key, &nonce), (&self.public_key, &self.nonce));
-                if !verify(&public_key, &msg, &signature.0) {
+            (Control::Proof { signature }, Some(peer)) => {
+                let msg = transcript(&peer.frame, &self.hello);
+                if !verify(&peer.info.public_key, &msg, &signature.0) {
                     return Err(HandshakeError::BadSignature);
                 }
-                Ok(Step::Done(PeerInfo {
-                    id: node_id_of(&public_key),
-                    public_key,
-                    role,
-                }))
+                Ok(Step::Done(peer.info))
             }
             _ => Err(HandshakeError::Unexpected),
         }
     }
 }
 
-/// What a signer signs: context, its own key and nonce, then the verifier's.
-fn transcript(
-    signer: (&[u8; PUBLIC_KEY_BYTES], &[u8; NONCE_BYTES]),
-    verifier: (&[u8; PUBLIC_KEY_BYTES], &[u8; NONCE_BYTES]),
-) -> Vec<u8> {
-    let mut m = Vec::with_capacity(CONTEXT.len() + 2 * (PUBLIC_KEY_BYTES + NONCE_BYTES));
+/// What a signer signs: the context, then its own hello frame, then the
+/// verifier's, each behind its length so that no two pairs of frames give
+/// the same bytes.
+fn transcript(signer_hello: &[u8], verifier_hello: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(CONTEXT.len() + 4 + signer_hello.len() + verifier_hello.len());
     m.extend_from_slice(CONTEXT);
-    m.extend_from_slice(signer.0);
-    m.extend_from_slice(signer.1);
-    m.extend_from_slice(verifier.0);
-    m.extend_from_slice(verifier.1);
+    for frame in [signer_hello, verifier_hello] {
+        // Control frames are at most MAX_CONTROL bytes, which fits a u16.
+        let len = u16::try_from(frame.len()).unwrap_or(u16::MAX);
+        m.extend_from_slice(&len.to_be_bytes());
+        m.extend_from_slice(frame);
+    }
     m
 }
 
@@ -182,6 +240,71 @@ mod tests {
         };
         assert_eq!((pa.id, pa.role), (ib.node_id(), Role::Server));
         assert_eq!((pb.id, pb.role), (ia.node_id(), Role::Peer));
+        assert_eq!((pa.protocol, pa.features), (PROTOCOL_VERSION, FEATURES));
+        assert!(pa.has(FEATURE_APP_CHANNEL));
+    }
+
+    #[test]
+    fn each_side_learns_the_version_and_features_the_other_announced() {
+        let (ia, ib) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+        let mut a = Handshake::announcing(&ia, [10; 32], Role::Peer, 9, 0b1010);
+        let mut b = Handshake::announcing(&ib, [20; 32], Role::Server, 1, 0);
+        let proof_b = sent(b.handle(&a.hello()));
+        let proof_a = sent(a.handle(&b.hello()));
+        let Ok(Step::Done(pa)) = a.handle(&proof_b) else {
+            panic!("a not done")
+        };
+        let Ok(Step::Done(pb)) = b.handle(&proof_a) else {
+            panic!("b not done")
+        };
+        assert_eq!((pa.protocol, pa.features), (1, 0));
+        assert_eq!((pb.protocol, pb.features), (9, 0b1010));
+        assert!(pb.has(0b1000) && pb.has(0b1010) && !pb.has(0b0001));
+        assert!(!pa.has(FEATURE_APP_CHANNEL));
+    }
+
+    #[test]
+    fn a_hello_changed_on_the_way_fails_the_handshake() {
+        // Someone in the middle strips a feature bit from Alice's hello:
+        // Bob signs what he received, Alice checks against what she sent.
+        let (mut a, mut b, _, _) = pair();
+        let hello_a = a.hello();
+        let FrameKind::Control(Control::Hello {
+            public_key,
+            nonce,
+            role,
+            protocol,
+            ..
+        }) = classify(&hello_a).expect("parses")
+        else {
+            panic!("not a hello")
+        };
+        let stripped = Control::Hello {
+            public_key,
+            nonce,
+            role,
+            protocol,
+            features: 0,
+        }
+        .encode();
+        let proof_b = sent(b.handle(&stripped));
+        let _ = sent(a.handle(&b.hello()));
+        assert_eq!(a.handle(&proof_b), Err(HandshakeError::BadSignature));
+    }
+
+    #[test]
+    fn a_newer_hello_with_fields_appended_still_completes() {
+        // A newer build appends a field to its hello; this build ignores the
+        // extra bytes but signs and checks the frame as sent.
+        let (mut a, mut b, _, ib) = pair();
+        b.hello.extend_from_slice(b"a field from the future");
+        let proof_b = sent(b.handle(&a.hello()));
+        let proof_a = sent(a.handle(&b.hello()));
+        let Ok(Step::Done(pa)) = a.handle(&proof_b) else {
+            panic!("a not done")
+        };
+        assert!(matches!(b.handle(&proof_a), Ok(Step::Done(_))));
+        assert_eq!(pa.id, ib.node_id());
     }
 
     #[test]
@@ -204,10 +327,12 @@ mod tests {
             public_key: ib.public_key(),
             nonce: [5; 32],
             role: Role::Server,
+            protocol: PROTOCOL_VERSION,
+            features: FEATURES,
         }
         .encode();
         let _ = sent(a.handle(&fake_hello));
-        let msg = transcript((&ib.public_key(), &[5; 32]), (&a.public_key, &a.nonce));
+        let msg = transcript(&fake_hello, &a.hello);
         let forged = Control::Proof {
             signature: Sig(mallory.sign(&msg)),
         }

@@ -11,7 +11,7 @@
 //! byte tells them apart without copying ([`classify`]).
 //!
 //! ```
-//! use chordphone_link::{Handshake, Role, Step};
+//! use chordphone_link::{Handshake, Role, Step, FEATURE_APP_CHANNEL, PROTOCOL_VERSION};
 //! use chordphone_overlay::Identity;
 //!
 //! let (a_id, b_id) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
@@ -27,7 +27,19 @@
 //! assert_eq!(peer_of_a.id, b_id.node_id());
 //! assert_eq!(peer_of_b.id, a_id.node_id());
 //! assert_eq!(peer_of_a.role, Role::Server);
+//! // Each learns what the other speaks.
+//! assert!(peer_of_a.protocol == PROTOCOL_VERSION && peer_of_a.has(FEATURE_APP_CHANNEL));
 //! ```
+//!
+//! The hello also announces the sender's [`PROTOCOL_VERSION`] and feature
+//! bits ([`FEATURES`]), which the finished handshake reports in
+//! [`PeerInfo`]. They are for changes both sides must agree on before use:
+//! a side sends something new only to a peer that announced the feature.
+//! Requests routed through the ring need no such agreement (the overlay
+//! answers kinds it does not know with "unsupported"). Each side signs both
+//! hello frames exactly as they were sent, so neither version nor features
+//! can be changed on the way, and a newer build may append hello fields that
+//! this one ignores.
 //!
 //! Link signalling ([`Signal`]) is the payload of overlay attach requests:
 //! a WebRTC offer and its answer, or a server's request to be dialled over
@@ -42,5 +54,8 @@ pub use close::CloseCode;
 pub use frame::{
     classify, Control, FrameKind, LinkError, CONTROL_TAG, LINK_VERSION, MAX_LINK_FRAME,
 };
-pub use handshake::{Handshake, HandshakeError, PeerInfo, Role, Step, NONCE_BYTES};
+pub use handshake::{
+    Handshake, HandshakeError, PeerInfo, Role, Step, FEATURES, FEATURE_APP_CHANNEL, NONCE_BYTES,
+    PROTOCOL_VERSION,
+};
 pub use signal::{Refusal, Signal, SignalError, MAX_SDP, MAX_URL, SIGNAL_VERSION};

@@ -67,11 +67,16 @@ pub enum SignalError {
 }
 
 impl Signal {
-    /// The attach payload for this signal.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The attach payload for this signal. Fails with
+    /// [`SignalError::Invalid`] for a signal the other side would refuse (an
+    /// SDP over [`MAX_SDP`], a URL that is too long or not a WebSocket URL),
+    /// so that what is sent always decodes.
+    pub fn encode(&self) -> Result<Vec<u8>, SignalError> {
+        self.check()?;
         let mut out = vec![SIGNAL_VERSION];
-        out.extend_from_slice(&postcard::to_allocvec(self).unwrap_or_default());
-        out
+        let body = postcard::to_allocvec(self).map_err(|_| SignalError::Malformed)?;
+        out.extend_from_slice(&body);
+        Ok(out)
     }
 
     /// Parses and checks an attach payload from a remote node.
@@ -80,7 +85,13 @@ impl Signal {
             return Err(SignalError::Malformed);
         };
         let signal: Signal = postcard::from_bytes(body).map_err(|_| SignalError::Malformed)?;
-        match &signal {
+        signal.check()?;
+        Ok(signal)
+    }
+
+    /// The limits both ends hold a signal to.
+    fn check(&self) -> Result<(), SignalError> {
+        match self {
             Signal::Offer { sdp } | Signal::Answer { sdp } if sdp.len() > MAX_SDP => {
                 Err(SignalError::Invalid)
             }
@@ -90,7 +101,7 @@ impl Signal {
             {
                 Err(SignalError::Invalid)
             }
-            _ => Ok(signal),
+            _ => Ok(()),
         }
     }
 }
@@ -116,7 +127,7 @@ mod tests {
             },
             Signal::Dialling,
         ] {
-            assert_eq!(Signal::decode(&s.encode()), Ok(s));
+            assert_eq!(Signal::decode(&s.encode().expect("encodes")), Ok(s));
         }
     }
 
@@ -128,17 +139,42 @@ mod tests {
             Signal::decode(&[SIGNAL_VERSION, 200]),
             Err(SignalError::Malformed)
         );
+        // Built by hand: `encode` refuses to build them.
+        let raw = |s: &Signal| {
+            let mut out = vec![SIGNAL_VERSION];
+            out.extend(postcard::to_allocvec(s).expect("serializes"));
+            out
+        };
         let js = Signal::Dial {
             url: "javascript:alert(1)".into(),
         };
-        assert_eq!(Signal::decode(&js.encode()), Err(SignalError::Invalid));
+        assert_eq!(Signal::decode(&raw(&js)), Err(SignalError::Invalid));
         let big = Signal::Offer {
             sdp: "a".repeat(MAX_SDP + 1),
         };
-        assert_eq!(Signal::decode(&big.encode()), Err(SignalError::Invalid));
-        let offer = Signal::Offer { sdp: "v=0".into() }.encode();
+        assert_eq!(Signal::decode(&raw(&big)), Err(SignalError::Invalid));
+        let offer = Signal::Offer { sdp: "v=0".into() }
+            .encode()
+            .expect("encodes");
         for n in 0..offer.len() {
             assert!(Signal::decode(&offer[..n]).is_err(), "cut at {n}");
         }
+    }
+
+    #[test]
+    fn signals_the_other_side_would_refuse_are_not_encoded() {
+        let long = Signal::Answer {
+            sdp: "a".repeat(MAX_SDP + 1),
+        };
+        assert_eq!(long.encode(), Err(SignalError::Invalid));
+        let not_ws = Signal::Dial {
+            url: "http://example.test/ws".into(),
+        };
+        assert_eq!(not_ws.encode(), Err(SignalError::Invalid));
+        let at_limit = Signal::Offer {
+            sdp: "a".repeat(MAX_SDP),
+        };
+        let bytes = at_limit.encode().expect("at the limit encodes");
+        assert_eq!(Signal::decode(&bytes), Ok(at_limit));
     }
 }

@@ -1,16 +1,33 @@
 //! What a node hands back to its shell: transmits and events.
 
+use crate::app::ServiceId;
 use crate::id::NodeId;
 use crate::record::Record;
 use crate::store::StoreError;
 use crate::wire::{Message, RouteError};
+use core::fmt;
 use core::time::Duration;
 
-/// Identifies a request the shell started (lookup, get, put, attach).
-pub type QueryId = u64;
+/// Identifies a request the shell started (lookup, get, put, attach, an
+/// application message). Unique per node for its lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QueryId(pub u64);
+
+impl fmt::Display for QueryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// Identifies an attach request waiting for the shell's answer.
-pub type AttachToken = u64;
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttachToken(pub u64);
+
+impl fmt::Display for AttachToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// A message to send to a linked neighbour.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +84,17 @@ pub enum Event {
         /// Shell-defined bytes.
         data: Vec<u8>,
     },
+    /// An application message for a service this node serves. Its origin
+    /// is proven: `from` signed it for this node. The sender has been told
+    /// it was delivered; any answer is a message of its own.
+    App {
+        /// The node that sent it.
+        from: NodeId,
+        /// The service it is for.
+        service: ServiceId,
+        /// Opaque to the overlay.
+        payload: Vec<u8>,
+    },
 }
 
 /// A successful answer.
@@ -80,6 +108,8 @@ pub enum Answer {
     Stored,
     /// The target node's attach answer.
     Attached(Vec<u8>),
+    /// The target node accepted the application message.
+    Delivered,
     /// The key's owner and the nodes a traced lookup passed through, this
     /// node first and the owner last.
     Route {
@@ -108,6 +138,17 @@ pub enum QueryError {
     /// Too many requests in flight.
     #[error("too many requests in flight")]
     Overloaded,
+    /// The node where the request ended does not handle it: it does not
+    /// serve the service, or does not know the kind of request.
+    #[error("not supported by the target")]
+    Unsupported,
+    /// The target refused the message: it could not prove that this node
+    /// sent it (changed on the way, or the target is not who signed for).
+    #[error("origin not proven")]
+    BadOrigin,
+    /// The answer was of a kind this build does not know.
+    #[error("answer of an unknown kind")]
+    UnknownReply,
 }
 
 /// Errors of local calls, reported at once.
@@ -125,6 +166,9 @@ pub enum LocalError {
     /// No attach request with this token is waiting.
     #[error("unknown attach token")]
     UnknownToken,
+    /// A raw request may only use a kind number this build does not define.
+    #[error("request kind is one this build defines")]
+    KnownKind,
     /// The node has left the ring.
     #[error("node has left")]
     Left,

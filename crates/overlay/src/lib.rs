@@ -30,8 +30,34 @@
 //! Link negotiation data (WebRTC offer/answer/candidates) travels through the
 //! ring with [`Node::attach`]. Bad remote input is counted in [`Stats`] and
 //! dropped; local misuse returns typed errors.
+//!
+//! ## The application channel
+//!
+//! An application (the SIP user agent, a relay) sends opaque bytes for a
+//! numbered [`ServiceId`] to a node id with [`Node::send_app`]. The message
+//! is routed like any request; hops forward it without reading it. The
+//! origin signs it with its node key for that one destination, so the
+//! destination knows who sent it and a hop cannot change it, speak in
+//! another's name or replay it to another node. A node accepts the services
+//! it [`Node::serve`]s and hands each message to its shell as
+//! [`Event::App`] with the proven `from`; the sender gets
+//! [`Answer::Delivered`] or a [`QueryError`] (`Unsupported`, `BadOrigin`,
+//! `Route(NoSuchNode)`, `Timeout`). That receipt is all: answers, retries
+//! and transactions belong to the application.
+//!
+//! ## Mixed versions
+//!
+//! Routed requests and their replies travel as a kind number and a
+//! length-prefixed body. A node forwards a kind it does not know
+//! ([`Request::Unknown`]) on its route header alone, and where it ends the
+//! node answers [`Reply::Unsupported`]: a newer build can add request kinds
+//! without older nodes closing its links. [`Node::send_raw`] sends such a
+//! request. The link hello (in `chordphone-link`) carries a protocol
+//! version and feature bits for changes that need both sides to agree.
 
+mod app;
 mod config;
+mod envelope;
 mod event;
 mod id;
 mod identity;
@@ -43,6 +69,7 @@ mod time;
 mod vecmap;
 mod wire;
 
+pub use app::{AppMessage, OriginError, ServiceId, MAX_APP};
 pub use config::Config;
 pub use event::{Answer, AttachToken, Event, LocalError, Output, QueryError, QueryId, Transmit};
 pub use id::{Id, NodeId, ID_BITS, ID_BYTES};
@@ -53,7 +80,8 @@ pub use record::{Kind, Record, Sig};
 pub use stats::Stats;
 pub use store::{PutOutcome, Store, StoreError, StoreLimits};
 pub use time::Time;
+pub use vecmap::VecMap;
 pub use wire::{
     CloseReason, Message, Mode, QueryNo, Reply, Request, Route, RouteError, WireError, MAX_ATTACH,
-    MAX_AVOID, MAX_FRAME, MAX_LIST, WIRE_VERSION,
+    MAX_AVOID, MAX_FRAME, MAX_LIST, MAX_UNKNOWN, WIRE_VERSION,
 };

@@ -31,4 +31,12 @@ pub struct Stats {
     pub links_closed: u64,
     /// Links lost (peer vanished or connection failed).
     pub links_lost: u64,
+    /// Application messages handed to the shell.
+    pub app_delivered: u64,
+    /// Application messages refused: origin not proven (wrong key, bad
+    /// signature, tampered with, or signed for another node).
+    pub app_refused: u64,
+    /// Requests answered "unsupported": a kind this build does not know, or
+    /// a service this node does not serve.
+    pub unsupported: u64,
 }

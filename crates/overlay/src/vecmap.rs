@@ -44,6 +44,11 @@ impl<K: Ord, V> VecMap<K, V> {
         self.keys.len()
     }
 
+    /// True if there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     fn find(&self, key: &K) -> Result<usize, usize> {
         self.keys.binary_search(key)
     }

@@ -4,14 +4,25 @@
 //! Frames longer than [`MAX_FRAME`] are refused before decoding, so a hostile
 //! peer cannot make a node allocate more than that; lists inside are checked
 //! against their own limits after decoding.
+//!
+//! Routed requests and their replies are forward compatible: each is a kind
+//! number and a length-prefixed body (see `envelope.rs`), so a request of a
+//! kind this build does not know still decodes, as [`Request::Unknown`]; hops
+//! forward it on its route header alone and the destination answers
+//! [`Reply::Unsupported`]. The link stays up. Messages between neighbours
+//! (stabilization and the like) are not: a build that adds one sends it only
+//! to peers whose link hello announced the matching feature bit.
 
+use crate::app::{AppMessage, MAX_APP};
+use crate::envelope::{is_known_reply, is_known_request};
 use crate::id::{Id, NodeId};
 use crate::record::{Kind, Record};
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 
-/// The wire version this build speaks.
-pub const WIRE_VERSION: u8 = 1;
+/// The wire version this build speaks. Version 2 put requests and replies
+/// in envelopes (kind number, length-prefixed body).
+pub const WIRE_VERSION: u8 = 2;
 /// Largest frame accepted or produced, in bytes.
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Longest successor list a message may carry.
@@ -20,6 +31,10 @@ pub const MAX_LIST: usize = 64;
 pub const MAX_AVOID: usize = 8;
 /// Largest opaque attach payload.
 pub const MAX_ATTACH: usize = 16 * 1024;
+/// Largest body of a request or reply kind this build does not know: room
+/// for a payload as large as any kind carries, and small enough that a hop
+/// that adds to the route header still builds a frame under [`MAX_FRAME`].
+pub const MAX_UNKNOWN: usize = MAX_APP + 1024;
 
 /// Hop-local query number: chosen by the sender of a request, echoed in its
 /// acknowledgement and reply. A reply with a number the receiver did not
@@ -152,8 +167,9 @@ pub enum Mode {
     ToNode,
 }
 
-/// What a routed request asks of the node where it ends.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a routed request asks of the node where it ends. On the wire each
+/// is a kind number and a body (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     /// Who owns the key?
     Lookup,
@@ -178,10 +194,23 @@ pub enum Request {
         /// The nodes so far, the origin first.
         path: Vec<NodeId>,
     },
+    /// Opaque bytes for a service at the target node, signed by the origin
+    /// (routed [`Mode::ToNode`]). Boxed like `Put`.
+    App(Box<AppMessage>),
+    /// A kind this build does not know (sent by a newer one): forwarded as
+    /// is, answered [`Reply::Unsupported`] at the destination. Its number
+    /// is never one of the kinds above.
+    Unknown {
+        /// The kind number.
+        kind: u16,
+        /// The body, unread.
+        body: Vec<u8>,
+    },
 }
 
-/// The answer to a routed request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer to a routed request. On the wire each is a kind number and a
+/// body, like [`Request`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// The owner of the key.
     Owner {
@@ -220,6 +249,21 @@ pub enum Reply {
         /// The nodes the request passed through, the origin first and the
         /// owner last.
         path: Vec<NodeId>,
+    },
+    /// The target node accepted an application message.
+    Delivered,
+    /// The node where the request ended does not handle it: a kind it does
+    /// not know, or a service it does not serve.
+    Unsupported,
+    /// The target refused an application message whose origin it could not
+    /// prove (wrong key, bad signature, or signed for another node).
+    BadOrigin,
+    /// A kind this build does not know: passed back as is.
+    Unknown {
+        /// The kind number.
+        kind: u16,
+        /// The body, unread.
+        body: Vec<u8>,
     },
 }
 
@@ -302,6 +346,10 @@ impl Message {
                     && match &r.request {
                         Request::Attach { data } => data.len() <= MAX_ATTACH,
                         Request::Trace { path } => path.len() <= MAX_LIST,
+                        Request::App(m) => m.payload.len() <= MAX_APP,
+                        Request::Unknown { kind, body } => {
+                            !is_known_request(*kind) && body.len() <= MAX_UNKNOWN
+                        }
                         _ => true,
                     }
             }
@@ -309,6 +357,9 @@ impl Message {
                 Reply::Joined { successors, .. } => successors.len() <= MAX_LIST,
                 Reply::Attached { data } => data.len() <= MAX_ATTACH,
                 Reply::Traced { path, .. } => path.len() <= MAX_LIST,
+                Reply::Unknown { kind, body } => {
+                    !is_known_reply(*kind) && body.len() <= MAX_UNKNOWN
+                }
                 _ => true,
             },
             _ => true,
@@ -333,8 +384,32 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::ServiceId;
     use crate::identity::Identity;
     use crate::time::Time;
+
+    fn route(request: Request) -> Message {
+        Message::Route(Route {
+            no: 7,
+            target: Id::for_key("k"),
+            mode: Mode::ToNode,
+            last_hop: false,
+            hops: 2,
+            timeouts: 1,
+            avoid: vec![Id::for_key("dead")],
+            origin: Id::for_key("o"),
+            request,
+        })
+    }
+
+    fn reply(reply: Reply) -> Message {
+        Message::RouteReply {
+            no: 7,
+            hops: 3,
+            timeouts: 0,
+            reply,
+        }
+    }
 
     fn samples() -> Vec<Message> {
         let rec = Record::sign(
@@ -383,6 +458,33 @@ mod tests {
                 seq: 9,
                 predecessor: None,
             },
+            route(Request::App(Box::new(AppMessage::sign(
+                &Identity::from_seed([4; 32]),
+                Id::for_key("k"),
+                ServiceId(5060),
+                b"INVITE sip:bob".to_vec(),
+            )))),
+            route(Request::Unknown {
+                kind: 4242,
+                body: vec![9; 40],
+            }),
+            route(Request::Lookup),
+            route(Request::Trace {
+                path: vec![Id::for_key("o")],
+            }),
+            reply(Reply::Delivered),
+            reply(Reply::Unsupported),
+            reply(Reply::BadOrigin),
+            reply(Reply::Unknown {
+                kind: 300,
+                body: vec![1, 2, 3],
+            }),
+            reply(Reply::Failed(RouteError::NoSuchNode)),
+            reply(Reply::Joined {
+                owner: Id::for_key("o"),
+                predecessor: None,
+                successors: vec![Id::for_key("s")],
+            }),
         ]
     }
 
@@ -431,6 +533,76 @@ mod tests {
     }
 
     #[test]
+    fn payloads_and_unknown_bodies_over_their_limit_are_rejected() {
+        let mut m = AppMessage::sign(
+            &Identity::from_seed([4; 32]),
+            Id::for_key("k"),
+            ServiceId(1),
+            vec![0; MAX_APP],
+        );
+        let at_limit = route(Request::App(Box::new(m.clone())));
+        let bytes = at_limit.encode().expect("encodes");
+        assert_eq!(Message::decode(&bytes), Ok(at_limit));
+        m.payload.push(0);
+        let over = route(Request::App(Box::new(m))).encode().expect("encodes");
+        assert_eq!(Message::decode(&over), Err(WireError::Limit));
+
+        let body = vec![0; MAX_UNKNOWN + 1];
+        let over = route(Request::Unknown {
+            kind: 999,
+            body: body.clone(),
+        });
+        assert_eq!(
+            Message::decode(&over.encode().expect("encodes")),
+            Err(WireError::Limit)
+        );
+        let over = reply(Reply::Unknown { kind: 999, body });
+        assert_eq!(
+            Message::decode(&over.encode().expect("encodes")),
+            Err(WireError::Limit)
+        );
+    }
+
+    #[test]
+    fn an_unknown_request_decodes_and_a_known_kind_cannot_pose_as_one() {
+        let m = route(Request::Unknown {
+            kind: 31_000,
+            body: b"from a newer build".to_vec(),
+        });
+        let bytes = m.encode().expect("encodes");
+        assert_eq!(Message::decode(&bytes), Ok(m));
+        let posing = route(Request::Unknown {
+            kind: 0,
+            body: Vec::new(),
+        });
+        assert_eq!(posing.encode(), Err(WireError::Malformed));
+        assert_eq!(posing.check_limits(), Err(WireError::Limit));
+    }
+
+    #[test]
+    fn a_hop_can_grow_the_header_of_the_largest_request_within_a_frame() {
+        // The largest routed request a peer may send, with the header as
+        // large as hops make it: still a frame every node accepts.
+        let big = Message::Route(Route {
+            no: u64::MAX,
+            target: Id::for_key("k"),
+            mode: Mode::ToNode,
+            last_hop: true,
+            hops: u8::MAX,
+            timeouts: u8::MAX,
+            avoid: vec![Id::for_key("dead"); MAX_AVOID],
+            origin: Id::for_key("o"),
+            request: Request::Unknown {
+                kind: u16::MAX,
+                body: vec![0xAB; MAX_UNKNOWN],
+            },
+        });
+        let bytes = big.encode().expect("encodes");
+        assert!(bytes.len() < MAX_FRAME);
+        assert_eq!(Message::decode(&bytes), Ok(big));
+    }
+
+    #[test]
     fn seeded_random_mutations_never_panic() {
         // A deterministic cousin of the cargo-fuzz target, run on every test.
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -459,7 +631,12 @@ mod tests {
                     }
                 }
             }
-            let _ = Message::decode(&b);
+            // Whatever decodes, kinds unknown to this build included,
+            // re-encodes to the same message: a hop forwards it unchanged.
+            if let Ok(m) = Message::decode(&b) {
+                let again = m.encode().expect("a decoded message encodes");
+                assert_eq!(Message::decode(&again), Ok(m));
+            }
         }
     }
 }

@@ -6,7 +6,9 @@ use crate::figures::{self, Measured, Outcome, Tally};
 use crate::net::Net;
 use crate::shard::Said;
 use crate::truth::Truth;
-use chordphone_overlay::{Answer, Config, Event, Id, Identity, Kind, NodeId, Time, FINGERS};
+use chordphone_overlay::{
+    Answer, Config, Event, Id, Identity, Kind, NodeId, QueryId, Time, FINGERS,
+};
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -74,7 +76,7 @@ struct Driver {
     net: Net,
     rng: ChaCha8Rng,
     config: Config,
-    outstanding: BTreeMap<(u32, u64), Query>,
+    outstanding: BTreeMap<(u32, QueryId), Query>,
     /// The answers seen so far, counted for the figures.
     tally: Tally,
     lookups_issued: usize,
@@ -659,7 +661,7 @@ impl Driver {
         let Some((i, key, query)) = self.new_lookup(false) else {
             return;
         };
-        let mut qid = 0;
+        let mut qid = QueryId(0);
         self.net
             .with_node(i, |node, now| qid = node.lookup(key, now));
         self.outstanding.insert((i, qid), query);
@@ -680,7 +682,7 @@ impl Driver {
                 break;
             };
             let key = self.record_keys[j].0;
-            let mut qid = 0;
+            let mut qid = QueryId(0);
             self.net
                 .with_node(i, |node, now| qid = node.get(key, Kind::Single, now));
             self.outstanding.insert((i, qid), Query::Get { record: j });
@@ -737,7 +739,7 @@ impl Driver {
                 continue;
             };
             self.net
-                .mix(u64::from(r.node) << 32 ^ id ^ u64::from(hops) << 56);
+                .mix(u64::from(r.node) << 32 ^ id.0 ^ u64::from(hops) << 56);
             match q {
                 Query::Lookup {
                     key,

@@ -12,7 +12,7 @@
 //! with any number of shards.
 
 use crate::queue::{Entry, Queue};
-use chordphone_overlay::{Event, Id, LinkChange, Message, Node, NodeId, Time};
+use chordphone_overlay::{Event, Id, LinkChange, Message, Node, NodeId, QueryId, Time};
 use core::time::Duration;
 use std::collections::BTreeMap;
 
@@ -194,7 +194,7 @@ pub enum Said {
     /// The lookup of scenario slot `slot` started under query id `qid`.
     LookupStarted {
         slot: u32,
-        qid: u64,
+        qid: QueryId,
     },
 }
 
@@ -593,7 +593,7 @@ impl Shard {
                     let _ = n.attach_reply(token, b"answer".to_vec(), now);
                 }
             }
-            Event::Left | Event::RingChanged => {}
+            Event::Left | Event::RingChanged | Event::App { .. } => {}
         }
     }
 

@@ -1,12 +1,13 @@
-//! A native overlay peer for tests: one task owns a `Node` and plays the
-//! shell for it over WebSocket links.
+//! A native overlay peer for tests: one task drives a
+//! `chordphone_session::Session` (the same core the server and the browser
+//! tab drive) over WebSocket links, accepted on a port of its own or
+//! dialled.
 
 use super::{now, random};
-use chordphone_link::{classify, FrameKind, Handshake, Refusal, Role, Signal, Step};
 use chordphone_overlay::{
-    Answer, Config, Event, Id, Identity, Kind, LinkChange, Node, NodeId, Output, Phase, QueryError,
-    QueryId, Status, Time,
+    Answer, Event as NodeEvent, Id, Kind, Phase, QueryError, QueryId, Status,
 };
+use chordphone_session::{Config, Event, LinkId, Open, Output, Session};
 use core::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
@@ -17,8 +18,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 type Reply = oneshot::Sender<Result<Answer, QueryError>>;
-/// An open link: its number and its outgoing frames.
-type Link = (u64, mpsc::Sender<Vec<u8>>);
 
 enum Cmd {
     Lookup(Id, Reply),
@@ -28,15 +27,21 @@ enum Cmd {
     Leave(oneshot::Sender<()>),
 }
 
+/// What a connection task tells the peer's task.
 enum LinkEv {
-    Up(u64, NodeId, mpsc::Sender<Vec<u8>>),
-    Frame(u64, NodeId, Vec<u8>),
-    Down(u64, NodeId),
+    /// A socket came in; the reply names its link.
+    Accepted(mpsc::Sender<Vec<u8>>, oneshot::Sender<LinkId>),
+    /// A socket the session asked for is open.
+    Opened(LinkId, mpsc::Sender<Vec<u8>>),
+    /// It could not be opened.
+    Failed(LinkId),
+    Frame(LinkId, Vec<u8>),
+    Closed(LinkId),
 }
 
 /// A running test peer.
 pub struct TestPeer {
-    pub id: NodeId,
+    pub id: chordphone_overlay::NodeId,
     pub url: String,
     cmds: mpsc::Sender<Cmd>,
     task: JoinHandle<()>,
@@ -53,56 +58,47 @@ impl Drop for TestPeer {
 impl TestPeer {
     /// Starts a peer that joins the ring through the server at `server_url`.
     pub async fn join(server_url: &str) -> TestPeer {
-        let identity = Identity::from_seed(random());
+        let identity = chordphone_overlay::Identity::from_seed(random());
         let id = identity.node_id();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}/ws", listener.local_addr().unwrap());
         let (links_tx, links_rx) = mpsc::channel(1024);
         let accept = {
-            let (identity, links) = (identity.clone(), links_tx.clone());
+            let links = links_tx.clone();
             tokio::spawn(async move {
                 while let Ok((tcp, _)) = listener.accept().await {
                     let _ = tcp.set_nodelay(true);
-                    let (identity, links) = (identity.clone(), links.clone());
+                    let links = links.clone();
                     tokio::spawn(async move {
                         if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
-                            run_link(ws, identity, None, links).await;
+                            let (tx, rx) = mpsc::channel(1024);
+                            let (reply, link) = oneshot::channel();
+                            if links.send(LinkEv::Accepted(tx, reply)).await.is_ok() {
+                                if let Ok(link) = link.await {
+                                    run_link(ws, link, rx, links).await;
+                                }
+                            }
                         }
                     });
                 }
             })
         };
-        // Browser defaults, except for a loaded test machine: a hop ack may
-        // be late by a scheduling stall (as on the server), and a peer
-        // wrongly found dead is taken back after seconds, not half a minute.
-        let config = Config {
-            connect_timeout: Duration::from_secs(10),
-            rto_min: Duration::from_millis(500),
-            dead_memory: Duration::from_secs(5),
-            ..Config::default()
-        };
-        let node = Node::new(
-            identity.clone(),
-            config,
-            u64::from_le_bytes(random()),
-            now(),
-        );
+        // Browser defaults, except for a loaded test machine: a peer wrongly
+        // found dead is taken back after seconds, not half a minute.
+        let mut config = Config::native_peer(url.clone());
+        config.overlay.dead_memory = Duration::from_secs(5);
+        let mut session = Session::new(identity, config, random(), now());
+        session.set_bootstrap(vec![server_url.to_owned()]);
         let (cmds, cmd_rx) = mpsc::channel(64);
         let mut shell = Shell {
-            node,
-            identity,
-            url: url.clone(),
-            links: BTreeMap::new(),
-            links_tx: links_tx.clone(),
+            session,
+            conns: BTreeMap::new(),
+            links_tx,
             waiting: BTreeMap::new(),
-            connects: BTreeMap::new(),
-            connect_waits: BTreeMap::new(),
-            bootstrap: None,
         };
-        // The first link: to the server, then join through it.
-        let server_url = server_url.to_owned();
         let task = tokio::spawn(async move {
-            shell.dial(server_url, None);
+            shell.session.join(now());
+            shell.drain();
             shell.run(cmd_rx, links_rx).await;
         });
         let peer = TestPeer {
@@ -143,7 +139,6 @@ impl TestPeer {
         rx.await.unwrap()
     }
 
-    /// Leaves the ring gracefully.
     pub async fn leave(&self) {
         let (tx, rx) = oneshot::channel();
         self.cmds.send(Cmd::Leave(tx)).await.unwrap();
@@ -152,32 +147,20 @@ impl TestPeer {
 }
 
 struct Shell {
-    node: Node,
-    identity: Identity,
-    url: String,
-    /// Open links by peer, newest last. Both sides may dial each other at
-    /// once: both links stay, frames go on the newest and are taken from
-    /// any, and the peer is down when the last one closes (as the server).
-    links: BTreeMap<NodeId, Vec<Link>>,
+    session: Session,
+    /// Outgoing frames of each open socket; dropping one closes it.
+    conns: BTreeMap<LinkId, mpsc::Sender<Vec<u8>>>,
     links_tx: mpsc::Sender<LinkEv>,
     waiting: BTreeMap<QueryId, Reply>,
-    connects: BTreeMap<QueryId, NodeId>,
-    connect_waits: BTreeMap<NodeId, Time>,
-    /// Joins through the first link that comes up.
-    bootstrap: Option<NodeId>,
 }
 
 impl Shell {
     async fn run(&mut self, mut cmds: mpsc::Receiver<Cmd>, mut links: mpsc::Receiver<LinkEv>) {
         loop {
-            let wake = [
-                self.node.poll_timeout(),
-                self.connect_waits.values().min().copied(),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .map_or(Duration::from_secs(1), |t| t.saturating_since(now()));
+            let wake = self
+                .session
+                .poll_timeout()
+                .map_or(Duration::from_secs(1), |t| t.saturating_since(now()));
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
                     Some(cmd) => self.command(cmd),
@@ -187,20 +170,8 @@ impl Shell {
                 () = tokio::time::sleep(wake) => {}
             }
             let t = now();
-            if self.node.poll_timeout().is_some_and(|d| d <= t) {
-                self.node.handle_timeout(t);
-            }
-            let expired: Vec<NodeId> = self
-                .connect_waits
-                .iter()
-                .filter(|(_, d)| **d <= t)
-                .map(|(p, _)| *p)
-                .collect();
-            for p in expired {
-                self.connect_waits.remove(&p);
-                if !self.links.contains_key(&p) {
-                    self.node.handle_link(p, LinkChange::Down, t);
-                }
+            if self.session.poll_timeout().is_some_and(|d| d <= t) {
+                self.session.handle_timeout(t);
             }
             self.drain();
         }
@@ -208,27 +179,27 @@ impl Shell {
 
     fn command(&mut self, cmd: Cmd) {
         let t = now();
+        let node = self.session.node_mut();
         match cmd {
             Cmd::Lookup(key, r) => {
-                let q = self.node.lookup(key, t);
+                let q = node.lookup(key, t);
                 self.waiting.insert(q, r);
             }
             Cmd::Get(key, r) => {
-                let q = self.node.get(key, Kind::Single, t);
+                let q = node.get(key, Kind::Single, t);
                 self.waiting.insert(q, r);
             }
             Cmd::Put(key, v, r) => {
-                let q = self
-                    .node
+                let q = node
                     .put(key, Kind::Single, v, Duration::from_secs(600), t)
                     .unwrap();
                 self.waiting.insert(q, r);
             }
             Cmd::Status(r) => {
-                let _ = r.send(self.node.status());
+                let _ = r.send(node.status());
             }
             Cmd::Leave(r) => {
-                self.node.leave(t);
+                self.session.leave(t);
                 self.drain();
                 let _ = r.send(());
             }
@@ -238,167 +209,89 @@ impl Shell {
     fn link(&mut self, ev: LinkEv) {
         let t = now();
         match ev {
-            LinkEv::Up(conn, peer, tx) => {
-                self.links.entry(peer).or_default().push((conn, tx));
-                self.connect_waits.remove(&peer);
-                self.node.handle_link(peer, LinkChange::Up, t);
-                if self.bootstrap.is_none() && self.node.phase() == Phase::Idle {
-                    self.bootstrap = Some(peer);
-                    self.node.join(peer, t);
+            LinkEv::Accepted(tx, reply) => {
+                let link = self.session.accept(t);
+                if reply.send(link).is_ok() {
+                    self.conns.insert(link, tx);
                 }
             }
-            LinkEv::Frame(conn, peer, bytes) => {
-                let open = self.links.get(&peer);
-                if open.is_some_and(|ls| ls.iter().any(|(c, _)| *c == conn)) {
-                    let _ = self.node.handle_bytes(peer, &bytes, t);
+            LinkEv::Opened(link, tx) => {
+                self.conns.insert(link, tx);
+                self.session.handle_opened(link, t);
+            }
+            LinkEv::Failed(link) => self.session.handle_failed(link, "dial failed", t),
+            LinkEv::Frame(link, bytes) => {
+                if self.conns.contains_key(&link) {
+                    self.session.handle_frame(link, &bytes, t);
                 }
             }
-            LinkEv::Down(conn, peer) => {
-                let Some(ls) = self.links.get_mut(&peer) else {
-                    return;
-                };
-                let before = ls.len();
-                ls.retain(|(c, _)| *c != conn);
-                if ls.is_empty() && before > 0 {
-                    self.links.remove(&peer);
-                    self.node.handle_link(peer, LinkChange::Down, t);
+            LinkEv::Closed(link) => {
+                if self.conns.remove(&link).is_some() {
+                    self.session.handle_closed(link, "closed", t);
                 }
             }
         }
     }
 
     fn drain(&mut self) {
-        while let Some(out) = self.node.poll_output() {
+        while let Some(out) = self.session.poll_output() {
             match out {
-                Output::Transmit(tx) => {
-                    if let Some((_, link)) = self.links.get(&tx.to).and_then(|ls| ls.last()) {
-                        let _ = link.try_send(tx.msg.encode().unwrap());
+                Output::Open {
+                    link,
+                    how: Open::WebSocket { url },
+                } => self.dial(link, url),
+                Output::Open { link, .. } | Output::ApplyAnswer { link, .. } => {
+                    self.session.handle_failed(link, "no WebRTC here", now());
+                }
+                Output::Send { link, frame } => {
+                    if let Some(tx) = self.conns.get(&link) {
+                        let _ = tx.try_send(frame);
                     }
                 }
-                Output::Event(e) => self.event(e),
+                Output::Close { link, .. } => {
+                    // Dropping the sender ends the link task, which closes
+                    // the socket after what is queued.
+                    self.conns.remove(&link);
+                }
+                Output::Event(Event::Overlay(NodeEvent::QueryDone { id, outcome, .. })) => {
+                    if let Some(r) = self.waiting.remove(&id) {
+                        let _ = r.send(outcome);
+                    }
+                }
+                Output::Event(_) => {}
             }
         }
     }
 
-    fn event(&mut self, e: Event) {
-        let t = now();
-        match e {
-            Event::Connect(peer) => {
-                if self.links.contains_key(&peer) {
-                    self.node.handle_link(peer, LinkChange::Up, t);
-                    return;
-                }
-                let ask = Signal::Dial {
-                    url: self.url.clone(),
-                };
-                match self.node.attach(peer, ask.encode(), t) {
-                    Ok(q) => {
-                        self.connects.insert(q, peer);
-                        self.connect_waits.insert(peer, t + Duration::from_secs(10));
-                    }
-                    Err(_) => self.node.handle_link(peer, LinkChange::Down, t),
-                }
-            }
-            Event::Disconnect(peer) => {
-                // Dropping the sender ends the link task, which closes it.
-                self.links.remove(&peer);
-                self.connect_waits.remove(&peer);
-            }
-            Event::QueryDone { id, outcome, .. } => {
-                if let Some(peer) = self.connects.remove(&id) {
-                    if self.links.contains_key(&peer) || !self.connect_waits.contains_key(&peer) {
-                        return;
-                    }
-                    let change = match outcome {
-                        Ok(Answer::Attached(d)) => match Signal::decode(&d) {
-                            Ok(Signal::Dialling) => return,
-                            Ok(Signal::Dial { url }) => {
-                                self.dial(url, Some(peer));
-                                return;
-                            }
-                            Ok(Signal::Refuse { .. }) => LinkChange::Refused,
-                            _ => LinkChange::Down,
-                        },
-                        _ => LinkChange::Down,
-                    };
-                    self.connect_waits.remove(&peer);
-                    self.node.handle_link(peer, change, t);
-                } else if let Some(r) = self.waiting.remove(&id) {
-                    let _ = r.send(outcome);
-                }
-            }
-            Event::AttachRequest { token, from, data } => {
-                let reply = match Signal::decode(&data) {
-                    Ok(Signal::Dial { url }) => {
-                        self.dial(url, Some(from));
-                        Signal::Dialling
-                    }
-                    Ok(Signal::Offer { .. }) => Signal::Dial {
-                        url: self.url.clone(),
-                    },
-                    _ => Signal::Refuse {
-                        reason: Refusal::Unusable,
-                    },
-                };
-                let _ = self.node.attach_reply(token, reply.encode(), t);
-            }
-            Event::JoinFailed(_) => {
-                // Try again through the server link, if it is still there.
-                if let Some(b) = self.bootstrap.filter(|b| self.links.contains_key(b)) {
-                    self.node.join(b, t);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn dial(&self, url: String, expected: Option<NodeId>) {
-        let (identity, links) = (self.identity.clone(), self.links_tx.clone());
+    fn dial(&self, link: LinkId, url: String) {
+        let links = self.links_tx.clone();
         tokio::spawn(async move {
             let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
-            if let Ok((ws, _)) = connect.await {
-                run_link(ws, identity, expected, links).await;
+            match connect.await {
+                Ok((ws, _)) => {
+                    let (tx, rx) = mpsc::channel(1024);
+                    if links.send(LinkEv::Opened(link, tx)).await.is_ok() {
+                        run_link(ws, link, rx, links).await;
+                    }
+                }
+                Err(_) => {
+                    let _ = links.send(LinkEv::Failed(link)).await;
+                }
             }
         });
     }
 }
 
-/// One link: handshake, then frames both ways until either side ends it.
+/// Moves frames between one socket and the peer's task.
 async fn run_link<S>(
     ws: WebSocketStream<S>,
-    identity: Identity,
-    expected: Option<NodeId>,
+    link: LinkId,
+    mut rx: mpsc::Receiver<Vec<u8>>,
     links: mpsc::Sender<LinkEv>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut sink, mut stream) = ws.split();
-    let mut hs = Handshake::new(&identity, random(), Role::Peer);
-    if sink.send(Message::Binary(hs.hello().into())).await.is_err() {
-        return;
-    }
-    let peer = loop {
-        let Some(Ok(Message::Binary(b))) = stream.next().await else {
-            return;
-        };
-        match hs.handle(&b) {
-            Ok(Step::Send(f)) => {
-                if sink.send(Message::Binary(f.into())).await.is_err() {
-                    return;
-                }
-            }
-            Ok(Step::Done(p)) => break p,
-            Err(_) => return,
-        }
-    };
-    if expected.is_some_and(|e| e != peer.id) {
-        return;
-    }
-    let conn = u64::from_le_bytes(random());
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
-    if links.send(LinkEv::Up(conn, peer.id, tx)).await.is_err() {
-        return;
-    }
     loop {
         tokio::select! {
             out = rx.recv() => match out {
@@ -407,9 +300,7 @@ async fn run_link<S>(
             },
             m = stream.next() => match m {
                 Some(Ok(Message::Binary(b))) => {
-                    if matches!(classify(&b), Ok(FrameKind::Overlay(_)))
-                        && links.send(LinkEv::Frame(conn, peer.id, b.to_vec())).await.is_err()
-                    {
+                    if links.send(LinkEv::Frame(link, b.to_vec())).await.is_err() {
                         break;
                     }
                 }
@@ -418,5 +309,5 @@ async fn run_link<S>(
             },
         }
     }
-    let _ = links.send(LinkEv::Down(conn, peer.id)).await;
+    let _ = links.send(LinkEv::Closed(link)).await;
 }

@@ -5,8 +5,10 @@
 //! `route` (recursive routing with per-hop acks and retries), `join`,
 //! `stabilize`, `fingers` and `leave` (ring upkeep), `links`, `budget` and
 //! `hold` (the links held, which ones to want, and those an application
-//! keeps open), and `replicate` (record placement and repair).
+//! keeps open), `replicate` (record placement and repair) and `app` (the
+//! application channel).
 
+mod app;
 mod budget;
 mod fingers;
 mod hold;
@@ -19,6 +21,7 @@ pub(crate) mod ring;
 mod route;
 mod stabilize;
 
+use crate::app::ServiceId;
 use crate::config::Config;
 use crate::event::{Answer, AttachToken, Event, LocalError, Output, QueryError, QueryId, Transmit};
 use crate::id::{Id, NodeId};
@@ -35,7 +38,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use ring::Ring;
 use route::{Pending, Purpose, Upstream};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 /// Period of housekeeping (idle links, expired records, forgotten deaths).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -204,10 +207,12 @@ struct Cold {
     store: Store,
     rng: ChaCha8Rng,
 
-    next_query: QueryId,
+    next_query: u64,
     /// Attach requests delivered to the shell, waiting for its answer.
-    attach_waiting: VecMap<AttachToken, (Upstream, u8, u8, Time)>,
-    next_token: AttachToken,
+    attach_waiting: VecMap<AttachToken, AttachWait>,
+    next_token: u64,
+    /// Services this node accepts application messages for.
+    services: BTreeSet<ServiceId>,
     /// Peers whose links an application holds open, with the count of holds.
     holds: VecMap<NodeId, u32>,
     /// Peers a link could not be set up to lately.
@@ -230,6 +235,19 @@ struct Cold {
     /// What replication last saw: (predecessor, replica targets).
     replicated_view: (Option<NodeId>, Vec<NodeId>),
     next_replicate: Time,
+}
+
+/// An attach request handed to the shell, waiting for `attach_reply`.
+#[derive(Debug)]
+struct AttachWait {
+    /// Where the answer goes.
+    up: Upstream,
+    /// Hops the request took, echoed in the answer.
+    hops: u8,
+    /// Hop timeouts on its way, echoed in the answer.
+    timeouts: u8,
+    /// After this the asker has given up: the entry is dropped.
+    until: Time,
 }
 
 impl Node {
@@ -266,6 +284,7 @@ impl Node {
                 next_query: 1,
                 attach_waiting: VecMap::new(),
                 next_token: 1,
+                services: BTreeSet::new(),
                 holds: VecMap::new(),
                 out_of_reach: VecMap::new(),
                 pred_heard: now,
@@ -458,15 +477,15 @@ impl Node {
         if data.len() > MAX_ATTACH {
             return Err(LocalError::PayloadTooLarge);
         }
-        let (up, hops, timeouts, _) = self
+        let wait = self
             .cold
             .attach_waiting
             .remove(&token)
             .ok_or(LocalError::UnknownToken)?;
         self.answer(
-            up,
-            hops,
-            timeouts,
+            wait.up,
+            wait.hops,
+            wait.timeouts,
             crate::wire::Reply::Attached { data },
             now,
         );
@@ -674,7 +693,7 @@ impl Node {
     // ---- shared plumbing ------------------------------------------------
 
     fn start_query(&mut self, target: Id, mode: Mode, request: Request, now: Time) -> QueryId {
-        let id = self.cold.next_query;
+        let id = QueryId(self.cold.next_query);
         self.cold.next_query += 1;
         // Attach negotiates links, so a joining node that has its bootstrap
         // link may use it to reach its new neighbours.
@@ -849,7 +868,7 @@ impl Node {
         self.dead.retain(|_, until| *until > now);
         self.busy.retain(|_, until| *until > now);
         self.cold.store.expire(now);
-        self.cold.attach_waiting.retain(|_, w| w.3 > now);
+        self.cold.attach_waiting.retain(|_, w| w.until > now);
         self.forget_old_failures(now);
         if self.cold.succ_losses_until <= now {
             self.cold.succ_losses = 0;

@@ -8,7 +8,7 @@
 //! Every entry has a deadline, every request a hop limit.
 
 use super::{Node, Phase};
-use crate::event::{Answer, QueryError};
+use crate::event::{Answer, AttachToken, QueryError, QueryId};
 use crate::id::{Id, NodeId};
 use crate::store::PutOutcome;
 use crate::time::Time;
@@ -27,7 +27,7 @@ pub(super) enum Upstream {
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Purpose {
     /// For the shell (its query id).
-    User(u64),
+    User(QueryId),
     /// To join the ring.
     Join,
     /// To refresh finger `i`.
@@ -429,12 +429,15 @@ impl Node {
                     if let super::Upstream::Remote(peer, their_no) = p.up {
                         self.push_transmit(peer, Message::RouteAck { no: their_no });
                     }
-                    let token = self.cold.next_token;
+                    let token = AttachToken(self.cold.next_token);
                     self.cold.next_token += 1;
-                    let until = now + self.limits.route_timeout;
-                    self.cold
-                        .attach_waiting
-                        .insert(token, (p.up, hops, timeouts, until));
+                    let wait = super::AttachWait {
+                        up: p.up,
+                        hops,
+                        timeouts,
+                        until: now + self.limits.route_timeout,
+                    };
+                    self.cold.attach_waiting.insert(token, wait);
                     self.events.push_back(crate::event::Event::AttachRequest {
                         token,
                         from: origin,
@@ -443,6 +446,8 @@ impl Node {
                     return;
                 }
             }
+            Request::App(m) => self.deliver_app(origin, target, *m),
+            Request::Unknown { .. } => self.unsupported(),
         };
         self.answer(p.up, hops, timeouts, reply, now);
     }
@@ -469,6 +474,10 @@ impl Node {
                     Reply::Attached { data } => Ok(Answer::Attached(data)),
                     Reply::Failed(e) => Err(QueryError::Route(e)),
                     Reply::Traced { owner, path } => Ok(Answer::Route { owner, path }),
+                    Reply::Delivered => Ok(Answer::Delivered),
+                    Reply::Unsupported => Err(QueryError::Unsupported),
+                    Reply::BadOrigin => Err(QueryError::BadOrigin),
+                    Reply::Unknown { .. } => Err(QueryError::UnknownReply),
                 };
                 self.finish_local(purpose, started, hops, timeouts, now, outcome);
             }

@@ -1,4 +1,3 @@
-#![allow(dead_code)] // each test file uses its own part of the harness
 //! A small deterministic network for overlay nodes, on a virtual clock.
 //!
 //! In the spirit of quinn-proto's test `Pair`: the nodes are real
@@ -20,9 +19,12 @@
 //! - With [`Net::signalled`] set, links are negotiated as browsers do: a
 //!   `Connect` becomes an attach routed through the ring, and the link opens
 //!   when its answer arrives; a failed attach is a failed connect.
+//! - With [`Net::tamper`] set, every message is handed to it before it is
+//!   encoded and sent: a test plays a hop that changes what it forwards.
 
 use chordphone_overlay::{
-    Answer, Config, Event, Id, Identity, LinkChange, Node, NodeId, Phase, QueryError, QueryId, Time,
+    Answer, Config, Event, Id, Identity, LinkChange, Message, Node, NodeId, Phase, QueryError,
+    QueryId, Time,
 };
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -84,6 +86,19 @@ enum Action {
     },
 }
 
+/// Changes messages in flight: called with (sender index, receiver index,
+/// message) for every message before it is encoded.
+pub struct Tamper(pub Box<TamperFn>);
+
+/// What a [`Tamper`] calls.
+pub type TamperFn = dyn FnMut(usize, usize, &mut Message);
+
+impl std::fmt::Debug for Tamper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tamper(..)")
+    }
+}
+
 /// The network, its nodes and everything they reported.
 #[derive(Debug)]
 pub struct Net {
@@ -99,6 +114,8 @@ pub struct Net {
     pub signalled: bool,
     /// Links opened by a successful attach.
     pub signalled_links: u64,
+    /// Sees (and may change) every message before it is sent.
+    pub tamper: Option<Tamper>,
     /// Attach queries that negotiate a link: (requester, query) -> peer.
     negotiating: BTreeMap<(usize, QueryId), NodeId>,
     index: BTreeMap<NodeId, usize>,
@@ -130,6 +147,7 @@ impl Net {
             invariant: None,
             signalled: false,
             signalled_links: 0,
+            tamper: None,
             negotiating: BTreeMap::new(),
             index: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -476,12 +494,20 @@ impl Net {
         }
     }
 
-    fn send(&mut self, from: usize, to: NodeId, msg: &chordphone_overlay::Message) {
-        let bytes = msg.encode().expect("nodes never build oversized frames");
+    fn send(&mut self, from: usize, to: NodeId, msg: &Message) {
         let Some(j) = self.index_of(&to) else {
             self.lost_frames += 1;
             return;
         };
+        let bytes = match &mut self.tamper {
+            Some(Tamper(f)) => {
+                let mut msg = msg.clone();
+                f(from, j, &mut msg);
+                msg.encode()
+            }
+            None => msg.encode(),
+        }
+        .expect("nodes never build oversized frames");
         let (key, side) = pair(from, j);
         match self.links.get(&key) {
             Some(l) if !l.closed[side] => {
