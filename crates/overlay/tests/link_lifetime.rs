@@ -115,3 +115,27 @@ fn a_link_that_came_up_resets_the_back_off() {
     let gap = after[1].saturating_since(after[0]);
     assert!(gap < Duration::from_secs(20), "{after:?}");
 }
+
+#[test]
+fn the_link_budget_never_closes_a_held_link() {
+    let config = Config {
+        max_links: 4,
+        ..Config::default()
+    };
+    let mut net = Net::new(12, &config);
+    net.form_ring_of(11);
+    // Node 11 is no member; node 0 holds its link to it.
+    net.link(0, 11);
+    let x = net.id(11);
+    net.call(0, |node, _| node.hold(x));
+    // Node 0's successor dies: node 0 needs a link to the next one, over a
+    // full budget, and closes the least useful link it holds to make room.
+    let succ = net.node(0).status().successors[0];
+    let s = net.index_of(&succ).expect("a node of the net");
+    net.kill(s);
+    net.run_for(Duration::from_secs(30));
+    let status = net.node(0).status();
+    assert!(status.links.len() <= config.max_links, "{status:?}");
+    assert!(status.links.contains(&x), "the held link was closed");
+    assert!(!status.successors.contains(&succ), "{status:?}");
+}
