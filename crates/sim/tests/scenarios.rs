@@ -94,6 +94,24 @@ fn a_run_of_dead_successors_still_leads_lookups_to_the_new_owner() {
 }
 
 #[test]
+fn under_short_sessions_lookups_name_an_owner_their_key_had_while_they_ran() {
+    // Sessions of two minutes: a node joins somewhere every 0.4 s, and some
+    // take a key while the owner's answer travels back. That answer named
+    // the owner when the lookup started; only other answers are wrong.
+    let p = Params {
+        records: 300,
+        churn_session_s: Some(120.0),
+        duration_s: Some(600.0),
+        lookups: 5000,
+        ..base(300, 16)
+    };
+    let o = run(&p);
+    assert_clean(&o);
+    assert!(o.lookups_owner_moved > 0, "{o:?}");
+    assert!(o.lookups_wrong_owner * 1000 < o.lookups, "{o:?}");
+}
+
+#[test]
 fn an_hour_of_churn_keeps_lookups_and_records() {
     let p = Params {
         records: 300,
