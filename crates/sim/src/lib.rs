@@ -24,10 +24,12 @@
 //! assert_eq!(out.lookups_failed, 0);
 //! ```
 
+mod figures;
 mod net;
 mod queue;
 mod scenario;
 mod shard;
 mod truth;
 
-pub use scenario::{run, Outcome, Params};
+pub use figures::Outcome;
+pub use scenario::{run, Params};

@@ -1,5 +1,8 @@
-//! The scenario a `chord-sim` run plays and the figures it reports.
+//! The scenario a `chord-sim` run plays: building the ring, failures or
+//! churn, lookups and records, and the checks after it. The figures it
+//! reports are computed in `figures`.
 
+use crate::figures::{self, Measured, Outcome, Tally};
 use crate::net::Net;
 use crate::shard::Said;
 use crate::truth::Truth;
@@ -9,7 +12,6 @@ use chordphone_overlay::{
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What to simulate.
@@ -55,48 +57,6 @@ impl Default for Params {
     }
 }
 
-/// The figures of one run (the JSON `chord-sim` prints).
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Outcome {
-    pub nodes: usize,
-    pub seed: u64,
-    pub lookups: usize,
-    pub lookups_failed: usize,
-    pub lookups_wrong_owner: usize,
-    pub lookups_error: usize,
-    pub lookups_owner_survived: usize,
-    pub lookups_failed_owner_survived: usize,
-    pub hops_mean: f64,
-    pub hops_p50: u32,
-    pub hops_p99: u32,
-    pub lookup_ms_p50: f64,
-    pub lookup_ms_p99: f64,
-    pub timeouts_per_lookup_mean: f64,
-    pub records: usize,
-    pub records_put_failed: usize,
-    pub records_all_copies_dead: usize,
-    pub records_expected_lost: f64,
-    pub records_lost: usize,
-    pub records_under_replicated: usize,
-    pub maintenance_msgs_per_node_per_s: f64,
-    pub keys_per_node_max_over_mean: f64,
-    pub converged: bool,
-    pub converge_s: f64,
-    pub final_lookups_checked: usize,
-    pub lookup_errors: BTreeMap<String, usize>,
-    pub join_failures: usize,
-    pub links_per_node_mean: f64,
-    /// Acknowledgement, probe and stabilization timeouts over all live nodes
-    /// (in a stable ring each one is a false suspicion).
-    pub hop_timeouts_total: u64,
-    pub invariant_violations: Vec<String>,
-    pub sim_events: u64,
-    pub virtual_s: f64,
-    pub trace_hash: String,
-    pub wall_ms: u64,
-    pub peak_rss_mb: f64,
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Query {
     Lookup {
@@ -117,16 +77,8 @@ struct Driver {
     rng: ChaCha8Rng,
     config: Config,
     outstanding: BTreeMap<(u32, QueryId), Query>,
-    hops: Vec<u32>,
-    latencies_us: Vec<u64>,
-    timeouts: u64,
-    lookups_done: usize,
-    failed_wrong: usize,
-    failed_error: usize,
-    owner_survived: usize,
-    failed_survived: usize,
-    puts_failed: usize,
-    lost: usize,
+    /// The answers seen so far, counted for the figures.
+    tally: Tally,
     lookups_issued: usize,
     /// When the next measured lookup starts.
     next_lookup: Option<Time>,
@@ -140,13 +92,10 @@ struct Driver {
     pre_failure: Option<Truth>,
     record_keys: Vec<(Id, Vec<u8>)>,
     final_wrong: Vec<String>,
-    final_checked: usize,
     /// Live, joined nodes: the truth, and the same as a list to draw from.
     truth: Truth,
     live: Vec<u32>,
     live_pos: Vec<Option<usize>>,
-    errors: BTreeMap<String, usize>,
-    join_failures: usize,
     join_retry: Vec<u32>,
 }
 
@@ -244,93 +193,27 @@ pub fn run(p: &Params) -> Outcome {
             .collect();
         live.iter().sum::<usize>() as f64 / live.len().max(1) as f64
     };
-    let n_lookups = d.lookups_done;
-    let failed = d.failed_wrong + d.failed_error;
-    let mut hops = d.hops.clone();
-    hops.sort_unstable();
-    let mut lat = d.latencies_us.clone();
-    lat.sort_unstable();
-    let pct = |v: &[u32], q: f64| -> u32 {
-        if v.is_empty() {
-            0
-        } else {
-            v[((v.len() as f64 - 1.0) * q).round() as usize]
-        }
-    };
-    let pct64 = |v: &[u64], q: f64| -> f64 {
-        if v.is_empty() {
-            0.0
-        } else {
-            v[((v.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0
-        }
-    };
-    let hops_mean = if hops.is_empty() {
-        0.0
-    } else {
-        hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64
-    };
-    let frac = p.fail_fraction.unwrap_or(0.0);
-    Outcome {
-        nodes: p.nodes,
-        seed: p.seed,
-        lookups: n_lookups,
-        lookups_failed: failed,
-        lookups_wrong_owner: d.failed_wrong,
-        lookups_error: d.failed_error,
-        lookups_owner_survived: d.owner_survived,
-        lookups_failed_owner_survived: d.failed_survived,
-        hops_mean: round3(hops_mean),
-        hops_p50: pct(&hops, 0.5),
-        hops_p99: pct(&hops, 0.99),
-        lookup_ms_p50: round3(pct64(&lat, 0.5)),
-        lookup_ms_p99: round3(pct64(&lat, 0.99)),
-        timeouts_per_lookup_mean: round3(if n_lookups == 0 {
-            0.0
-        } else {
-            d.timeouts as f64 / n_lookups as f64
-        }),
-        records: p.records,
-        records_put_failed: d.puts_failed,
-        records_all_copies_dead: all_copies_dead,
-        records_expected_lost: round3(p.records as f64 * frac.powi(p.replicas as i32)),
-        records_lost: d.lost,
-        records_under_replicated: under_replicated,
-        maintenance_msgs_per_node_per_s: round3(maintenance),
-        keys_per_node_max_over_mean: round3(d.truth().max_over_mean_arc()),
+    let measured = Measured {
+        maintenance,
+        all_copies_dead,
+        under_replicated,
+        keys_per_node_max_over_mean: d.truth().max_over_mean_arc(),
         converged,
-        converge_s: round3(converge_s),
-        final_lookups_checked: d.final_checked,
-        lookup_errors: d.errors.clone(),
-        join_failures: d.join_failures,
-        links_per_node_mean: round3(links_mean),
+        converge_s,
+        links_mean,
         hop_timeouts_total: d
             .net
             .nodes()
             .filter_map(|(_, n)| n.node.as_ref())
             .map(|n| n.stats().hop_timeouts)
             .sum(),
-        invariant_violations: violations,
+        violations,
         sim_events: d.net.events_processed(),
-        virtual_s: round3(d.net.now.saturating_since(t0).as_secs_f64()),
-        trace_hash: format!("{:016x}", d.net.trace()),
+        virtual_s: d.net.now.saturating_since(t0).as_secs_f64(),
+        trace_hash: d.net.trace(),
         wall_ms: wall.elapsed().as_millis() as u64,
-        peak_rss_mb: peak_rss_mb(),
-    }
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
-
-fn peak_rss_mb() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
-        return 0.0;
     };
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| round3(kb / 1024.0))
+    figures::outcome(p, &d.tally, measured)
 }
 
 impl Driver {
@@ -354,16 +237,7 @@ impl Driver {
             net,
             config,
             outstanding: BTreeMap::new(),
-            hops: Vec::new(),
-            latencies_us: Vec::new(),
-            timeouts: 0,
-            lookups_done: 0,
-            failed_wrong: 0,
-            failed_error: 0,
-            owner_survived: 0,
-            failed_survived: 0,
-            puts_failed: 0,
-            lost: 0,
+            tally: Tally::default(),
             lookups_issued: 0,
             next_lookup: None,
             starts: Vec::new(),
@@ -374,12 +248,9 @@ impl Driver {
             pre_failure: None,
             record_keys: Vec::new(),
             final_wrong: Vec::new(),
-            final_checked: 0,
             truth: Truth::default(),
             live: Vec::new(),
             live_pos: Vec::new(),
-            errors: BTreeMap::new(),
-            join_failures: 0,
             join_retry: Vec::new(),
             p,
         }
@@ -825,7 +696,7 @@ impl Driver {
             .values()
             .filter(|q| matches!(q, Query::Get { .. }))
             .count();
-        self.lost += unanswered;
+        self.tally.lost += unanswered;
         self.outstanding.clear();
     }
 
@@ -844,7 +715,7 @@ impl Driver {
             };
             if let Event::JoinFailed(e) = &event {
                 // A real shell tries again through another member.
-                self.join_failures += 1;
+                self.tally.join_failures += 1;
                 if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
                     eprintln!("join failed at node {}: {e:?}", r.node);
                 }
@@ -878,16 +749,23 @@ impl Driver {
                 } => {
                     let truth = self.truth().owner(&key);
                     // Right if it names the owner now, or the owner when the
-                    // lookup started that has died while the answer travelled.
-                    let right = match outcome {
-                        Ok(Answer::Owner(o)) => {
-                            Some(o) == truth
-                                || (Some(o) == owner_at_issue && !self.truth.live.contains(&o))
-                        }
-                        _ => false,
+                    // lookup started. Ownership moves only when a node joins
+                    // or dies; an owner that answered before a newcomer took
+                    // the key (or before it died) was right when it answered,
+                    // and only its answer arrived after the change.
+                    let named = match outcome {
+                        Ok(Answer::Owner(o)) => Some(o),
+                        _ => None,
                     };
+                    let right = named.is_some() && (named == truth || named == owner_at_issue);
+                    let moved = named != truth
+                        && named == owner_at_issue
+                        && named.is_some_and(|o| self.truth.live.contains(&o));
+                    if counted && moved {
+                        self.tally.owner_moved += 1;
+                    }
                     if !counted {
-                        self.final_checked += 1;
+                        self.tally.final_checked += 1;
                         if !right {
                             self.final_wrong.push(format!(
                                 "final lookup of {key:?} answered {outcome:?}, owner is {truth:?}"
@@ -895,29 +773,29 @@ impl Driver {
                         }
                         continue;
                     }
-                    self.lookups_done += 1;
+                    self.tally.lookups_done += 1;
                     if survived {
-                        self.owner_survived += 1;
+                        self.tally.owner_survived += 1;
                     }
                     if right {
-                        self.hops.push(u32::from(hops));
-                        self.latencies_us.push(elapsed.as_micros() as u64);
+                        self.tally.hops.push(u32::from(hops));
+                        self.tally.latencies_us.push(elapsed.as_micros() as u64);
                     } else {
                         match &outcome {
                             Ok(a) => {
-                                self.failed_wrong += 1;
+                                self.tally.failed_wrong += 1;
                                 if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
                                     eprintln!(
-                                        "wrong owner at {:?}: key {key:?} answered {a:?} truth {truth:?} pred-of-truth {:?}",
+                                        "wrong owner at {:?}: key {key:?} answered {a:?} truth {truth:?} at issue {owner_at_issue:?} pred-of-truth {:?}",
                                         self.net.now.0 / 1000 % 10_000_000,
                                         truth.and_then(|t| self.truth.predecessor(&t))
                                     );
                                 }
                             }
                             Err(e) => {
-                                self.failed_error += 1;
-                                *self.errors.entry(e.to_string()).or_default() += 1;
-                                if survived && std::env::var_os("CHORD_SIM_DEBUG").is_some() {
+                                self.tally.failed_error += 1;
+                                *self.tally.errors.entry(e.to_string()).or_default() += 1;
+                                if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
                                     eprintln!(
                                         "failed at {:?} ms: node {} key {key:?} {e} after {elapsed:?}, {hops} hops, {timeouts} timeouts",
                                         self.net.now.0 / 1000 % 10_000_000,
@@ -927,14 +805,14 @@ impl Driver {
                             }
                         }
                         if survived {
-                            self.failed_survived += 1;
+                            self.tally.failed_survived += 1;
                         }
                     }
-                    self.timeouts += u64::from(timeouts);
+                    self.tally.timeouts += u64::from(timeouts);
                 }
                 Query::Put => {
                     if !matches!(outcome, Ok(Answer::Stored)) {
-                        self.puts_failed += 1;
+                        self.tally.puts_failed += 1;
                     }
                 }
                 Query::Get { record } => {
@@ -953,7 +831,7 @@ impl Driver {
                                 self.truth.owner(&key)
                             );
                         }
-                        self.lost += 1;
+                        self.tally.lost += 1;
                     }
                 }
             }

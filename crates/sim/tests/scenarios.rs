@@ -75,6 +75,43 @@ fn half_the_nodes_failing_at_once_loses_no_lookup_whose_owner_survived() {
 }
 
 #[test]
+fn a_run_of_dead_successors_still_leads_lookups_to_the_new_owner() {
+    // Half of 1,000 nodes fail at once. Near some keys seven successors in
+    // a row are gone; proving each dead costs a connect timeout, and the
+    // lookups started in the first seconds must still reach the new owner
+    // within the route timeout.
+    let p = Params {
+        successors: 20,
+        records: 5000,
+        fail_fraction: Some(0.5),
+        duration_s: Some(600.0),
+        lookups: 10000,
+        ..base(1000, 3)
+    };
+    let o = run(&p);
+    assert_clean(&o);
+    assert_eq!(o.lookups_failed, 0, "{o:?}");
+}
+
+#[test]
+fn under_short_sessions_lookups_name_an_owner_their_key_had_while_they_ran() {
+    // Sessions of two minutes: a node joins somewhere every 0.4 s, and some
+    // take a key while the owner's answer travels back. That answer named
+    // the owner when the lookup started; only other answers are wrong.
+    let p = Params {
+        records: 300,
+        churn_session_s: Some(120.0),
+        duration_s: Some(600.0),
+        lookups: 5000,
+        ..base(300, 16)
+    };
+    let o = run(&p);
+    assert_clean(&o);
+    assert!(o.lookups_owner_moved > 0, "{o:?}");
+    assert!(o.lookups_wrong_owner * 1000 < o.lookups, "{o:?}");
+}
+
+#[test]
 fn an_hour_of_churn_keeps_lookups_and_records() {
     let p = Params {
         records: 300,

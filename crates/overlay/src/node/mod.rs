@@ -2,16 +2,24 @@
 //!
 //! See the crate documentation for the run loop. This module holds the
 //! node's state and its public API; the protocol parts live beside it:
-//! `route` (recursive routing with per-hop acks and retries), `upkeep`
-//! (join, stabilization, fingers, leave, link budget), `replicate`
-//! (record placement and repair) and `app` (the application channel).
+//! `route` (recursive routing with per-hop acks and retries), `join`,
+//! `stabilize`, `fingers` and `leave` (ring upkeep), `links`, `budget` and
+//! `hold` (the links held, which ones to want, and those an application
+//! keeps open), `replicate` (record placement and repair) and `app` (the
+//! application channel).
 
 mod app;
+mod budget;
+mod fingers;
+mod hold;
+mod join;
+mod leave;
 mod links;
+mod reach;
 mod replicate;
 pub(crate) mod ring;
 mod route;
-mod upkeep;
+mod stabilize;
 
 use crate::app::ServiceId;
 use crate::config::Config;
@@ -49,6 +57,11 @@ pub enum LinkChange {
     /// way, e.g. a server cannot dial a browser): no failure, the node asks
     /// again after a while.
     Refused,
+    /// The link could not be set up (ICE failed, the set-up timed out):
+    /// no sign that the peer died. It stays in the ring view, requests go
+    /// around it, and the node asks again after a back-off that grows with
+    /// each failure in a row (up to a bound).
+    Unreachable,
 }
 
 /// Where the node is in its life.
@@ -107,13 +120,15 @@ pub struct Node {
 
     /// Nodes found dead, and until when they stay out of the tables.
     dead: VecMap<NodeId, Time>,
-    /// Peers that refused a link (over budget), and until when we leave them be.
+    /// Peers not asked for a link until then: they refused one (over
+    /// budget), or could not be reached (see `reach`).
     busy: VecMap<NodeId, Time>,
 
     // Ring upkeep.
-    stab_wait: Option<(NodeId, u32, Time)>,
-    /// A finger probe in flight: (finger index, peer, sequence, deadline).
-    probe_wait: Option<(usize, NodeId, u32, Time)>,
+    /// A stabilization sent to the successor, waiting for its answer.
+    stab_wait: Option<StabWait>,
+    /// A finger probe in flight.
+    probe_wait: Option<ProbeWait>,
     finger_burst: bool,
     /// While joining: placed in the ring, waiting until this deadline for the
     /// successor to take us as predecessor.
@@ -126,6 +141,30 @@ pub struct Node {
     ring_dirty: bool,
 
     cold: Box<Cold>,
+}
+
+/// A stabilization waiting for the successor's answer.
+#[derive(Clone, Copy, Debug)]
+struct StabWait {
+    /// The successor asked.
+    peer: NodeId,
+    /// The sequence number its answer must carry.
+    seq: u32,
+    /// Unanswered by then, the successor is taken for dead.
+    deadline: Time,
+}
+
+/// A finger probe waiting for the finger's answer.
+#[derive(Clone, Copy, Debug)]
+struct ProbeWait {
+    /// The finger table entry being checked.
+    finger: usize,
+    /// The node in that entry, asked.
+    peer: NodeId,
+    /// The sequence number its answer must carry.
+    seq: u32,
+    /// Unanswered by then, the finger is taken for dead.
+    deadline: Time,
 }
 
 /// The parts of the configuration read for every routed message, copied
@@ -174,6 +213,10 @@ struct Cold {
     next_token: u64,
     /// Services this node accepts application messages for.
     services: BTreeSet<ServiceId>,
+    /// Peers whose links an application holds open, with the count of holds.
+    holds: VecMap<NodeId, u32>,
+    /// Peers a link could not be set up to lately.
+    out_of_reach: VecMap<NodeId, reach::OutOfReach>,
 
     pred_heard: Time,
     stab_seq: u32,
@@ -185,6 +228,10 @@ struct Cold {
     /// Nodes a joining node may send its join through.
     join_candidates: Vec<NodeId>,
     record_version: u64,
+    /// Successors found dead lately, and until when that counts: each one
+    /// widens the run of successors kept linked (see `linked_successors`).
+    succ_losses: usize,
+    succ_losses_until: Time,
     /// What replication last saw: (predecessor, replica targets).
     replicated_view: (Option<NodeId>, Vec<NodeId>),
     next_replicate: Time,
@@ -238,6 +285,8 @@ impl Node {
                 attach_waiting: VecMap::new(),
                 next_token: 1,
                 services: BTreeSet::new(),
+                holds: VecMap::new(),
+                out_of_reach: VecMap::new(),
                 pred_heard: now,
                 stab_seq: 0,
                 finger_cursor: 0,
@@ -246,6 +295,8 @@ impl Node {
                 self_check_due: false,
                 join_candidates: Vec::new(),
                 record_version: 0,
+                succ_losses: 0,
+                succ_losses_until: now,
                 replicated_view: (None, Vec::new()),
                 next_replicate: now + config.replicate_interval,
                 config,
@@ -550,6 +601,7 @@ impl Node {
             LinkChange::Up => self.on_link_up(peer, now),
             LinkChange::Down => self.on_link_down(peer, now),
             LinkChange::Refused => self.on_link_refused(peer, now),
+            LinkChange::Unreachable => self.on_link_unreachable(peer, now),
         }
         self.after_input(now);
     }
@@ -741,6 +793,10 @@ impl Node {
         if self.dead.len() < 4096 {
             self.dead.insert(peer, now + self.cold.config.dead_memory);
         }
+        if self.ring.succ.contains(&peer) {
+            self.cold.succ_losses = self.cold.succ_losses.saturating_add(1);
+            self.cold.succ_losses_until = now + self.cold.config.dead_memory;
+        }
         if self.ring.remove(&peer) {
             self.ring_dirty = true;
         }
@@ -766,10 +822,10 @@ impl Node {
 
     /// Stops waiting for a stabilization or probe answer from `peer`.
     fn forget_waits_on(&mut self, peer: NodeId) {
-        if self.stab_wait.is_some_and(|(p, _, _)| p == peer) {
+        if self.stab_wait.is_some_and(|w| w.peer == peer) {
             self.stab_wait = None;
         }
-        if self.probe_wait.is_some_and(|(_, p, _, _)| p == peer) {
+        if self.probe_wait.is_some_and(|w| w.peer == peer) {
             self.probe_wait = None;
             self.cold.finger_inflight = false;
         }
@@ -813,10 +869,17 @@ impl Node {
         self.busy.retain(|_, until| *until > now);
         self.cold.store.expire(now);
         self.cold.attach_waiting.retain(|_, w| w.until > now);
+        self.forget_old_failures(now);
+        if self.cold.succ_losses_until <= now {
+            self.cold.succ_losses = 0;
+        }
         if self.phase == Phase::Joined {
             let keep = self.essential_set();
             let before = now - self.cold.config.link_idle;
-            for peer in self.links.idle(before, &|p| keep.contains(p)) {
+            let idle = self
+                .links
+                .idle(before, &|p| keep.contains(p) || self.is_held(p));
+            for peer in idle {
                 self.close_link(peer, crate::wire::CloseReason::Idle);
             }
             self.ensure_links(now);
@@ -865,6 +928,7 @@ impl Node {
             }
         }
         self.dead.remove(&peer);
+        self.reached(&peer);
         self.stats.links_opened += 1;
         let queued = self.links.up(peer, now);
         for msg in queued {

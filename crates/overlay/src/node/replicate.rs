@@ -27,12 +27,19 @@ impl Node {
             .collect()
     }
 
-    /// Records this node is the owner of (its range (pred, me]).
+    /// Records this node is the owner of (its range (pred, me]). Without
+    /// a predecessor (it died, or went silent) the range reaches back to
+    /// the next live node before us, which we do not know: every record
+    /// held from behind us may be ours now. Under churn the other holders
+    /// of those records may be dying too, so they all go down the chain
+    /// (a copy too many is harmless; one too few may be the last).
     fn owned_records(&self) -> Vec<Record> {
         match self.ring.pred {
             Some(p) => self.cold.store.in_range(&p, &self.ring.me),
-            None if self.ring.succ.is_empty() => self.cold.store.iter().cloned().collect(),
-            None => Vec::new(),
+            None => match self.ring.succ.last() {
+                None => self.cold.store.iter().cloned().collect(),
+                Some(last) => self.cold.store.in_range(last, &self.ring.me),
+            },
         }
     }
 
@@ -64,13 +71,14 @@ impl Node {
         let pred = self.ring.pred;
         let (old_pred, old_targets) =
             core::mem::replace(&mut self.cold.replicated_view, (pred, targets.clone()));
-        let Some(p) = pred else {
-            return;
-        };
-        let grew = match old_pred {
-            None => true,
+        let grew = match (old_pred, pred) {
+            // The predecessor is gone: the range reaches back to whoever
+            // comes before it.
+            (Some(_), None) => true,
+            (None, None) => false,
+            (None, Some(_)) => true,
             // The range grew if the new predecessor lies before the old one.
-            Some(op) => op != p && !p.in_open(&op, &self.ring.me),
+            (Some(op), Some(p)) => op != p && !p.in_open(&op, &self.ring.me),
         };
         if grew || targets != old_targets {
             let owned = self.owned_records();

@@ -180,8 +180,12 @@ impl Net {
 
     /// Forms the ring of [`Net::ring`] out of idle nodes.
     pub fn form_ring(&mut self) {
-        self.join_all();
-        let n = self.peers.len();
+        self.form_ring_of(self.peers.len());
+    }
+
+    /// Forms a ring of the first `n` nodes; the others stay idle.
+    pub fn form_ring_of(&mut self, n: usize) {
+        self.join_first(n);
         let ok = self.run_until(Net::ring_ok, Duration::from_secs(120));
         assert!(ok, "ring of {n} did not converge\n{}", self.report());
         // Successor lists fill in over a few more stabilization rounds; tests
@@ -197,9 +201,14 @@ impl Net {
     /// Node 0 creates a ring; every other node links to it and joins through
     /// it as soon as the previous one is in.
     pub fn join_all(&mut self) {
+        self.join_first(self.peers.len());
+    }
+
+    /// Like [`Net::join_all`], for the first `n` nodes only.
+    pub fn join_first(&mut self, n: usize) {
         self.call(0, |node, now| node.create(now));
         let bootstrap = self.id(0);
-        for i in 1..self.peers.len() {
+        for i in 1..n {
             self.link(i, 0);
             self.call(i, |node, now| node.join(bootstrap, now));
             let joined = self.run_until(
