@@ -20,7 +20,8 @@ pub struct Config {
     /// is refused.
     pub public_url: Option<String>,
     /// A link that is not up (negotiated, opened and proven) after this long
-    /// is given up.
+    /// is given up. Shorter than the overlay's connect timeout, so that the
+    /// node hears "unreachable" before it would take the peer for dead.
     pub setup_timeout: Duration,
     /// A node asked to dial us may take this long before the link counts as
     /// out of reach.
@@ -47,7 +48,9 @@ impl Config {
     /// hop acknowledgement makes the core give a neighbour up, so the hop
     /// timeout never goes below half a second. WebRTC set-up (gathering, one
     /// attach round trip through the ring, ICE, DTLS) gets ten seconds in
-    /// the overlay and twenty in all before the transport is dropped.
+    /// the overlay; the session gives up a second before the overlay would,
+    /// so that a set-up that failed is reported as the peer being out of
+    /// reach this way (`LinkChange::Unreachable`), not as its death.
     pub fn browser() -> Config {
         Config {
             overlay: OverlayConfig {
@@ -58,8 +61,8 @@ impl Config {
             role: Role::Peer,
             webrtc: true,
             public_url: None,
-            setup_timeout: Duration::from_secs(20),
-            dial_wait: Duration::from_secs(10),
+            setup_timeout: Duration::from_secs(9),
+            dial_wait: Duration::from_secs(9),
             close_grace: Duration::from_secs(5),
             max_transports: 64,
             join_backoff_min: Duration::from_secs(1),
@@ -85,8 +88,12 @@ impl Config {
             role: Role::Server,
             webrtc: false,
             public_url: Some(public_url),
+            // Also the time an accepted connection has to pass the
+            // handshake.
             setup_timeout: Duration::from_secs(10),
-            dial_wait: Duration::from_secs(10),
+            // A second before the overlay's connect timeout: a peer that
+            // never dialled in is out of reach, not dead.
+            dial_wait: Duration::from_secs(9),
             close_grace: Duration::from_secs(1),
             max_transports: 2048,
             join_backoff_min: Duration::from_millis(500),

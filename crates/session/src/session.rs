@@ -10,8 +10,8 @@ use chordphone_link::{
     NONCE_BYTES,
 };
 use chordphone_overlay::{
-    Event as NodeEvent, Identity, LinkChange, Node, NodeId, Output as NodeOutput, QueryId, Time,
-    VecMap,
+    Event as NodeEvent, Identity, LinkChange, Node, NodeId, Output as NodeOutput, QueryError,
+    QueryId, Time, VecMap,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -128,6 +128,18 @@ impl Session {
                 Some((*link.up_peer()?, link.transport))
             })
             .collect()
+    }
+
+    /// Keeps the link to `peer` open for an application (a call, a relay):
+    /// the idle rule and the link budget leave a held link alone. Holds
+    /// count: each needs its [`Session::release`].
+    pub fn hold(&mut self, peer: NodeId) {
+        self.node.hold(peer);
+    }
+
+    /// Gives back one hold of the link to `peer`.
+    pub fn release(&mut self, peer: NodeId) {
+        self.node.release(peer);
     }
 
     /// Changes the most transports held at once (links already open stay).
@@ -523,12 +535,14 @@ impl Session {
             self.toward.insert(peer, spare);
             return;
         }
-        // A link that closed was there: that is evidence. One that never
-        // came up says only that this way did not work.
-        let change = if was_up {
-            LinkChange::Down
-        } else {
-            unreachable_change()
+        // A link that closed was there, and a ring that knows no such node
+        // has answered: that is evidence. A link that never came up says
+        // only that this way did not work (ICE found no path, set-up timed
+        // out): the peer stays in the ring view and is asked again later.
+        let change = match &reason {
+            _ if was_up => LinkChange::Down,
+            LinkFailure::NoRoute(QueryError::Route(_)) => LinkChange::Down,
+            _ => LinkChange::Unreachable,
         };
         self.node.handle_link(peer, change, self.now);
         self.out
@@ -616,10 +630,4 @@ impl Session {
     pub fn link_ids(&self) -> Vec<LinkId> {
         self.links.iter().map(|(l, _)| *l).collect()
     }
-}
-
-/// What a link that never came up tells the node: the peer is out of reach
-/// this way, which is no evidence of its death.
-fn unreachable_change() -> LinkChange {
-    LinkChange::Down
 }

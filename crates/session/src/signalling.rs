@@ -321,7 +321,11 @@ impl Session {
                 Ok(Signal::Refuse { .. }) => LinkChange::Refused,
                 Ok(_) | Err(_) => LinkChange::Down,
             },
-            Ok(_) | Err(_) => LinkChange::Down,
+            // The ring knows no such node: evidence of its death.
+            Err(QueryError::Route(_)) => LinkChange::Down,
+            // No answer in time says only that the way through failed.
+            Err(_) => LinkChange::Unreachable,
+            Ok(_) => LinkChange::Down,
         };
         self.dial_waits.remove(&peer);
         if change == LinkChange::Refused {
@@ -343,8 +347,10 @@ impl Session {
         for peer in late {
             self.dial_waits.remove(&peer);
             if !self.is_up(&peer) {
+                // It answered but never came: out of reach this way (a
+                // firewall between it and us), not dead.
                 self.stats.dial_failed += 1;
-                self.node.handle_link(peer, LinkChange::Down, now);
+                self.node.handle_link(peer, LinkChange::Unreachable, now);
             }
         }
     }

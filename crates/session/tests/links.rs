@@ -221,3 +221,32 @@ fn a_link_to_a_dead_peer_fails_with_a_reason_and_leaves_no_transport() {
     assert!(net.session(a).transports() <= before);
     assert!(!net.session(a).is_up(&idd));
 }
+
+#[test]
+fn a_peer_out_of_reach_over_webrtc_is_not_taken_for_dead() {
+    let mut net = ring(8);
+    // A node and a finger of it that it has no link to.
+    let pair = (1..net.hosts.len()).find_map(|a| {
+        let status = net.session(a).node().status();
+        status
+            .fingers
+            .iter()
+            .find(|f| !net.session(a).is_up(f) && (1..net.hosts.len()).any(|b| net.id(b) == **f))
+            .map(|f| (a, (1..net.hosts.len()).find(|b| net.id(*b) == *f).unwrap()))
+    });
+    let Some((a, b)) = pair else {
+        panic!("every finger is linked; the ring needs more nodes")
+    };
+    let idb = net.id(b);
+    net.block(a, b);
+    net.call(a, |s, now| s.connect(idb, now));
+    assert!(net.run_until(|n| !failures_for(n, a, b).is_empty(), SETTLE));
+    assert_eq!(failures_for(&net, a, b)[0], LinkFailure::Timeout);
+    // Out of reach this way is no evidence of death: b keeps its place in
+    // a's view of the ring.
+    let status = net.session(a).node().status();
+    assert!(
+        status.fingers.contains(&idb) || status.successors.contains(&idb),
+        "{status:?}"
+    );
+}

@@ -14,9 +14,10 @@ pub struct Outcome {
     pub lookups_failed: usize,
     pub lookups_wrong_owner: usize,
     pub lookups_error: usize,
-    /// Lookups that named the owner of their key when they started, after a
-    /// node joined in front of it while the answer travelled back. Right
-    /// when answered; counted right, shown apart.
+    /// Of the wrong owners: lookups that named the owner their key had when
+    /// they started (a node joined in front of it, or it died, while the
+    /// answer travelled back). Counted wrong; shown apart to tell a change
+    /// of the ring during the lookup from a routing error.
     pub lookups_owner_moved: usize,
     pub lookups_owner_survived: usize,
     pub lookups_failed_owner_survived: usize,

@@ -748,19 +748,18 @@ impl Driver {
                     owner_at_issue,
                 } => {
                     let truth = self.truth().owner(&key);
-                    // Right if it names the owner now, or the owner when the
-                    // lookup started. Ownership moves only when a node joins
-                    // or dies; an owner that answered before a newcomer took
-                    // the key (or before it died) was right when it answered,
-                    // and only its answer arrived after the change.
+                    // Right only if it names the key's owner when the answer
+                    // arrives: a lookup must reach the new owner, whatever
+                    // became of the old one. Those that named the owner the
+                    // key had when they started (a node joined in front of
+                    // it, or it died, while the answer travelled back) are
+                    // wrong all the same, and counted apart as well.
                     let named = match outcome {
                         Ok(Answer::Owner(o)) => Some(o),
                         _ => None,
                     };
-                    let right = named.is_some() && (named == truth || named == owner_at_issue);
-                    let moved = named != truth
-                        && named == owner_at_issue
-                        && named.is_some_and(|o| self.truth.live.contains(&o));
+                    let right = named.is_some() && named == truth;
+                    let moved = named.is_some() && named != truth && named == owner_at_issue;
                     if counted && moved {
                         self.tally.owner_moved += 1;
                     }

@@ -107,8 +107,14 @@ fn under_short_sessions_lookups_name_an_owner_their_key_had_while_they_ran() {
     };
     let o = run(&p);
     assert_clean(&o);
+    // Wrong owners, other than answers overtaken by a change of the ring
+    // while they travelled back, stay under 0.1 %.
     assert!(o.lookups_owner_moved > 0, "{o:?}");
-    assert!(o.lookups_wrong_owner * 1000 < o.lookups, "{o:?}");
+    assert!(o.lookups_owner_moved <= o.lookups_wrong_owner, "{o:?}");
+    assert!(
+        (o.lookups_wrong_owner - o.lookups_owner_moved) * 1000 < o.lookups,
+        "{o:?}"
+    );
 }
 
 #[test]

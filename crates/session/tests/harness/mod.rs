@@ -58,6 +58,8 @@ pub struct Net {
     pipes: BTreeMap<End, End>,
     /// Answers gathered and not yet applied: answerer end -> offerer end.
     answers: BTreeMap<End, End>,
+    /// Pairs of nodes between which ICE finds no path.
+    blocked: Vec<(usize, usize)>,
     queue: BTreeMap<(Time, u64), Action>,
     seq: u64,
 }
@@ -69,6 +71,7 @@ impl Net {
             hosts: Vec::new(),
             pipes: BTreeMap::new(),
             answers: BTreeMap::new(),
+            blocked: Vec::new(),
             queue: BTreeMap::new(),
             seq: 0,
         }
@@ -246,6 +249,10 @@ impl Net {
                     if answerer.is_some_and(|a| self.answers.get(&a) == Some(&(i, link))) {
                         let a = answerer.unwrap();
                         self.answers.remove(&a);
+                        if self.blocked.contains(&(i.min(a.0), i.max(a.0))) {
+                            // ICE fails silently: the channel never opens.
+                            continue;
+                        }
                         self.pipes.insert((i, link), a);
                         self.pipes.insert(a, (i, link));
                         self.schedule(Action::Opened((i, link)));
@@ -291,6 +298,12 @@ impl Net {
                 self.schedule(Action::Described(end, sdp));
             }
         }
+    }
+
+    /// From now on, WebRTC between `a` and `b` never connects (a NAT or
+    /// firewall between them).
+    pub fn block(&mut self, a: usize, b: usize) {
+        self.blocked.push((a.min(b), a.max(b)));
     }
 
     /// Transports of node `i` the harness holds open.
