@@ -63,6 +63,8 @@ mod rtc;
 #[cfg(target_arch = "wasm32")]
 mod storage;
 #[cfg(target_arch = "wasm32")]
+mod twin;
+#[cfg(target_arch = "wasm32")]
 mod ws;
 
 #[cfg(target_arch = "wasm32")]
@@ -71,16 +73,27 @@ mod start {
     use crate::input::Input;
     use crate::notes::Notes;
     use crate::view::View;
-    use crate::{api, clock, driver, log, page, storage, urls};
+    use crate::{api, clock, driver, log, page, storage, twin, urls};
     use chordphone_overlay::Identity;
     use std::cell::RefCell;
     use std::rc::Rc;
     use wasm_bindgen::prelude::wasm_bindgen;
     use wasm_bindgen::JsValue;
 
-    /// Entry point: builds the node, installs the API, starts the task.
+    /// Entry point: starts the tab's boot in the background.
     #[wasm_bindgen(start)]
     pub fn start() -> Result<(), JsValue> {
+        wasm_bindgen_futures::spawn_local(async {
+            if let Err(e) = boot().await {
+                web_sys::console::error_2(&JsValue::from_str("chordphone: start failed:"), &e);
+            }
+        });
+        Ok(())
+    }
+
+    /// Picks the identity (a fresh one if another tab runs the stored one),
+    /// builds the node, installs the API and runs the task.
+    async fn boot() -> Result<(), JsValue> {
         let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
         let location = window.location();
         let params = web_sys::UrlSearchParams::new_with_str(&location.search()?)?;
@@ -90,7 +103,18 @@ mod start {
             params.get("server").as_deref(),
         );
 
-        let identity = Identity::from_seed(storage::identity_seed()?);
+        // A stored seed comes from a reload, or from the tab this one was
+        // duplicated from; only the second is another tab's node.
+        let seed = match storage::stored_seed() {
+            Some(seed) if !twin::taken(&Identity::from_seed(seed).node_id()).await => seed,
+            Some(_) => {
+                log::info("another tab runs this node; this tab takes a fresh identity");
+                storage::fresh_seed()?
+            }
+            None => storage::fresh_seed()?,
+        };
+        let identity = Identity::from_seed(seed);
+        let claim = twin::claim(&identity.node_id());
         log::set_me(&identity.node_id());
         let seed = storage::random_bytes::<32>()?;
         let inbox: Inbox<Input> = Inbox::default();
@@ -112,7 +136,8 @@ mod start {
         if let Some(name) = params.get("name").or_else(storage::saved_name) {
             inbox.push_control(Input::Join(name));
         }
-        wasm_bindgen_futures::spawn_local(shell.run());
+        shell.run().await;
+        drop(claim);
         Ok(())
     }
 }

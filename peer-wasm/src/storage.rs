@@ -22,20 +22,21 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], JsValue> {
     Ok(out)
 }
 
-/// The identity seed of this tab: the stored one, else a fresh one that is
-/// stored. Without storage (blocked by the browser) the node is new on
-/// every load.
-pub fn identity_seed() -> Result<[u8; 32], JsValue> {
-    let store = storage();
-    if let Some(seed) = store
-        .as_ref()
-        .and_then(|s| s.get_item(SEED_KEY).ok().flatten())
+/// The identity seed this tab stored (on an earlier load, or in the tab it
+/// was duplicated from).
+pub fn stored_seed() -> Option<[u8; 32]> {
+    storage()?
+        .get_item(SEED_KEY)
+        .ok()
+        .flatten()
         .and_then(|hex| seed_from_hex(&hex))
-    {
-        return Ok(seed);
-    }
+}
+
+/// A fresh identity seed, stored for the next reload. Without storage
+/// (blocked by the browser) the node is new on every load.
+pub fn fresh_seed() -> Result<[u8; 32], JsValue> {
     let seed = random_bytes::<32>()?;
-    if let Some(s) = store {
+    if let Some(s) = storage() {
         // Quota or privacy errors only cost the identity's persistence.
         let _ = s.set_item(SEED_KEY, &to_hex(&seed));
     }
