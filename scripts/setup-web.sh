@@ -19,7 +19,8 @@
 #   $ROOT/.tools/node_modules/.bin   (wasm-opt 132 from npm's binaryen)
 #   ${CARGO_HOME:-~/.cargo}/bin      (trunk, wasm-bindgen, wasm-bindgen-test-runner)
 #
-# What and why (versions pinned; see /work/shared/ENVIRONMENT.md):
+# What and why (versions pinned; see ../shared/ENVIRONMENT.md from the
+# repository root):
 #   - wasm32-unknown-unknown target        (rustup)
 #   - chromium, chromium-driver, sip-tester (sipp), coturn (turnserver), and
 #     nodejs/npm if npm is missing          (apt)
