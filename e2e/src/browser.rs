@@ -226,14 +226,15 @@ impl Browser {
         Ok(crate::api::Tab::new(self.clone(), handle, name))
     }
 
-    /// Runs `script` (a function body; `arguments` are `args`) in the tab's
-    /// window. A returned Promise is awaited by WebDriver.
-    pub async fn execute(
+    /// Makes `window` the one WebDriver commands go to; holds the switch
+    /// until the guard is dropped, so that no other tab's command slips in.
+    async fn focus(
         &self,
         window: &WindowHandle,
-        script: &str,
-        args: Vec<Value>,
-    ) -> crate::Result<Value> {
+    ) -> crate::Result<(
+        &WebDriver,
+        tokio::sync::MutexGuard<'_, Option<WindowHandle>>,
+    )> {
         let driver = self.driver()?;
         let mut current = self.current.lock().await;
         if current.as_ref() != Some(window) {
@@ -243,6 +244,18 @@ impl Browser {
                 .map_err(|e| format!("browser {}: switch: {e}", self.label))?;
             *current = Some(window.clone());
         }
+        Ok((driver, current))
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the tab's
+    /// window. A returned Promise is awaited by WebDriver.
+    pub async fn execute(
+        &self,
+        window: &WindowHandle,
+        script: &str,
+        args: Vec<Value>,
+    ) -> crate::Result<Value> {
+        let (driver, _current) = self.focus(window).await?;
         let ret = driver
             .execute(script, args)
             .await
@@ -257,15 +270,7 @@ impl Browser {
         window: &WindowHandle,
         (width, height): (u32, u32),
     ) -> crate::Result<Vec<u8>> {
-        let driver = self.driver()?;
-        let mut current = self.current.lock().await;
-        if current.as_ref() != Some(window) {
-            driver
-                .switch_to_window(window.clone())
-                .await
-                .map_err(|e| format!("browser {}: switch: {e}", self.label))?;
-            *current = Some(window.clone());
-        }
+        let (driver, _current) = self.focus(window).await?;
         driver
             .set_window_rect(0, 0, width, height)
             .await

@@ -49,6 +49,21 @@ impl Sipp {
         Sipp { child, dir }
     }
 
+    /// SIPp playing the scenario `xml` (written as `name` in its own
+    /// directory) on a free port of 127.0.0.1, and that address.
+    fn scenario(name: &str, xml: &str) -> (Sipp, SocketAddr) {
+        let port = free_udp_port();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(name);
+        std::fs::write(&file, xml).unwrap();
+        let file = scenario_path(&file);
+        let sipp = Sipp::start(
+            &["-sf", &file, "-i", "127.0.0.1", "-p", &port.to_string()],
+            dir,
+        );
+        (sipp, format!("127.0.0.1:{port}").parse().unwrap())
+    }
+
     /// Waits (bounded) for SIPp to exit; its exit code (0: the call passed).
     async fn finish(&mut self) -> i32 {
         let start = Instant::now();
@@ -357,23 +372,7 @@ async fn answers_a_digest_challenge_from_sipp() {
         c.credentials = Some(Credentials::new("gateway", "s3cret"));
     })
     .await;
-    let port = free_udp_port();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("digest_uas.xml");
-    std::fs::write(&scenario, DIGEST_UAS).unwrap();
-    let scenario_arg = scenario_path(&scenario);
-    let mut sipp = Sipp::start(
-        &[
-            "-sf",
-            &scenario_arg,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ],
-        dir,
-    );
-    let peer: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (mut sipp, peer) = Sipp::scenario("digest_uas.xml", DIGEST_UAS);
     let now = d.now();
     let call =
         d.ua.invite(
@@ -407,23 +406,7 @@ async fn wrong_password_is_unauthorized() {
         c.credentials = Some(Credentials::new("gateway", "wrong"));
     })
     .await;
-    let port = free_udp_port();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("digest_uas.xml");
-    std::fs::write(&scenario, DIGEST_UAS).unwrap();
-    let scenario_arg = scenario_path(&scenario);
-    let _sipp = Sipp::start(
-        &[
-            "-sf",
-            &scenario_arg,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ],
-        dir,
-    );
-    let peer: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (_sipp, peer) = Sipp::scenario("digest_uas.xml", DIGEST_UAS);
     let now = d.now();
     let call =
         d.ua.invite(
@@ -507,23 +490,7 @@ async fn registers_with_digest_at_a_sipp_registrar() {
         c.credentials = Some(Credentials::new("gateway", "s3cret"));
     })
     .await;
-    let port = free_udp_port();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("registrar.xml");
-    std::fs::write(&scenario, DIGEST_REGISTRAR).unwrap();
-    let scenario_arg = scenario_path(&scenario);
-    let mut sipp = Sipp::start(
-        &[
-            "-sf",
-            &scenario_arg,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ],
-        dir,
-    );
-    let peer: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (mut sipp, peer) = Sipp::scenario("registrar.xml", DIGEST_REGISTRAR);
     let now = d.now();
     let id =
         d.ua.register(

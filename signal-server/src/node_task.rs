@@ -73,10 +73,17 @@ impl NodeTask {
         self.drain(now);
         tracing::info!(id = %self.session.id().to_hex(), url = %self.shared.public_url, "node started");
         loop {
-            let sleep = self
-                .session
-                .poll_timeout()
-                .map_or(MAX_SLEEP, |t| t.saturating_since(clock::now()))
+            // The deadline scans the link table: look once per round, and
+            // again only after timers ran.
+            let now = clock::now();
+            let mut next = self.session.poll_timeout();
+            if next.is_some_and(|t| t <= now) {
+                self.session.handle_timeout(now);
+                self.drain(now);
+                next = self.session.poll_timeout();
+            }
+            let sleep = next
+                .map_or(MAX_SLEEP, |t| t.saturating_since(now))
                 .min(MAX_SLEEP);
             tokio::select! {
                 biased;
@@ -90,11 +97,6 @@ impl NodeTask {
                     None => break,
                 },
                 () = tokio::time::sleep(sleep) => {}
-            }
-            let now = clock::now();
-            if self.session.poll_timeout().is_some_and(|t| t <= now) {
-                self.session.handle_timeout(now);
-                self.drain(now);
             }
         }
         self.shutdown(inputs).await;

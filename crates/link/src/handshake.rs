@@ -227,9 +227,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn both_sides_learn_the_proven_peer() {
-        let (mut a, mut b, ia, ib) = pair();
+    /// Runs both handshakes to the end: what `a` and `b` learnt.
+    fn complete(a: &mut Handshake, b: &mut Handshake) -> (PeerInfo, PeerInfo) {
         let proof_b = sent(b.handle(&a.hello()));
         let proof_a = sent(a.handle(&b.hello()));
         let Ok(Step::Done(pa)) = a.handle(&proof_b) else {
@@ -238,6 +237,13 @@ mod tests {
         let Ok(Step::Done(pb)) = b.handle(&proof_a) else {
             panic!("b not done")
         };
+        (pa, pb)
+    }
+
+    #[test]
+    fn both_sides_learn_the_proven_peer() {
+        let (mut a, mut b, ia, ib) = pair();
+        let (pa, pb) = complete(&mut a, &mut b);
         assert_eq!((pa.id, pa.role), (ib.node_id(), Role::Server));
         assert_eq!((pb.id, pb.role), (ia.node_id(), Role::Peer));
         assert_eq!((pa.protocol, pa.features), (PROTOCOL_VERSION, FEATURES));
@@ -249,14 +255,7 @@ mod tests {
         let (ia, ib) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
         let mut a = Handshake::announcing(&ia, [10; 32], Role::Peer, 9, 0b1010);
         let mut b = Handshake::announcing(&ib, [20; 32], Role::Server, 1, 0);
-        let proof_b = sent(b.handle(&a.hello()));
-        let proof_a = sent(a.handle(&b.hello()));
-        let Ok(Step::Done(pa)) = a.handle(&proof_b) else {
-            panic!("a not done")
-        };
-        let Ok(Step::Done(pb)) = b.handle(&proof_a) else {
-            panic!("b not done")
-        };
+        let (pa, pb) = complete(&mut a, &mut b);
         assert_eq!((pa.protocol, pa.features), (1, 0));
         assert_eq!((pb.protocol, pb.features), (9, 0b1010));
         assert!(pb.has(0b1000) && pb.has(0b1010) && !pb.has(0b0001));

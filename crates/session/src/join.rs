@@ -105,11 +105,6 @@ impl Session {
         self.try_join();
     }
 
-    /// The bootstrap node, once its link was proven.
-    pub fn bootstrap_peer(&self) -> Option<NodeId> {
-        self.join.peer
-    }
-
     /// A bootstrap link is being set up or is up.
     pub fn bootstrap_open(&self) -> bool {
         self.join.link.is_some()
@@ -126,11 +121,6 @@ impl Session {
         if self.join.retry.is_some_and(|t| t > now) {
             self.join.retry = Some(now);
         }
-    }
-
-    /// A join is wanted and waits for its next try.
-    pub fn join_pending(&self) -> bool {
-        self.join.retry.is_some()
     }
 
     /// Opens a link to the bootstrap node if there is none: to join, or,

@@ -31,7 +31,6 @@ pub(crate) enum Attach {
 #[derive(Debug)]
 pub struct Session {
     pub(crate) node: Node,
-    pub(crate) identity: Identity,
     pub(crate) config: Config,
     /// Nonces for the identity handshake.
     rng: ChaCha20Rng,
@@ -60,15 +59,9 @@ impl Session {
     /// fresh random bytes (the nonces must not repeat across runs).
     pub fn new(identity: Identity, config: Config, seed: [u8; 32], now: Time) -> Session {
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let node = Node::new(
-            identity.clone(),
-            config.overlay.clone(),
-            rng.next_u64(),
-            now,
-        );
+        let node = Node::new(identity, config.overlay.clone(), rng.next_u64(), now);
         Session {
             node,
-            identity,
             join: Join::new(&config),
             config,
             rng,
@@ -193,6 +186,7 @@ impl Session {
             false,
         );
         if self.stopping {
+            self.links.remove(&id);
             self.close(id, CloseCode::Normal);
         } else {
             self.start_handshake(id);
@@ -218,7 +212,7 @@ impl Session {
         ) {
             return;
         }
-        let hs = Handshake::new(&self.identity, nonce, self.config.role);
+        let hs = Handshake::new(self.node.identity(), nonce, self.config.role);
         let frame = hs.hello();
         link.phase = Phase::Handshaking(Box::new(hs));
         self.out.push_back(Output::Send { link: id, frame });
@@ -513,10 +507,7 @@ impl Session {
         };
         if self.toward.get(&peer) != Some(&id) {
             // A secondary link (crossed WebSockets, a forged offer's link):
-            // the peer's own link is elsewhere, or the one left is promoted.
-            if was_up && !self.toward.contains_key(&peer) {
-                self.promote_or_down(peer, reason, was_up);
-            }
+            // the peer's own link is elsewhere.
             return;
         }
         self.toward.remove(&peer);
@@ -624,10 +615,5 @@ impl Session {
         self.stopping = true;
         self.join.stop();
         self.node.leave(now);
-    }
-
-    /// Every link id in the table, to close them all at shutdown.
-    pub fn link_ids(&self) -> Vec<LinkId> {
-        self.links.iter().map(|(l, _)| *l).collect()
     }
 }
