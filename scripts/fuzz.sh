@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Fuzzes the overlay's decoders of remote bytes with cargo-fuzz (libFuzzer).
+# Fuzzes the decoders of remote bytes (overlay, link, session, SIP) with
+# cargo-fuzz (libFuzzer).
 #
 #   bash scripts/fuzz.sh [seconds-per-target]     (default 60)
 #
 # Works on stable Rust: cargo-fuzz's nightly-only flags (-Zsanitizer, ...)
 # are allowed with RUSTC_BOOTSTRAP=1. Installs cargo-fuzz if it is missing
 # (libFuzzer itself is built from libfuzzer-sys with the system C++ compiler).
-# Seeds for fuzz/corpus/<target>/ come from fuzz/examples/seeds.rs; the
-# corpus grows across runs. Exits non-zero if any target finds a crash; the
+# Seeds for fuzz/corpus/<target>/ come from fuzz/examples/seeds.rs (and
+# sip_seeds.rs for sip_input); the corpus grows across runs. Exits non-zero if any target finds a crash; the
 # crashing input is in fuzz/artifacts/<target>/ and the full libFuzzer output
 # in fuzz/artifacts/<target>.log.
 #
