@@ -11,7 +11,7 @@ use crate::error::PhoneError;
 use crate::lookup::{Found, Purpose};
 use crate::names::{name_of, parse_target};
 use crate::phone::{sip_time, Phone, KEEP_ENDED, MAX_CALLS, MAX_CALL_ENTRIES};
-use crate::sipmsg::offers_hold;
+use crate::sipmsg::{offers_hold, ANSWERED_ELSEWHERE, DECLINED_ELSEWHERE};
 
 impl Phone {
     /// Calls `target` (`bob`, `sip:bob@chordphone`): asks the shell for an
@@ -80,7 +80,7 @@ impl Phone {
         let text = match c.state {
             CallState::Ended => return Err(PhoneError::WrongState),
             CallState::Calling | CallState::Ringing => {
-                self.cancel_legs(call, None, now);
+                self.cancel_legs(call, None, None, now);
                 "Cancelled"
             }
             CallState::Incoming => {
@@ -198,7 +198,7 @@ impl Phone {
         };
         match c.state {
             CallState::Ended => return,
-            CallState::Calling | CallState::Ringing => self.cancel_legs(call, None, now),
+            CallState::Calling | CallState::Ringing => self.cancel_legs(call, None, None, now),
             CallState::Incoming => self.refuse_leg(call, Failure::Incompatible, now),
             CallState::Active | CallState::Held => self.bye(call, now),
         }
@@ -282,9 +282,10 @@ impl Phone {
     }
 
     /// Stops every leg of an outgoing call but `keep` (CANCEL, or BYE for
-    /// one that answered meanwhile). Legs stopped because another answered
-    /// say so in their CANCEL.
-    fn cancel_legs(&mut self, call: CallId, keep: Option<usize>, now: Time) {
+    /// one that answered meanwhile). Legs stopped because the call was
+    /// settled on another device say so in their CANCEL (`cause`), and
+    /// their links go at once.
+    fn cancel_legs(&mut self, call: CallId, keep: Option<usize>, cause: Option<u16>, now: Time) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -295,9 +296,9 @@ impl Phone {
             }
         }
         for (ua_call, node, sip_call_id) in stop {
-            if keep.is_some() {
+            if let Some(cause) = cause {
                 if let Some(id) = sip_call_id {
-                    self.elsewhere.insert(id);
+                    self.elsewhere.insert(id, cause);
                 }
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.held.remove(&node);
@@ -420,13 +421,13 @@ impl Phone {
         c.winner = Some(i);
         let Some(answer) = answer.and_then(|a| String::from_utf8(a.to_vec()).ok()) else {
             self.bye(call, now);
-            self.cancel_legs(call, Some(i), now);
+            self.cancel_legs(call, Some(i), Some(ANSWERED_ELSEWHERE), now);
             self.end_call(call, "The other side sent no media".to_owned(), now);
             return;
         };
         c.state = CallState::Active;
         c.answered = Some(now);
-        self.cancel_legs(call, Some(i), now);
+        self.cancel_legs(call, Some(i), Some(ANSWERED_ELSEWHERE), now);
         self.act(Action::Media(Media::Apply { call, answer }));
         self.changed(call);
     }
@@ -499,9 +500,11 @@ impl Phone {
         let name = name_of(&c.peer).to_owned();
         if c.winner == Some(i) {
             let text = match (&reason, c.state) {
-                (EndReason::Failed(Failure::Cancelled), CallState::Incoming) if c.elsewhere => {
-                    "Answered elsewhere".to_owned()
-                }
+                (EndReason::Failed(Failure::Cancelled), CallState::Incoming) => match c.elsewhere {
+                    Some(DECLINED_ELSEWHERE) => "Declined elsewhere".to_owned(),
+                    Some(_) => "Answered elsewhere".to_owned(),
+                    None => "Cancelled".to_owned(),
+                },
                 (EndReason::Failed(Failure::Cancelled), _) => "Cancelled".to_owned(),
                 (EndReason::Failed(Failure::NoAnswer), CallState::Incoming) => {
                     "No answer".to_owned()
@@ -524,7 +527,23 @@ impl Phone {
 
     /// One leg of an outgoing call failed; with every leg failed and none
     /// answered, the call ends with the best-ranked reason.
+    /// A device that declined speaks for the person: the others stop
+    /// ringing (RFC 3261 treats a 6xx the same way).
     fn fail_leg(&mut self, call: CallId, i: usize, end: LegEnd, now: Time) {
+        if end.rank == DECLINED_RANK {
+            let dialing = self
+                .calls
+                .get(&call)
+                .is_some_and(|c| c.is_dialing() && c.winner.is_none());
+            if dialing {
+                if let Some(l) = self.calls.get_mut(&call).and_then(|c| c.legs.get_mut(i)) {
+                    l.failed = Some(end.clone());
+                }
+                self.cancel_legs(call, Some(i), Some(DECLINED_ELSEWHERE), now);
+                self.end_call(call, end.text, now);
+                return;
+            }
+        }
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -674,7 +693,7 @@ impl Phone {
             .map(|c| c.id)
             .collect();
         for call in due {
-            self.cancel_legs(call, None, now);
+            self.cancel_legs(call, None, None, now);
             self.end_call(call, "No answer".to_owned(), now);
         }
         let old: Vec<CallId> = self
@@ -690,6 +709,9 @@ impl Phone {
     }
 }
 
+/// The rank of a leg that was declined.
+const DECLINED_RANK: u8 = 1;
+
 /// The reason a call ends with when its connected leg failed.
 fn ended_text(f: &Failure, name: &str) -> String {
     match f {
@@ -704,7 +726,7 @@ fn ended_text(f: &Failure, name: &str) -> String {
 fn leg_end(f: &Failure, name: &str) -> LegEnd {
     let (rank, text) = match f {
         Failure::Busy => (0, format!("{name} is busy")),
-        Failure::Declined => (1, "Call declined".to_owned()),
+        Failure::Declined => (DECLINED_RANK, "Call declined".to_owned()),
         Failure::NoAnswer => (2, "No answer".to_owned()),
         Failure::Incompatible => (3, "No common audio or video format".to_owned()),
         Failure::Unauthorized => (4, format!("{name} refused the call (not authorized)")),
