@@ -306,3 +306,20 @@ fn media_failure_ends_the_call_with_its_reason() {
     assert_eq!(net.reason(0, call).as_deref(), Some("Camera unavailable"));
     assert_eq!(net.reason(1, inc).as_deref(), Some("Hung up"));
 }
+
+#[test]
+fn incoming_calls_beyond_the_table_are_busy() {
+    let mut net = two();
+    let c = net.add(CAROL);
+    net.register(c, "carol");
+    for _ in 0..MAX_CALLS {
+        net.call(0, "bob");
+    }
+    net.run_ms(500);
+    assert_eq!(net.phone(1).calls().len(), MAX_CALLS);
+    let extra = net.call(c, "bob");
+    net.run_ms(500);
+    assert_eq!(net.reason(c, extra).as_deref(), Some("bob is busy"));
+    assert_eq!(net.phone(1).calls().len(), MAX_CALLS);
+    assert_eq!(net.phone(1).stats().calls_refused, 1);
+}

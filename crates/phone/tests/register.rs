@@ -127,3 +127,29 @@ fn unregister_removes_the_binding_and_the_name_stops_answering() {
         Some("alice is not registered")
     );
 }
+
+#[test]
+fn no_route_to_the_network_fails_the_registration_in_plain_words() {
+    let node = chordphone_overlay::Identity::from_seed([50; 32]);
+    let mut phone =
+        chordphone_phone::Phone::new(chordphone_phone::Config::new(node, user_identity(1), 9));
+    phone.register("alice", harness::T0).unwrap();
+    let token = match phone.poll_action() {
+        Some(chordphone_phone::Action::Put { token, .. }) => token,
+        other => panic!("expected the claim first, got {other:?}"),
+    };
+    phone.handle_outcome(
+        token,
+        Err(chordphone_overlay::QueryError::NotJoined),
+        harness::T0,
+    );
+    let event = core::iter::from_fn(|| phone.poll_action()).find_map(|a| match a {
+        chordphone_phone::Action::Event(PhoneEvent::RegisterFailed { reason, .. }) => Some(reason),
+        _ => None,
+    });
+    assert_eq!(event, Some(RegisterError::NoRoute));
+    assert!(RegisterError::NoRoute
+        .to_string()
+        .starts_with("could not reach the network"));
+    assert_eq!(phone.aor(), None);
+}
