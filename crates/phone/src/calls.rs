@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use chordphone_overlay::{NodeId, QueryError, RouteError, Time};
-use chordphone_sip::{EndReason, Failure, Flow, Transport};
+use chordphone_sip::{EndReason, Failure, Flow, LocalError, Transport, UserAgent};
 
 use crate::action::{Action, CallId, CallState, Direction, Media, PhoneEvent};
 use crate::call::{Call, Leg, LegEnd, Wait};
@@ -144,10 +144,7 @@ impl Phone {
                 self.fork(call, now);
             }
             (Wait::Answer, Some(leg)) => {
-                let ok = self
-                    .ua
-                    .as_mut()
-                    .is_some_and(|ua| ua.answer(leg, Bytes::from(sdp), t).is_ok());
+                let ok = self.with_ua(|ua| ua.answer(leg, Bytes::from(sdp), t));
                 if ok {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.state = CallState::Active;
@@ -159,10 +156,7 @@ impl Phone {
                 }
             }
             (Wait::Reoffer(hold), Some(leg)) => {
-                let ok = self
-                    .ua
-                    .as_mut()
-                    .is_some_and(|ua| ua.reinvite(leg, Bytes::from(sdp), t).is_ok());
+                let ok = self.with_ua(|ua| ua.reinvite(leg, Bytes::from(sdp), t));
                 if ok {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.wait = Wait::ReofferSent(hold);
@@ -170,10 +164,7 @@ impl Phone {
                 }
             }
             (Wait::ReofferAnswer(hold), Some(leg)) => {
-                let ok = self
-                    .ua
-                    .as_mut()
-                    .is_some_and(|ua| ua.accept_reoffer(leg, Bytes::from(sdp), t).is_ok());
+                let ok = self.with_ua(|ua| ua.accept_reoffer(leg, Bytes::from(sdp), t));
                 if ok {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.held_by_peer = hold;
@@ -305,10 +296,17 @@ impl Phone {
                 }
                 self.act(Action::Release(node));
             }
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.hangup(ua_call, sip_time(now));
-            }
+            self.with_ua(|ua| ua.hangup(ua_call, sip_time(now)));
         }
+    }
+
+    /// Runs a user agent command; whether it applied. Commands that
+    /// cannot apply (the leg already ended) change nothing.
+    pub(crate) fn with_ua(
+        &mut self,
+        f: impl FnOnce(&mut UserAgent<NodeId>) -> Result<(), LocalError>,
+    ) -> bool {
+        self.ua.as_mut().is_some_and(|ua| f(ua).is_ok())
     }
 
     fn bye(&mut self, call: CallId, now: Time) {
@@ -317,8 +315,8 @@ impl Phone {
             .get(&call)
             .and_then(|c| c.winner_leg())
             .map(|l| l.ua);
-        if let (Some(leg), Some(ua)) = (leg, self.ua.as_mut()) {
-            let _ = ua.hangup(leg, sip_time(now));
+        if let Some(leg) = leg {
+            self.with_ua(|ua| ua.hangup(leg, sip_time(now)));
         }
     }
 
@@ -328,8 +326,8 @@ impl Phone {
             .get(&call)
             .and_then(|c| c.winner_leg())
             .map(|l| l.ua);
-        if let (Some(leg), Some(ua)) = (leg, self.ua.as_mut()) {
-            let _ = ua.reject(leg, why, sip_time(now));
+        if let Some(leg) = leg {
+            self.with_ua(|ua| ua.reject(leg, why, sip_time(now)));
         }
     }
 
@@ -346,16 +344,12 @@ impl Phone {
     ) {
         let t = sip_time(now);
         let Some(offer) = offer.and_then(|o| String::from_utf8(o.to_vec()).ok()) else {
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.reject(leg, Failure::Incompatible, t);
-            }
+            self.with_ua(|ua| ua.reject(leg, Failure::Incompatible, t));
             return;
         };
         if self.live_calls() >= MAX_CALLS {
             self.stats.calls_refused += 1;
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.reject(leg, Failure::Busy, t);
-            }
+            self.with_ua(|ua| ua.reject(leg, Failure::Busy, t));
             return;
         }
         let id = self.new_call_id();
@@ -376,9 +370,7 @@ impl Phone {
         call.held.insert(from);
         self.legs.insert(leg, id);
         self.insert_call(call);
-        if let Some(ua) = self.ua.as_mut() {
-            let _ = ua.ring(leg, None, t);
-        }
+        self.with_ua(|ua| ua.ring(leg, None, t));
         self.act(Action::Hold(from));
         self.changed(id);
     }
@@ -413,9 +405,7 @@ impl Phone {
         };
         if !c.is_dialing() || c.winner.is_some() {
             // Over already, or a second device answered too: hang that one up.
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.hangup(leg, sip_time(now));
-            }
+            self.with_ua(|ua| ua.hangup(leg, sip_time(now)));
             return;
         }
         c.winner = Some(i);
@@ -448,9 +438,7 @@ impl Phone {
             // A media step of ours is under way (or the offer is not
             // text): refuse this one; the call goes on as it was.
             _ => {
-                if let Some(ua) = self.ua.as_mut() {
-                    let _ = ua.reject_reoffer(leg, sip_time(now));
-                }
+                self.with_ua(|ua| ua.reject_reoffer(leg, sip_time(now)));
             }
         }
     }
@@ -595,9 +583,7 @@ impl Phone {
         let Some((call, i, Some(ua_call), name)) = found else {
             return;
         };
-        if let Some(ua) = self.ua.as_mut() {
-            let _ = ua.hangup(ua_call, sip_time(now));
-        }
+        self.with_ua(|ua| ua.hangup(ua_call, sip_time(now)));
         let text = match error {
             QueryError::Route(RouteError::NoSuchNode) | QueryError::Unsupported => {
                 format!("{name} is offline")

@@ -123,9 +123,7 @@ impl Phone {
             Event::Incoming { call, offer, .. } => match self.origin.clone() {
                 Some((from, peer)) => self.on_incoming(call, offer, from, peer, now),
                 None => {
-                    if let Some(ua) = self.ua.as_mut() {
-                        let _ = ua.hangup(call, crate::phone::sip_time(now));
-                    }
+                    self.with_ua(|ua| ua.hangup(call, crate::phone::sip_time(now)));
                 }
             },
             Event::Progress { call, code, .. } => self.on_progress(call, code),

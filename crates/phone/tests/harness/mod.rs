@@ -292,18 +292,7 @@ impl Net {
                     outcome: Ok(Answer::Records(records)),
                 });
             }
-            Action::Put { token, record } => {
-                let outcome = self
-                    .store
-                    .put(record, now)
-                    .map(|_| Answer::Stored)
-                    .map_err(QueryError::Store);
-                self.later(Job::Outcome {
-                    phone: i,
-                    token,
-                    outcome,
-                });
-            }
+            Action::Put { token, record } => self.store_put(i, token, record),
             Action::PutOwn {
                 token,
                 key,
@@ -312,16 +301,7 @@ impl Net {
                 ttl,
             } => {
                 let record = self.own_record(i, key, kind, Some(value), ttl);
-                let outcome = self
-                    .store
-                    .put(record, now)
-                    .map(|_| Answer::Stored)
-                    .map_err(QueryError::Store);
-                self.later(Job::Outcome {
-                    phone: i,
-                    token,
-                    outcome,
-                });
+                self.store_put(i, token, record);
             }
             Action::RemoveOwn {
                 token,
@@ -330,16 +310,7 @@ impl Net {
                 ttl,
             } => {
                 let record = self.own_record(i, key, kind, None, ttl);
-                let outcome = self
-                    .store
-                    .put(record, now)
-                    .map(|_| Answer::Stored)
-                    .map_err(QueryError::Store);
-                self.later(Job::Outcome {
-                    phone: i,
-                    token,
-                    outcome,
-                });
+                self.store_put(i, token, record);
             }
             Action::Send {
                 token,
@@ -411,6 +382,20 @@ impl Net {
             }
             Action::Event(e) => self.events[i].push(e),
         }
+    }
+
+    /// Stores a record with the overlay's own rules and answers the phone.
+    fn store_put(&mut self, i: usize, token: Token, record: Record) {
+        let outcome = self
+            .store
+            .put(record, self.now)
+            .map(|_| Answer::Stored)
+            .map_err(QueryError::Store);
+        self.later(Job::Outcome {
+            phone: i,
+            token,
+            outcome,
+        });
     }
 
     fn own_record(
