@@ -647,7 +647,11 @@ impl Phone {
     fn forget_call(&mut self, call: CallId) {
         if let Some(c) = self.calls.remove(&call) {
             for l in &c.legs {
-                self.legs.remove(&l.ua);
+                // A user agent made after a new registration numbers its
+                // calls afresh: only this call's own entries go.
+                if self.legs.get(&l.ua) == Some(&call) {
+                    self.legs.remove(&l.ua);
+                }
                 if let Some(id) = &l.sip_call_id {
                     self.elsewhere.remove(id);
                 }

@@ -124,7 +124,10 @@ impl Phone {
                 ttl: BINDING_TTL,
             });
         }
+        // The user agent goes with the name; the next one numbers its
+        // calls afresh, so no leg may point into the old one's.
         self.ua = None;
+        self.legs.clear();
         self.reg = Registration {
             version: self.reg.version,
             ..Registration::default()
