@@ -193,3 +193,19 @@ fn a_new_name_after_calls_under_the_old_one_starts_clean() {
     net.run_ms(500);
     assert_eq!(net.reason(a, new).as_deref(), Some("Hung up"));
 }
+
+#[test]
+fn a_claim_is_accepted_by_an_owner_whose_clock_is_behind() {
+    // The owner's clock is five minutes behind the phone's.
+    let mut net = Net::new();
+    let a = net.add(1);
+    net.register(a, "alice");
+    let claim = net.records(claim_key(AOR), Kind::Single).remove(0);
+    let mut store = chordphone_overlay::Store::new(chordphone_overlay::StoreLimits {
+        max_value: 4096,
+        max_ttl: std::time::Duration::from_secs(24 * 3600),
+        max_records: 10,
+    });
+    let behind = net.now - std::time::Duration::from_secs(300);
+    assert!(store.put(claim, behind).is_ok());
+}
