@@ -721,6 +721,7 @@ fn leg_end(f: &Failure, name: &str) -> LegEnd {
         Failure::Incompatible => (3, "No common audio or video format".to_owned()),
         Failure::Unauthorized => (4, format!("{name} refused the call (not authorized)")),
         Failure::Cancelled => (5, "Cancelled".to_owned()),
+        Failure::NotFound => (6, format!("{name} is not registered")),
         Failure::Unreachable => (8, format!("{name} could not be reached")),
         other => (6, capitalized(&other.to_string())),
     };

@@ -10,7 +10,7 @@ use chordphone_sip::{Flow, Transport};
 use crate::binding::claimed_aor;
 use crate::phone::{sip_time, Phone};
 use crate::seal::{open, sip_signed_bytes, Inner, OpenError};
-use crate::sipmsg::{forbidden, summarize, Summary};
+use crate::sipmsg::{refusal, summarize, Summary};
 
 /// Why the gate refused a payload that opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,13 +65,22 @@ impl Phone {
                     Refusal::WrongSender => self.stats.wrong_sender += 1,
                 }
                 self.refused(from, r.why());
-                self.forbid(from, inner.node_key, summary, now);
+                if self.refuse_request(from, inner.node_key, summary, 403, "Forbidden", now) {
+                    self.stats.forbidden_sent += 1;
+                }
                 return;
             }
         };
         if self.ua.is_none() || self.reg.claim.is_none() {
             self.stats.not_registered += 1;
             self.refused(from, "no name is registered here");
+            return;
+        }
+        if summary.as_ref().is_some_and(|s| self.misdirected(s)) {
+            // A binding that outlived its name (a tab that took another
+            // name): not hostile, but not for us either.
+            self.stats.misdirected += 1;
+            self.refuse_request(from, inner.node_key, summary, 404, "Not Found", now);
             return;
         }
         self.stats.accepted += 1;
@@ -118,25 +127,41 @@ impl Phone {
         if !verify(&inner.claim.writer, &signed, &inner.user_sig.0) {
             return Err(Refusal::BadUserSig);
         }
-        match summary.and_then(|s| s.sender.as_deref()) {
-            Some(sender) if sender == aor => Ok(aor),
+        match summary {
+            Some(s) if s.sender.as_deref() == Some(aor.as_str()) => Ok(aor),
+            // A proven sender may fail our request in another name's To:
+            // a device answering 404 for a name it no longer holds. It can
+            // only end a request whose transaction it knows.
+            Some(s) if s.status.is_some_and(|c| c >= 300) => Ok(aor),
             _ => Err(Refusal::WrongSender),
         }
     }
 
-    /// Answers a refused request with a sealed 403, so the caller learns why.
-    fn forbid(&mut self, to: NodeId, key: [u8; 32], summary: Option<Summary>, now: Time) {
+    /// A new call or message for a name that is not ours.
+    fn misdirected(&self, s: &Summary) -> bool {
+        let new = s.initial && matches!(s.method, Some(Method::Invite | Method::Message));
+        new && s.target.as_deref() != self.reg.aor.as_deref()
+    }
+
+    /// Answers a refused request with a sealed error response, so the
+    /// sender learns why. Whether one went out.
+    fn refuse_request(
+        &mut self,
+        to: NodeId,
+        key: [u8; 32],
+        summary: Option<Summary>,
+        code: u16,
+        reason: &str,
+        now: Time,
+    ) -> bool {
         let Some(request) = summary.and_then(|s| s.request) else {
-            return;
+            return false;
         };
-        if request.method == Method::Ack || self.reg.claim.is_none() {
-            return;
+        if self.reg.claim.is_none() {
+            return false;
         }
         let tag = format!("{:016x}", rand_core::RngCore::next_u64(&mut self.rng));
-        if let Some(bytes) = forbidden(&request, &tag) {
-            if self.send_sip(to, bytes, Some(key), now).is_some() {
-                self.stats.forbidden_sent += 1;
-            }
-        }
+        refusal(&request, code, reason, &tag)
+            .is_some_and(|bytes| self.send_sip(to, bytes, Some(key), now).is_some())
     }
 }
