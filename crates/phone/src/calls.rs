@@ -309,26 +309,28 @@ impl Phone {
         self.ua.as_mut().is_some_and(|ua| f(ua).is_ok())
     }
 
-    fn bye(&mut self, call: CallId, now: Time) {
+    /// Runs a user agent command on the leg that carries `call`.
+    fn on_winner(
+        &mut self,
+        call: CallId,
+        f: impl FnOnce(&mut UserAgent<NodeId>, chordphone_sip::CallId) -> Result<(), LocalError>,
+    ) {
         let leg = self
             .calls
             .get(&call)
             .and_then(|c| c.winner_leg())
             .map(|l| l.ua);
         if let Some(leg) = leg {
-            self.with_ua(|ua| ua.hangup(leg, sip_time(now)));
+            self.with_ua(|ua| f(ua, leg));
         }
     }
 
+    fn bye(&mut self, call: CallId, now: Time) {
+        self.on_winner(call, |ua, leg| ua.hangup(leg, sip_time(now)));
+    }
+
     fn refuse_leg(&mut self, call: CallId, why: Failure, now: Time) {
-        let leg = self
-            .calls
-            .get(&call)
-            .and_then(|c| c.winner_leg())
-            .map(|l| l.ua);
-        if let Some(leg) = leg {
-            self.with_ua(|ua| ua.reject(leg, why, sip_time(now)));
-        }
+        self.on_winner(call, |ua, leg| ua.reject(leg, why, sip_time(now)));
     }
 
     // ------------------------------------------------ user agent's events

@@ -11,10 +11,12 @@ use crate::binding::claimed_aor;
 use crate::phone::{sip_time, Phone};
 use crate::seal::{open, sip_signed_bytes, Inner, OpenError};
 use crate::sipmsg::{refusal, summarize, Summary};
+use crate::stats::Stats;
 
-/// Why the gate refused a payload that opened.
+/// Why the gate refused a payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Refusal {
+    Open(OpenError),
     WrongNodeKey,
     BadClaim,
     BadUserSig,
@@ -24,11 +26,25 @@ enum Refusal {
 impl Refusal {
     fn why(self) -> &'static str {
         match self {
+            Refusal::Open(e) => e.why(),
             Refusal::WrongNodeKey => "the sender's node key is not its own",
             Refusal::BadClaim => "the sender's claim on its name is forged or expired",
             Refusal::BadUserSig => "not signed by the holder of the sender's name",
             Refusal::WrongSender => "the SIP sender is not the name the sender holds",
         }
+    }
+
+    fn count(self, stats: &mut Stats) {
+        let counter = match self {
+            Refusal::Open(OpenError::Garbage) => &mut stats.garbage,
+            Refusal::Open(OpenError::Undecryptable) => &mut stats.undecryptable,
+            Refusal::Open(OpenError::Malformed) => &mut stats.malformed,
+            Refusal::WrongNodeKey => &mut stats.wrong_node_key,
+            Refusal::BadClaim => &mut stats.bad_claim,
+            Refusal::BadUserSig => &mut stats.bad_user_sig,
+            Refusal::WrongSender => &mut stats.wrong_sender,
+        };
+        *counter += 1;
     }
 }
 
@@ -39,32 +55,17 @@ impl Phone {
         self.stats.received += 1;
         let inner = match open(payload, &from, &self.config.node) {
             Ok(inner) => inner,
-            Err(e) => {
-                match e {
-                    OpenError::Garbage => self.stats.garbage += 1,
-                    OpenError::Undecryptable => self.stats.undecryptable += 1,
-                    OpenError::Malformed => self.stats.malformed += 1,
-                }
-                self.refused(from, e.why());
-                return;
-            }
+            Err(e) => return self.refuse(from, Refusal::Open(e)),
         };
         if node_id_of(&inner.node_key) != from {
-            self.stats.wrong_node_key += 1;
-            self.refused(from, Refusal::WrongNodeKey.why());
-            return;
+            // No answer: the key is not the sender's to receive it.
+            return self.refuse(from, Refusal::WrongNodeKey);
         }
         let summary = summarize(&inner.sip);
         let peer = match self.check(&inner, from, summary.as_ref(), now) {
             Ok(peer) => peer,
             Err(r) => {
-                match r {
-                    Refusal::WrongNodeKey => self.stats.wrong_node_key += 1,
-                    Refusal::BadClaim => self.stats.bad_claim += 1,
-                    Refusal::BadUserSig => self.stats.bad_user_sig += 1,
-                    Refusal::WrongSender => self.stats.wrong_sender += 1,
-                }
-                self.refused(from, r.why());
+                self.refuse(from, r);
                 if self.refuse_request(from, inner.node_key, summary, 403, "Forbidden", now) {
                     self.stats.forbidden_sent += 1;
                 }
@@ -110,6 +111,12 @@ impl Phone {
         self.origin = None;
     }
 
+    /// Counts a refusal and tells the app.
+    fn refuse(&mut self, from: NodeId, r: Refusal) {
+        r.count(&mut self.stats);
+        self.refused(from, r.why());
+    }
+
     /// What the contents prove: the sender's AOR, or why not.
     fn check(
         &self,
@@ -118,9 +125,6 @@ impl Phone {
         summary: Option<&Summary>,
         now: Time,
     ) -> Result<String, Refusal> {
-        if node_id_of(&inner.node_key) != from {
-            return Err(Refusal::WrongNodeKey);
-        }
         let aor = claimed_aor(&inner.claim, now).ok_or(Refusal::BadClaim)?;
         let me = self.config.node.node_id();
         let signed = sip_signed_bytes(&from, &me, &inner.sip);
