@@ -38,6 +38,8 @@ pub struct Stats {
     pub stray_outcomes: u64,
     /// Lookup records that did not verify (forged claims or bindings).
     pub bad_records: u64,
+    /// Overlay requests given up on because too many waited for outcomes.
+    pub dropped_pending: u64,
     /// Notices dropped because the action queue was full.
     pub dropped_events: u64,
     /// The SIP user agent's own counters.
