@@ -108,7 +108,8 @@ impl Rig {
         let inner = Inner {
             node_key: self.alice_node.public_key(),
             claim,
-            user_sig: sign_sip(&self.alice_user, &from, &to, sip),
+            sent: self.now,
+            user_sig: sign_sip(&self.alice_user, &from, &to, self.now, sip),
             sip: sip.to_vec(),
         };
         self.sent += 1;

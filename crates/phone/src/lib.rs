@@ -72,6 +72,7 @@ mod names;
 mod outbound;
 mod phone;
 mod register;
+mod replay;
 pub mod seal;
 mod sipmsg;
 mod stats;
@@ -89,4 +90,5 @@ pub use phone::{
     MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_PENDING, SIP_SERVICE,
 };
 pub use register::{BINDING_REFRESH, BINDING_TTL, CLAIM_REFRESH, CLAIM_TTL};
+pub use replay::{MAX_SEEN, REPLAY_WINDOW};
 pub use stats::Stats;

@@ -18,6 +18,7 @@ use crate::lookup::Lookups;
 use crate::messages::Outgoing;
 use crate::names::DEFAULT_OVERLAY_NAME;
 use crate::register::Registration;
+use crate::replay::Replays;
 use crate::stats::Stats;
 
 /// The overlay service number phones exchange sealed SIP on.
@@ -133,6 +134,8 @@ pub struct Phone {
     pub(crate) elsewhere: BTreeMap<String, u16>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) stats: Stats,
+    /// Signatures of recent messages (no replays).
+    pub(crate) replays: Replays,
     /// The proven sender of the input being handled (node, AOR).
     pub(crate) origin: Option<(NodeId, String)>,
     next_call: u32,
@@ -164,6 +167,7 @@ impl Phone {
             elsewhere: BTreeMap::new(),
             actions: VecDeque::new(),
             stats: Stats::default(),
+            replays: Replays::default(),
             origin: None,
             next_call: 1,
             next_message: 1,

@@ -19,6 +19,8 @@ pub struct Stats {
     pub bad_claim: u64,
     /// The user signature does not verify under the claim's writer.
     pub bad_user_sig: u64,
+    /// Sealed outside the replay window, or seen before: replays.
+    pub replayed: u64,
     /// The SIP sender's AOR is not the claimed one (or the SIP is unreadable).
     pub wrong_sender: u64,
     /// 403 Forbidden answers sent to refused requests.
