@@ -24,7 +24,10 @@ use crate::msg;
 use crate::transport::Transport;
 
 /// Option tags we support in `Require`.
+#[cfg(feature = "session-timer")]
 const SUPPORTED: &[&str] = &["timer"];
+#[cfg(not(feature = "session-timer"))]
+const SUPPORTED: &[&str] = &[];
 
 /// What a refused message gets: a request salvaged enough to answer, and the code.
 pub(crate) type Refusal = Option<Box<(Request, u16)>>;

@@ -51,6 +51,7 @@ mod ids;
 mod inbound;
 mod msg;
 mod rng;
+mod table;
 mod time;
 mod transport;
 mod ua;

@@ -119,6 +119,7 @@ pub(crate) fn set_body(response: &mut Response, content_type: &str, body: Bytes)
 }
 
 /// Whether any row of a token-list header (Supported, Require, ...) names `token`.
+#[cfg(any(feature = "prack", feature = "session-timer"))]
 pub(crate) fn has_token(headers: &Headers, name: &HeaderName, token: &str) -> bool {
     tokens(headers, name).iter().any(|t| t == token)
 }
