@@ -83,6 +83,7 @@ Content-Length: 0\r
 ";
 
 /// §24.1 F2: the registrar's 200 OK.
+#[cfg(feature = "register")]
 const REG_F2: &str = "SIP/2.0 200 OK\r
 Via: SIP/2.0/UDP bobspc.biloxi.example.com:5060;branch=z9hG4bKnashds7;received=192.0.2.4\r
 To: Bob <sip:bob@biloxi.example.com>;tag=2493k59kd\r
@@ -340,6 +341,7 @@ fn alice_calls_through_two_record_routing_proxies() {
     );
 }
 
+#[cfg(feature = "register")]
 #[test]
 fn bob_registers() {
     let mut bob: UserAgent<u32> = UserAgent::new(
@@ -396,6 +398,7 @@ fn bob_registers() {
 
 /// RFC 3262: a 180 sent reliably (Require: 100rel, RSeq) is acknowledged
 /// with one PRACK in its early dialog; its retransmission is not.
+#[cfg(feature = "prack")]
 #[test]
 fn reliable_ringing_gets_one_prack() {
     let mut alice: UserAgent<u32> = UserAgent::new(
