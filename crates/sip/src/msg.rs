@@ -149,11 +149,12 @@ pub(crate) fn body_is_sdp(headers: &Headers, body: &[u8]) -> bool {
 /// The Content-Type as text, or `application/octet-stream`.
 pub(crate) fn content_type(headers: &Headers) -> String {
     match headers.typed::<ContentType>() {
-        Some(Ok(ct)) => format!(
-            "{}/{}",
-            String::from_utf8_lossy(&ct.media_type),
-            String::from_utf8_lossy(&ct.subtype)
-        ),
+        Some(Ok(ct)) => {
+            let mut out = String::from_utf8_lossy(&ct.media_type).into_owned();
+            out.push('/');
+            out.push_str(&String::from_utf8_lossy(&ct.subtype));
+            out
+        }
         _ => "application/octet-stream".to_owned(),
     }
 }

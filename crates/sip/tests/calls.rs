@@ -484,7 +484,13 @@ fn message_and_options() {
             .unwrap();
         #[cfg(not(feature = "options"))]
         let lost = net.uas[0]
-            .message("sip:nobody@example.test", flow, "text/plain", "hi".into(), now)
+            .message(
+                "sip:nobody@example.test",
+                flow,
+                "text/plain",
+                "hi".into(),
+                now,
+            )
             .unwrap();
         net.run_secs(40);
         assert!(net.has(0, |e| matches!(e, Event::RequestDone { id, outcome: Err(Failure::Unreachable) } if *id == lost)));

@@ -368,7 +368,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             return;
         }
         if c.reinvite_in.is_some() || c.pending_2xx.is_some() {
-            let retry = format!("{}", 1 + self.rng.below(10));
+            let retry = (1 + self.rng.below(10)).to_string();
             self.respond_status(n, 500, &[(HeaderName::RetryAfter, retry)], now);
             return;
         }

@@ -295,6 +295,15 @@ pub(crate) fn wire_request(r: &Request) -> Bytes {
     Bytes::from(out)
 }
 
+/// `<uri>`: a URI as an address header value.
+fn angle(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len() + 2);
+    out.push('<');
+    out.push_str(uri);
+    out.push('>');
+    out
+}
+
 fn body_opt(body: &Bytes) -> Option<Bytes> {
     if body.is_empty() {
         None
@@ -575,13 +584,18 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
 
     // ------------------------------------------------------------ building
 
+    // Headers are put together with `push_str` rather than `format!`: this
+    // runs in the browser tab's WebAssembly, where each `format!` call site
+    // costs code for its arguments.
     fn via(&mut self, transport: Transport) -> String {
-        format!(
-            "SIP/2.0/{} {};branch=z9hG4bK{};rport",
-            transport.via_token(),
-            self.config.via_host,
-            self.rng.hex(16)
-        )
+        let mut out = String::from("SIP/2.0/");
+        out.push_str(transport.via_token());
+        out.push(' ');
+        out.push_str(&self.config.via_host);
+        out.push_str(";branch=z9hG4bK");
+        out.push_str(&self.rng.hex(16));
+        out.push_str(";rport");
+        out
     }
 
     fn local_addr(&self, tag: &str) -> String {
@@ -604,7 +618,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
     }
 
     fn contact(&self) -> String {
-        format!("<{}>", self.config.contact)
+        angle(&self.config.contact)
     }
 
     /// Common headers every request we start carries after the dialog ones.
@@ -639,7 +653,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             .max_forwards(70)
             .header(HeaderName::From, self.local_addr(from_tag))
             .ok()?
-            .header(HeaderName::To, format!("<{to}>"))
+            .header(HeaderName::To, angle(to))
             .ok()?
             .header(HeaderName::CallId, call_id.to_owned())
             .ok()?
@@ -658,7 +672,10 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         if host.is_empty() {
             self.rng.hex(20)
         } else {
-            format!("{}@{}", self.rng.hex(20), host)
+            let mut id = self.rng.hex(20);
+            id.push('@');
+            id.push_str(&host);
+            id
         }
     }
 }
