@@ -213,7 +213,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             .unwrap_or(1)
             .wrapping_add(1);
         let target = old.uri.clone();
-        let to = String::from_utf8_lossy(&target.to_bytes()).into_owned();
+        let to = msg::lossy(&target.to_bytes());
         let Some(request) = self.build_invite(
             &target,
             &to,
