@@ -396,11 +396,9 @@ fn bob_registers() {
     assert_eq!(bob.poll_timeout(), Some(Time(50_000 + 3_600_000_000)));
 }
 
-/// RFC 3262: a 180 sent reliably (Require: 100rel, RSeq) is acknowledged
-/// with one PRACK in its early dialog; its retransmission is not.
-#[cfg(feature = "prack")]
-#[test]
-fn reliable_ringing_gets_one_prack() {
+/// Alice calls Bob through the atlanta proxy (over TCP); her INVITE and
+/// §24.2 F8 (180 Ringing) sent reliably (Require: 100rel, RSeq) in reply to it.
+fn alice_and_a_reliable_180() -> (UserAgent<u32>, chordphone_sip::CallId, Message, Vec<u8>) {
     let mut alice: UserAgent<u32> = UserAgent::new(
         Config::new(
             "sip:alice@atlanta.example.com",
@@ -411,34 +409,29 @@ fn reliable_ringing_gets_one_prack() {
     );
     let proxy = Flow::new(Transport::Tcp, 1);
     let call = alice
-        .invite("sip:bob@biloxi.example.com", proxy.clone(), None, Time(0))
+        .invite("sip:bob@biloxi.example.com", proxy, None, Time(0))
         .unwrap();
     let f1 = parse(&alice.poll_transmit().unwrap().bytes);
-    assert!(header(&f1, "Supported")[0].contains("100rel"));
     let reliable = F8.replace(
         "Content-Length: 0\r\n",
         "Require: 100rel\r\nRSeq: 988789\r\nContent-Length: 0\r\n",
     );
-    let reliable = replace(
-        reliable.as_bytes(),
-        "Via",
-        &format!("Via: {}", header(&f1, "Via")[0]),
-    );
-    let reliable = replace(
-        &reliable,
-        "From",
-        &format!("From: {}", header(&f1, "From")[0]),
-    );
-    let reliable = replace(
-        &reliable,
-        "Call-ID",
-        &format!("Call-ID: {}", header(&f1, "Call-ID")[0]),
-    );
-    let reliable = replace(
-        &reliable,
-        "CSeq",
-        &format!("CSeq: {}", header(&f1, "CSeq")[0]),
-    );
+    let mut reliable = reliable.into_bytes();
+    for name in ["Via", "From", "Call-ID", "CSeq"] {
+        let line = format!("{name}: {}", header(&f1, name)[0]);
+        reliable = replace(&reliable, name, &line);
+    }
+    (alice, call, f1, reliable)
+}
+
+/// RFC 3262: a 180 sent reliably (Require: 100rel, RSeq) is acknowledged
+/// with one PRACK in its early dialog; its retransmission is not.
+#[cfg(feature = "prack")]
+#[test]
+fn reliable_ringing_gets_one_prack() {
+    let (mut alice, call, f1, reliable) = alice_and_a_reliable_180();
+    let proxy = Flow::new(Transport::Tcp, 1);
+    assert!(header(&f1, "Supported")[0].contains("100rel"));
     alice.handle_input(proxy.clone(), &reliable, Time(100));
     assert_eq!(
         alice.poll_event(),
@@ -476,4 +469,26 @@ fn reliable_ringing_gets_one_prack() {
     alice.handle_input(proxy, &reliable, Time(200));
     assert!(alice.poll_transmit().is_none());
     assert!(alice.poll_event().is_none());
+}
+
+/// Without the `prack` feature we do not offer 100rel, and a 1xx sent
+/// reliably anyway is taken as it comes: reported, never PRACKed.
+#[cfg(not(feature = "prack"))]
+#[test]
+fn without_prack_a_reliable_ringing_is_only_reported() {
+    let (mut alice, call, f1, reliable) = alice_and_a_reliable_180();
+    let proxy = Flow::new(Transport::Tcp, 1);
+    assert!(header(&f1, "Supported")
+        .iter()
+        .all(|v| !v.contains("100rel")));
+    alice.handle_input(proxy, &reliable, Time(100));
+    assert_eq!(
+        alice.poll_event(),
+        Some(Event::Progress {
+            call,
+            code: 180,
+            body: None
+        })
+    );
+    assert!(alice.poll_transmit().is_none());
 }
