@@ -266,25 +266,9 @@ fn alice_calls_through_two_record_routing_proxies() {
     );
     assert_eq!(f1.body().as_ref(), SDP_ALICE.as_bytes());
     // Our Via, tag, Call-ID and CSeq go into the RFC's responses.
-    let ours = |msg: &[u8]| {
-        let m = replace(msg, "Via", &format!("Via: {}", header(&f1, "Via")[0]));
-        let m = replace(&m, "From", &format!("From: {}", header(&f1, "From")[0]));
-        let m = replace(
-            &m,
-            "Call-ID",
-            &format!("Call-ID: {}", header(&f1, "Call-ID")[0]),
-        );
-        replace(&m, "CSeq", &format!("CSeq: {}", header(&f1, "CSeq")[0]))
-    };
+    let ours = |msg: &[u8]| answering(msg, &f1);
     alice.handle_input(proxy.clone(), &ours(F8.as_bytes()), Time(100));
-    assert_eq!(
-        alice.poll_event(),
-        Some(Event::Progress {
-            call,
-            code: 180,
-            body: None
-        })
-    );
+    assert_ringing(&mut alice, call);
     alice.handle_input(proxy.clone(), &ours(&with_body(F11, SDP_BOB)), Time(200));
     assert_eq!(
         alice.poll_event(),
@@ -416,12 +400,31 @@ fn alice_and_a_reliable_180() -> (UserAgent<u32>, chordphone_sip::CallId, Messag
         "Content-Length: 0\r\n",
         "Require: 100rel\r\nRSeq: 988789\r\nContent-Length: 0\r\n",
     );
-    let mut reliable = reliable.into_bytes();
-    for name in ["Via", "From", "Call-ID", "CSeq"] {
-        let line = format!("{name}: {}", header(&f1, name)[0]);
-        reliable = replace(&reliable, name, &line);
-    }
+    let reliable = answering(reliable.as_bytes(), &f1);
     (alice, call, f1, reliable)
+}
+
+/// `msg` (a response from the RFC) as the answer to our request `ours`:
+/// with our Via, From (our tag), Call-ID and CSeq.
+fn answering(msg: &[u8], ours: &Message) -> Vec<u8> {
+    let mut out = msg.to_vec();
+    for name in ["Via", "From", "Call-ID", "CSeq"] {
+        let line = format!("{name}: {}", header(ours, name)[0]);
+        out = replace(&out, name, &line);
+    }
+    out
+}
+
+/// The next event is `call` ringing (180, no early media).
+fn assert_ringing(ua: &mut UserAgent<u32>, call: chordphone_sip::CallId) {
+    assert_eq!(
+        ua.poll_event(),
+        Some(Event::Progress {
+            call,
+            code: 180,
+            body: None
+        })
+    );
 }
 
 /// RFC 3262: a 180 sent reliably (Require: 100rel, RSeq) is acknowledged
@@ -433,14 +436,7 @@ fn reliable_ringing_gets_one_prack() {
     let proxy = Flow::new(Transport::Tcp, 1);
     assert!(header(&f1, "Supported")[0].contains("100rel"));
     alice.handle_input(proxy.clone(), &reliable, Time(100));
-    assert_eq!(
-        alice.poll_event(),
-        Some(Event::Progress {
-            call,
-            code: 180,
-            body: None
-        })
-    );
+    assert_ringing(&mut alice, call);
     let prack = parse(&alice.poll_transmit().unwrap().bytes);
     let seq: u32 = header(&f1, "CSeq")[0]
         .split(' ')
@@ -482,13 +478,6 @@ fn without_prack_a_reliable_ringing_is_only_reported() {
         .iter()
         .all(|v| !v.contains("100rel")));
     alice.handle_input(proxy, &reliable, Time(100));
-    assert_eq!(
-        alice.poll_event(),
-        Some(Event::Progress {
-            call,
-            code: 180,
-            body: None
-        })
-    );
+    assert_ringing(&mut alice, call);
     assert!(alice.poll_transmit().is_none());
 }
