@@ -50,3 +50,73 @@ fn a_node_whose_predecessor_died_copies_what_it_holds_from_behind_down_its_chain
     }
     assert!(pushed, "the copy was not passed down the successor chain");
 }
+
+#[test]
+fn a_predecessor_that_died_without_its_link_dropping_is_found_within_three_seconds() {
+    // The predecessor dies silently: its link stays up (a data channel
+    // notices only after seconds), it just stops stabilizing. Its successor
+    // inherits its range and holds copies of what it owned; under churn
+    // the holders after it may be dying too, so it must notice soon (not
+    // after the four-period silence timeout or the link's drop) and pass
+    // the copies down its chain.
+    let mut idents: Vec<Identity> = (11..=14u8).map(|b| Identity::from_seed([b; 32])).collect();
+    idents.sort_by_key(|i| i.node_id());
+    let ids: Vec<NodeId> = idents.iter().map(Identity::node_id).collect();
+    let (pred, s1, s2) = (ids[0], ids[2], ids[3]);
+    let me = idents.swap_remove(1);
+    let my_id = me.node_id();
+    let mut node = Node::new(me, Config::default(), 7, START);
+    node.install_tables(Some(pred), &[s1, s2], &[], START);
+    for peer in [pred, s1, s2] {
+        node.handle_link(peer, LinkChange::Up, START);
+    }
+    // A record the predecessor owned, of which this node holds a copy.
+    let key = s2.add_pow2(0);
+    let writer = Identity::from_seed([9; 32]);
+    let expires = Time(START.0 + 3_600_000_000);
+    let record = Record::sign(&writer, key, Kind::Single, 1, expires, Some(b"v".to_vec()));
+    let copy = Message::Replicate {
+        records: vec![record],
+        copies_left: 0,
+    };
+    node.handle_message(pred, copy, START);
+    while node.poll_output().is_some() {}
+    // From here on the predecessor says nothing; the successor answers
+    // every stabilization, so only the predecessor can be found dead.
+    let mut pushed_at = None;
+    let limit = START + Duration::from_secs(10);
+    while pushed_at.is_none() {
+        let Some(t) = node.poll_timeout().filter(|t| *t <= limit) else {
+            break;
+        };
+        node.handle_timeout(t);
+        let mut answers = Vec::new();
+        while let Some(out) = node.poll_transmit() {
+            match out.msg {
+                Message::Stabilize { seq } if out.to == s1 => {
+                    answers.push(Message::StabilizeReply {
+                        seq,
+                        predecessor: Some(my_id),
+                        successors: vec![s2],
+                    })
+                }
+                Message::Replicate { records, .. } if out.to == s1 => {
+                    if records.iter().any(|r| r.key == key) {
+                        pushed_at = Some(t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for m in answers {
+            node.handle_message(s1, m, t);
+        }
+    }
+    let pushed_at = pushed_at.expect("the copy was never passed down the chain");
+    let took = pushed_at.saturating_since(START);
+    assert!(
+        took <= Duration::from_secs(3),
+        "the dead predecessor was noticed only after {took:?}"
+    );
+    assert_eq!(node.status().predecessor, None);
+}

@@ -1,16 +1,75 @@
 //! The global view the simulator has and the nodes do not: which nodes are
 //! live and who truly owns a key.
 
+use chordphone_overlay::Time;
 use chordphone_overlay::{Id, NodeId};
-use std::collections::BTreeSet;
+use core::time::Duration;
+use std::collections::{BTreeSet, VecDeque};
 
 /// The sorted set of live, joined node ids.
 #[derive(Debug, Default, Clone)]
 pub struct Truth {
     pub live: BTreeSet<NodeId>,
+    /// The recent changes of `live`, oldest first: when a node joined
+    /// (true) or died (false). They let a lookup be judged against the
+    /// owner its key had at an earlier moment.
+    pub(crate) changes: VecDeque<(Time, NodeId, bool)>,
 }
 
+/// How far back the owner of a key can be asked for: longer than any
+/// lookup may take.
+const HISTORY: Duration = Duration::from_secs(60);
+
 impl Truth {
+    /// A node joined at `at`.
+    pub fn insert(&mut self, id: NodeId, at: Time) {
+        if self.live.insert(id) {
+            self.log(at, id, true);
+        }
+    }
+
+    /// A node died at `at`.
+    pub fn remove(&mut self, id: &NodeId, at: Time) {
+        if self.live.remove(id) {
+            self.log(at, *id, false);
+        }
+    }
+
+    fn log(&mut self, at: Time, id: NodeId, joined: bool) {
+        while self
+            .changes
+            .front()
+            .is_some_and(|(t, _, _)| at.saturating_since(*t) > HISTORY)
+        {
+            self.changes.pop_front();
+        }
+        self.changes.push_back((at, id, joined));
+    }
+
+    /// The owner `key` had at `at` (a moment within the last minute): the
+    /// live set with the changes since undone.
+    pub fn owner_at(&self, key: &Id, at: Time) -> Option<NodeId> {
+        let later = self.changes.iter().filter(|(t, _, _)| *t > at);
+        let joined_since: BTreeSet<NodeId> = later
+            .clone()
+            .filter(|(_, _, j)| *j)
+            .map(|(_, n, _)| *n)
+            .collect();
+        let live_now = self
+            .live
+            .range(*key..)
+            .chain(self.live.range(..*key))
+            .find(|n| !joined_since.contains(n));
+        let died_since = later
+            .filter(|(_, n, j)| !*j && !joined_since.contains(n))
+            .map(|(_, n, _)| n);
+        live_now
+            .into_iter()
+            .chain(died_since)
+            .min_by_key(|n| key.distance_key(n))
+            .copied()
+    }
+
     /// The first live node at or after `key`, wrapping around.
     pub fn owner(&self, key: &Id) -> Option<NodeId> {
         self.live
