@@ -838,6 +838,18 @@ impl Driver {
                                         answered_at.0 / 1000 % 10_000_000,
                                         truth.and_then(|t| self.truth.predecessor(&t))
                                     );
+                                    let who = named.and_then(|n| self.net.index_of(&n));
+                                    if let Some(n) =
+                                        who.and_then(|w| self.net.node(w).node.as_ref())
+                                    {
+                                        let st = n.status();
+                                        eprintln!(
+                                            "  answerer {:?} (node {:?}, origin {}): pred {:?} succ {:?} stats {:?}",
+                                            st.id, who, r.node, st.predecessor,
+                                            &st.successors[..st.successors.len().min(3)],
+                                            n.stats()
+                                        );
+                                    }
                                 }
                             }
                             Err(e) => {
