@@ -131,3 +131,32 @@ impl Truth {
         max as f64 / mean
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(top: u64) -> NodeId {
+        Id::from_u64_top(top)
+    }
+
+    #[test]
+    fn the_owner_at_an_earlier_moment_undoes_later_joins_and_deaths() {
+        let t = |s: u64| Time(1_000_000_000 + s * 1_000_000);
+        let mut truth = Truth::default();
+        for n in [10, 20, 30] {
+            truth.insert(id(n), t(0));
+        }
+        let key = id(15);
+        truth.insert(id(17), t(5));
+        truth.remove(&id(20), t(6));
+        truth.remove(&id(17), t(8));
+        assert_eq!(truth.owner(&key), Some(id(30)));
+        assert_eq!(truth.owner_at(&key, t(9)), Some(id(30)));
+        assert_eq!(truth.owner_at(&key, t(7)), Some(id(17)));
+        assert_eq!(truth.owner_at(&key, t(5)), Some(id(17)));
+        assert_eq!(truth.owner_at(&key, t(4)), Some(id(20)));
+        // Wrapping round zero: a key past the last node belongs to the first.
+        assert_eq!(truth.owner_at(&id(40), t(4)), Some(id(10)));
+    }
+}
