@@ -63,6 +63,24 @@ fn a_node_whose_predecessor_died_copies_what_it_holds_from_behind_down_its_chain
 }
 
 #[test]
+fn a_node_whose_successor_died_passes_the_copies_it_holds_for_its_predecessor_to_the_next() {
+    // The owner of the record is our predecessor; the copies are on it, on
+    // us and on our successor. The successor dies: the next node must get
+    // a copy from us at once, not a stabilization later from the owner
+    // (which may be dying too).
+    let now = START + Duration::from_millis(10);
+    let (mut node, _, s1, s2, key) = node_with_a_copy_from_behind(21, now);
+    node.handle_link(s1, LinkChange::Down, now);
+    let mut passed = false;
+    while let Some(t) = node.poll_transmit() {
+        if let Message::Replicate { records, .. } = &t.msg {
+            passed |= t.to == s2 && records.iter().any(|r| r.key == key);
+        }
+    }
+    assert!(passed, "the copy was not passed to the new successor");
+}
+
+#[test]
 fn a_predecessor_that_died_without_its_link_dropping_is_found_within_three_seconds() {
     // The predecessor dies silently: its link stays up (a data channel
     // notices only after seconds), it just stops stabilizing. Its successor
