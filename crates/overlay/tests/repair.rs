@@ -109,10 +109,10 @@ fn a_predecessor_that_died_without_its_link_dropping_is_found_within_three_secon
                         successors: vec![s2],
                     })
                 }
-                Message::Replicate { records, .. } if out.to == s1 => {
-                    if records.iter().any(|r| r.key == key) {
-                        pushed_at = Some(t);
-                    }
+                Message::Replicate { records, .. }
+                    if out.to == s1 && records.iter().any(|r| r.key == key) =>
+                {
+                    pushed_at = Some(t);
                 }
                 _ => {}
             }
