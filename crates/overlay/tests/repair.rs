@@ -46,6 +46,17 @@ fn node_with_a_copy_from_behind(seed: u8, now: Time) -> (Node, NodeId, NodeId, N
     (node, pred, s1, s2, key)
 }
 
+/// Drains what the node sends; true if a copy of `key` went to `to`.
+fn copy_sent(node: &mut Node, to: NodeId, key: Id) -> bool {
+    let mut sent = false;
+    while let Some(t) = node.poll_transmit() {
+        if let Message::Replicate { records, .. } = &t.msg {
+            sent |= t.to == to && records.iter().any(|r| r.key == key);
+        }
+    }
+    sent
+}
+
 #[test]
 fn a_node_whose_predecessor_died_copies_what_it_holds_from_behind_down_its_chain() {
     let now = START + Duration::from_millis(10);
@@ -53,13 +64,10 @@ fn a_node_whose_predecessor_died_copies_what_it_holds_from_behind_down_its_chain
     // The predecessor dies: the range of this node now reaches back to
     // whoever is alive before it, and the record may be its own.
     node.handle_link(pred, LinkChange::Down, now);
-    let mut pushed = false;
-    while let Some(t) = node.poll_transmit() {
-        if let Message::Replicate { records, .. } = &t.msg {
-            pushed |= t.to == s1 && records.iter().any(|r| r.key == key);
-        }
-    }
-    assert!(pushed, "the copy was not passed down the successor chain");
+    assert!(
+        copy_sent(&mut node, s1, key),
+        "the copy was not passed down the successor chain"
+    );
 }
 
 #[test]
@@ -71,13 +79,10 @@ fn a_node_whose_successor_died_passes_the_copies_it_holds_for_its_predecessor_to
     let now = START + Duration::from_millis(10);
     let (mut node, _, s1, s2, key) = node_with_a_copy_from_behind(21, now);
     node.handle_link(s1, LinkChange::Down, now);
-    let mut passed = false;
-    while let Some(t) = node.poll_transmit() {
-        if let Message::Replicate { records, .. } = &t.msg {
-            passed |= t.to == s2 && records.iter().any(|r| r.key == key);
-        }
-    }
-    assert!(passed, "the copy was not passed to the new successor");
+    assert!(
+        copy_sent(&mut node, s2, key),
+        "the copy was not passed to the new successor"
+    );
 }
 
 #[test]
