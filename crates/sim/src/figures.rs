@@ -12,12 +12,17 @@ pub struct Outcome {
     pub seed: u64,
     pub lookups: usize,
     pub lookups_failed: usize,
+    /// Lookups that named a node which was not the key's owner at the
+    /// moment it answered (the request did not reach the owner).
     pub lookups_wrong_owner: usize,
     pub lookups_error: usize,
-    /// Of the wrong owners: lookups that named the owner their key had when
-    /// they started (a node joined in front of it, or it died, while the
-    /// answer travelled back). Counted wrong; shown apart to tell a change
-    /// of the ring during the lookup from a routing error.
+    /// Lookups that named a node which was not the key's owner when the
+    /// answer arrived back at the node that asked: the wrong owners above
+    /// and those whose owner changed while the answer travelled back.
+    pub lookups_wrong_on_arrival: usize,
+    /// Of those wrong on arrival: lookups that named the owner their key
+    /// had when they started (a node joined in front of it, or it died,
+    /// while the answer travelled back).
     pub lookups_owner_moved: usize,
     pub lookups_owner_survived: usize,
     pub lookups_failed_owner_survived: usize,
@@ -67,8 +72,10 @@ pub(crate) struct Tally {
     pub failed_wrong: usize,
     /// Measured lookups that ended with an error.
     pub failed_error: usize,
-    /// Measured lookups that named the owner when they started, alive, after
-    /// a newcomer took the key while the answer travelled (counted right).
+    /// Measured lookups that named a node other than the owner when the
+    /// answer arrived.
+    pub wrong_on_arrival: usize,
+    /// Of those, the ones that named the owner when they started.
     pub owner_moved: usize,
     /// Measured lookups whose owner survived the failure.
     pub owner_survived: usize,
@@ -124,6 +131,7 @@ pub(crate) fn outcome(p: &Params, t: &Tally, m: Measured) -> Outcome {
         lookups_failed: t.failed_wrong + t.failed_error,
         lookups_wrong_owner: t.failed_wrong,
         lookups_error: t.failed_error,
+        lookups_wrong_on_arrival: t.wrong_on_arrival,
         lookups_owner_moved: t.owner_moved,
         lookups_owner_survived: t.owner_survived,
         lookups_failed_owner_survived: t.failed_survived,

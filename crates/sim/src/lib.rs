@@ -18,6 +18,21 @@
 //! which shard or thread ran first: the outcome is the same on any number
 //! of threads.
 //!
+//! A lookup is judged by whether it reached the key's owner: the node it
+//! names must have owned the key at the moment that node answered (the
+//! simulator notes when each owner answers, and keeps the last minute of
+//! joins and deaths to tell who owned a key at any moment). Under churn
+//! the owner may change again while the answer travels back, hop by hop,
+//! to the node that asked; no node could know of that change, so it does
+//! not make the lookup wrong, but it is reported beside the rest:
+//! `lookups_wrong_on_arrival` judges the answer against the owner when it
+//! arrives, and `lookups_owner_moved` counts those of them that named the
+//! owner the key had when the lookup started. A rough expectation for the
+//! second figure: the owner of a key changes at twice the churn rate per
+//! node (a join in front of it or its death), so with sessions of mean T
+//! seconds and answers that take t seconds to come back about 2·t/T of
+//! all lookups arrive after their owner changed.
+//!
 //! ```no_run
 //! use chordphone_sim::{run, Params};
 //! let out = run(&Params { nodes: 1000, lookups: 10_000, threads: 2, ..Params::default() });
@@ -25,6 +40,7 @@
 //! ```
 
 mod figures;
+mod follow;
 mod net;
 mod queue;
 mod scenario;

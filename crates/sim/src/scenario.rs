@@ -3,6 +3,7 @@
 //! reports are computed in `figures`.
 
 use crate::figures::{self, Measured, Outcome, Tally};
+use crate::follow::Follow;
 use crate::net::Net;
 use crate::shard::Said;
 use crate::truth::Truth;
@@ -97,6 +98,12 @@ struct Driver {
     live: Vec<u32>,
     live_pos: Vec<Option<usize>>,
     join_retry: Vec<u32>,
+    /// Measured lookups in flight, by origin and key: which nodes answered
+    /// them as owners, and when (`Said::Answered`).
+    answers: BTreeMap<(u32, Id), Vec<(NodeId, Time)>>,
+    /// Records whose copies are traced (debug output only).
+    follow: Follow,
+    follow_next: Time,
 }
 
 /// Runs a scenario and reports what happened.
@@ -252,6 +259,9 @@ impl Driver {
             live: Vec::new(),
             live_pos: Vec::new(),
             join_retry: Vec::new(),
+            answers: BTreeMap::new(),
+            follow: Follow::default(),
+            follow_next: start,
             p,
         }
     }
@@ -272,14 +282,14 @@ impl Driver {
         &self.truth
     }
 
-    fn mark_joined(&mut self, i: u32) {
+    fn mark_joined(&mut self, i: u32, at: Time) {
         if self.live_pos.len() <= i as usize {
             self.live_pos.resize(i as usize + 1, None);
         }
         if self.live_pos[i as usize].is_none() && self.net.alive(i) {
             self.live_pos[i as usize] = Some(self.live.len());
             self.live.push(i);
-            self.truth.live.insert(self.net.node(i).id);
+            self.truth.insert(self.net.node(i).id, at);
         }
     }
 
@@ -290,7 +300,8 @@ impl Driver {
             if let Some(&moved) = self.live.get(pos) {
                 self.live_pos[moved as usize] = Some(pos);
             }
-            self.truth.live.remove(&self.net.node(i).id);
+            let now = self.net.now;
+            self.truth.remove(&self.net.node(i).id, now);
         }
     }
 
@@ -322,6 +333,7 @@ impl Driver {
         if self.p.static_tables {
             let truth = Truth {
                 live: self.net.nodes().map(|(_, s)| s.id).collect(),
+                ..Truth::default()
             };
             for &i in &idx {
                 let id = self.net.node(i).id;
@@ -337,7 +349,8 @@ impl Driver {
                     node.install_tables(pred, &succ, &fingers, now)
                 });
                 self.net.set_joined(i);
-                self.mark_joined(i);
+                let now = self.net.now;
+                self.mark_joined(i, now);
             }
             // Each node keeps the link it came in on, as a node that joined
             // keeps the link to its bootstrap: one to a random member.
@@ -392,6 +405,10 @@ impl Driver {
                 if self.net.alive(i) {
                     self.join_new(i);
                 }
+            }
+            if self.follow.is_on() && self.net.now >= self.follow_next {
+                self.follow.check(&self.net, &self.truth);
+                self.follow_next = self.net.now + Duration::from_millis(100);
             }
         }
     }
@@ -515,6 +532,7 @@ impl Driver {
             return;
         }
         self.wait_outstanding(Duration::from_secs(60));
+        self.follow = Follow::from_env(&self.record_keys);
         // Let replication finish.
         let at = self.net.now + Duration::from_secs(10);
         self.run_until(at);
@@ -708,6 +726,17 @@ impl Driver {
                 Said::LookupStarted { slot, qid } => {
                     if let Some(q) = starts.get(slot as usize) {
                         self.outstanding.insert((r.node, qid), *q);
+                        if let Query::Lookup { key, .. } = q {
+                            self.answers.insert((r.node, *key), Vec::new());
+                        }
+                    }
+                    continue;
+                }
+                Said::Answered { origin, key } => {
+                    let by = self.net.node(r.node).id;
+                    let from = self.net.index_of(&origin);
+                    if let Some(seen) = from.and_then(|o| self.answers.get_mut(&(o, key))) {
+                        seen.push((by, r.at));
                     }
                     continue;
                 }
@@ -731,7 +760,7 @@ impl Driver {
             } = event
             else {
                 if let Event::Joined = event {
-                    self.mark_joined(r.node);
+                    self.mark_joined(r.node, r.at);
                 }
                 continue;
             };
@@ -748,20 +777,39 @@ impl Driver {
                     owner_at_issue,
                 } => {
                     let truth = self.truth().owner(&key);
-                    // Right only if it names the key's owner when the answer
-                    // arrives: a lookup must reach the new owner, whatever
-                    // became of the old one. Those that named the owner the
-                    // key had when they started (a node joined in front of
-                    // it, or it died, while the answer travelled back) are
-                    // wrong all the same, and counted apart as well.
                     let named = match outcome {
                         Ok(Answer::Owner(o)) => Some(o),
                         _ => None,
                     };
-                    let right = named.is_some() && named == truth;
-                    let moved = named.is_some() && named != truth && named == owner_at_issue;
+                    // Right if the request reached the key's owner: the node
+                    // it names owned the key at the moment it answered. A
+                    // lookup must reach the new owner, whatever became of the
+                    // old one; what happens to the ring while the answer
+                    // travels back no node could have known.
+                    let answered_at = self
+                        .answers
+                        .remove(&(r.node, key))
+                        .and_then(|seen| {
+                            seen.iter()
+                                .rev()
+                                .find(|(by, _)| Some(*by) == named)
+                                .map(|(_, at)| *at)
+                        })
+                        .unwrap_or(r.at);
+                    let owner_then = self.truth.owner_at(&key, answered_at);
+                    let right = named.is_some() && named == owner_then;
+                    // Judged as before as well, against the owner when the
+                    // answer arrives: those that named the owner the key had
+                    // when they started (a node joined in front of it, or it
+                    // died, while the answer travelled back) are counted
+                    // apart too.
+                    let right_on_arrival = named.is_some() && named == truth;
+                    let moved = named.is_some() && !right_on_arrival && named == owner_at_issue;
                     if counted && moved {
                         self.tally.owner_moved += 1;
+                    }
+                    if counted && named.is_some() && !right_on_arrival {
+                        self.tally.wrong_on_arrival += 1;
                     }
                     if !counted {
                         self.tally.final_checked += 1;
@@ -785,10 +833,23 @@ impl Driver {
                                 self.tally.failed_wrong += 1;
                                 if std::env::var_os("CHORD_SIM_DEBUG").is_some() {
                                     eprintln!(
-                                        "wrong owner at {:?}: key {key:?} answered {a:?} truth {truth:?} at issue {owner_at_issue:?} pred-of-truth {:?}",
+                                        "wrong owner at {:?}: key {key:?} answered {a:?} at {:?} owner then {owner_then:?}, truth {truth:?} at issue {owner_at_issue:?} pred-of-truth {:?}",
                                         self.net.now.0 / 1000 % 10_000_000,
+                                        answered_at.0 / 1000 % 10_000_000,
                                         truth.and_then(|t| self.truth.predecessor(&t))
                                     );
+                                    let who = named.and_then(|n| self.net.index_of(&n));
+                                    if let Some(n) =
+                                        who.and_then(|w| self.net.node(w).node.as_ref())
+                                    {
+                                        let st = n.status();
+                                        eprintln!(
+                                            "  answerer {:?} (node {:?}, origin {}): pred {:?} succ {:?} stats {:?}",
+                                            st.id, who, r.node, st.predecessor,
+                                            &st.successors[..st.successors.len().min(3)],
+                                            n.stats()
+                                        );
+                                    }
                                 }
                             }
                             Err(e) => {

@@ -12,7 +12,9 @@
 //! with any number of shards.
 
 use crate::queue::{Entry, Queue};
-use chordphone_overlay::{Event, Id, LinkChange, Message, Node, NodeId, QueryId, Time};
+use chordphone_overlay::{
+    Event, Id, LinkChange, Message, Mode, Node, NodeId, QueryId, QueryNo, Reply, Request, Time,
+};
 use core::time::Duration;
 use std::collections::BTreeMap;
 
@@ -196,6 +198,12 @@ pub enum Said {
         slot: u32,
         qid: QueryId,
     },
+    /// This node answered, as the owner of `key`, a lookup that `origin`
+    /// started: the moment the request reached the node it names.
+    Answered {
+        origin: NodeId,
+        key: Id,
+    },
 }
 
 /// A report with its place in the canonical order.
@@ -293,6 +301,10 @@ pub struct Shard {
     pub by_kind: [u64; 6],
     /// How long until the peers of a dead node see their links drop.
     link_detect: Duration,
+    /// The lookup being delivered, while its receiver runs: who sent it,
+    /// under which number, who started it and for which key. An owner's
+    /// answer to it is reported (`Said::Answered`).
+    delivering: Option<(NodeId, QueryNo, NodeId, Id)>,
 }
 
 impl Shard {
@@ -308,6 +320,7 @@ impl Shard {
             events_processed: 0,
             by_kind: [0; 6],
             link_detect,
+            delivering: None,
         }
     }
 
@@ -376,7 +389,16 @@ impl Shard {
                 }
                 sn.trace = fnv(sn.trace, u64::from(from));
                 let from_id = sh.ids[from as usize];
+                self.delivering = match &*msg {
+                    Message::Route(r)
+                        if r.mode == Mode::ToKey && matches!(r.request, Request::Lookup) =>
+                    {
+                        Some((from_id, r.no, r.origin, r.target))
+                    }
+                    _ => None,
+                };
                 self.with_node(sh, to, |n, now| n.handle_message(from_id, *msg, now));
+                self.delivering = None;
             }
             Ev::LinkUp {
                 node,
@@ -481,6 +503,13 @@ impl Shard {
                     // The core thinks a link is up that the network already
                     // closed: the message is lost, the LinkDown is on its way.
                     continue;
+                }
+                if let Some((up, no, origin, key)) = self.delivering {
+                    let answered = matches!(&t.msg, Message::RouteReply { no: n, reply: Reply::Owner { owner }, .. }
+                        if *n == no && t.to == up && *owner == sh.ids[i as usize]);
+                    if answered {
+                        self.report(sh, i, Said::Answered { origin, key });
+                    }
                 }
                 let mut delay = sh.latency(i, to);
                 if sh.loss > 0.0 {

@@ -40,11 +40,16 @@ impl Node {
                 successors,
             } if owner != self.ring.me => {
                 let me = self.ring.me;
+                let alone = successors.is_empty();
                 let list = core::iter::once(owner).chain(successors);
                 self.ring.set_successors(list, &|_| false);
-                // The owner's predecessor becomes ours; in a ring of one the
-                // owner itself is.
-                self.ring.pred = predecessor.filter(|p| *p != me).or(Some(owner));
+                // The owner's predecessor becomes ours; in a ring of one (it
+                // has no successor) the owner itself is. An owner that lost
+                // its predecessor (it died, or went silent) does not make
+                // itself ours: our range would then reach round the whole
+                // ring to it, and we would answer for keys of every other
+                // node until our true predecessor stabilizes with us.
+                self.ring.pred = predecessor.filter(|p| *p != me).or(alone.then_some(owner));
                 for n in self.ring.succ.clone() {
                     self.ring.learn(n);
                 }

@@ -186,6 +186,11 @@ impl Links {
         l.srtt = Some((narrow(srtt), narrow(var)));
     }
 
+    /// True once a round trip to `peer` was measured.
+    pub fn has_rtt(&self, peer: &NodeId) -> bool {
+        self.map.get(peer).is_some_and(|l| l.srtt.is_some())
+    }
+
     /// The acknowledgement timeout for a peer.
     pub fn rto(&self, peer: &NodeId, initial: Duration, min: Duration, max: Duration) -> Duration {
         match self.map.get(peer).and_then(|l| l.srtt) {

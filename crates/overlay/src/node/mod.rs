@@ -15,6 +15,7 @@ mod hold;
 mod join;
 mod leave;
 mod links;
+mod pred_check;
 mod reach;
 mod replicate;
 pub(crate) mod ring;
@@ -220,6 +221,8 @@ struct Cold {
     out_of_reach: VecMap<NodeId, reach::OutOfReach>,
 
     pred_heard: Time,
+    /// A probe of a predecessor that missed a round, waiting for its answer.
+    pred_probe: Option<pred_check::PredProbe>,
     stab_seq: u32,
     finger_cursor: usize,
     finger_inflight: bool,
@@ -289,6 +292,7 @@ impl Node {
                 holds: VecMap::new(),
                 out_of_reach: VecMap::new(),
                 pred_heard: now,
+                pred_probe: None,
                 stab_seq: 0,
                 finger_cursor: 0,
                 finger_inflight: false,
@@ -570,7 +574,9 @@ impl Node {
             Message::Notify => self.on_notify(from, now),
             Message::Probe { seq } => self.on_probe(from, seq, now),
             Message::ProbeReply { seq, predecessor } => {
-                self.on_probe_reply(from, seq, predecessor, now)
+                if !self.on_pred_probe_reply(from, seq, now) {
+                    self.on_probe_reply(from, seq, predecessor, now)
+                }
             }
             Message::Neighbours {
                 predecessor,
@@ -830,6 +836,7 @@ impl Node {
             self.probe_wait = None;
             self.cold.finger_inflight = false;
         }
+        self.forget_pred_probe(peer);
     }
 
     fn jitter(&mut self, base: Duration) -> Duration {

@@ -84,6 +84,32 @@ impl Node {
             let owned = self.owned_records();
             self.push_chain(owned, now);
         }
+        if targets.first() != old_targets.first() {
+            self.pass_on_held_copies(pred, targets.first().copied(), now);
+        }
+    }
+
+    /// Our first successor changed: the copies we hold for the nodes before
+    /// us (records behind our predecessor) go to the new one as well. The
+    /// owner would send them once it learns of the change from us, a
+    /// stabilization later; under churn that round is when the last holders
+    /// die (the simulator lost records whose owner died within a second of
+    /// learning that the successor after next had died).
+    fn pass_on_held_copies(&mut self, pred: Option<NodeId>, succ: Option<NodeId>, now: Time) {
+        let (Some(p), Some(s)) = (pred, succ) else {
+            // Without a predecessor everything held went down the chain above.
+            return;
+        };
+        if self.cold.config.replicas < 3 {
+            return;
+        }
+        let behind = self.cold.store.in_range(&self.ring.me, &p);
+        if !behind.is_empty() {
+            // Our predecessor's records want copies on us and the
+            // replicas - 2 nodes after us.
+            let rest = self.chain_rest().saturating_sub(1);
+            self.push_records(s, behind, rest, now);
+        }
     }
 
     /// Anti-entropy: push everything we own to every replica, drop expired.

@@ -649,6 +649,7 @@ impl Node {
         }
         self.check_stabilize_wait(now);
         self.check_probe_wait(now);
+        self.check_pred_probe(now);
     }
 
     /// The earliest deadline of pending requests, links being opened and
@@ -668,6 +669,9 @@ impl Node {
             w = Some(w.map_or(t, |x| x.min(t)));
         }
         if let Some(t) = self.probe_wait.map(|p| p.deadline) {
+            w = Some(w.map_or(t, |x| x.min(t)));
+        }
+        if let Some(t) = self.cold.pred_probe.map(|p| p.deadline()) {
             w = Some(w.map_or(t, |x| x.min(t)));
         }
         w

@@ -11,9 +11,11 @@ use crate::wire::{Message, Mode, Reply, Request};
 use rand_core::RngCore;
 
 impl Node {
-    /// notifies it of us), and drop a predecessor that went silent.
+    /// One round: check on the predecessor, ask the successor for its view
+    /// (which notifies it of us), and drop a predecessor that went silent.
     pub(super) fn stabilize(&mut self, now: Time) {
         self.check_stabilize_wait(now);
+        self.check_predecessor(now);
         let silent = self.cold.config.stabilize_interval * 4;
         if let Some(p) = self
             .ring
@@ -123,6 +125,7 @@ impl Node {
                 self.ring.learn(from);
                 self.ring_dirty = true;
                 self.hand_over_to_predecessor(old, from, now);
+                self.measure_predecessor(from, now);
             }
             self.cold.pred_heard = now;
         }
