@@ -5,8 +5,10 @@
 //! takes when `/metrics` is asked for.
 
 use chordphone_link::CloseCode;
+use chordphone_relay::{Refusal, Stats as RelayStats};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// Why a message was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +97,16 @@ pub struct Metrics {
     /// Attach requests answered for other nodes.
     pub attaches_answered: AtomicU64,
     link_requests: [AtomicU64; LinkRequest::ALL.len()],
+    /// The embedded relay's counters, as its task last copied them.
+    relay: Mutex<Option<RelayStats>>,
+    /// Relay packets dropped because a queue or socket buffer was full.
+    relay_dropped: AtomicU64,
+    /// `/ice` answers with credentials.
+    pub ice_issued: AtomicU64,
+    /// `/ice` requests refused (rate or a malformed peer id).
+    pub ice_refused: AtomicU64,
+    /// Dials refused by policy (a private target, an unsupported URL).
+    pub dials_refused: AtomicU64,
 }
 
 /// What the node task reports for the gauges.
@@ -129,6 +141,18 @@ impl Metrics {
     pub fn closed(&self, code: CloseCode) {
         if let Some(c) = CloseCode::ALL.iter().position(|d| *d == code) {
             self.closed[c].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a relay packet dropped for want of room.
+    pub fn relay_dropped(&self) {
+        self.relay_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Copies the embedded relay's counters.
+    pub fn set_relay(&self, stats: &RelayStats) {
+        if let Ok(mut r) = self.relay.lock() {
+            *r = Some(stats.clone());
         }
     }
 
@@ -274,7 +298,63 @@ impl Metrics {
             "Identity handshakes that failed or timed out.",
             self.handshakes_failed.load(Relaxed),
         );
+        counter(
+            &mut out,
+            "chordphone_ice_issued_total",
+            "ICE settings with TURN credentials handed out at /ice.",
+            self.ice_issued.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "chordphone_ice_refused_total",
+            "/ice requests refused (over the rate, or a malformed peer id).",
+            self.ice_refused.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "chordphone_dials_refused_total",
+            "WebSocket dials refused by policy (private targets, unsupported URLs).",
+            self.dials_refused.load(Relaxed),
+        );
+        self.render_relay(&mut out);
         out
+    }
+
+    /// The embedded relay's metrics (zero when it does not run).
+    fn render_relay(&self, out: &mut String) {
+        let relay = self.relay.lock().ok().and_then(|r| r.clone()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_relay_allocations TURN allocations open on the embedded relay.\n# TYPE chordphone_relay_allocations gauge\nchordphone_relay_allocations {}",
+            relay.allocations
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_relay_allocated_total TURN allocations granted.\n# TYPE chordphone_relay_allocated_total counter\nchordphone_relay_allocated_total {}",
+            relay.allocated
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_relay_bytes_total Payload bytes relayed, both directions.\n# TYPE chordphone_relay_bytes_total counter\nchordphone_relay_bytes_total {}",
+            relay.relayed_bytes
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_relay_refused_total TURN requests and packets refused, by reason.\n# TYPE chordphone_relay_refused_total counter"
+        );
+        for why in Refusal::ALL {
+            let _ = writeln!(
+                out,
+                "chordphone_relay_refused_total{{reason=\"{}\"}} {}",
+                why.label(),
+                relay.refusals(why)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "chordphone_relay_refused_total{{reason=\"queue_full\"}} {}",
+            self.relay_dropped.load(Relaxed)
+        );
     }
 }
 

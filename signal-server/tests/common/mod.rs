@@ -10,6 +10,7 @@
 
 pub mod peer;
 pub mod raw;
+pub mod turn;
 
 use core::time::Duration;
 use signal_server::Config;
