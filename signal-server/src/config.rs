@@ -197,16 +197,22 @@ impl Config {
             return Err(ConfigError::Invalid("queue must be at least 1"));
         }
         if self.turn_lifetime < 60 {
-            return Err(ConfigError::Invalid("turn_lifetime must be at least 60 seconds"));
+            return Err(ConfigError::Invalid(
+                "turn_lifetime must be at least 60 seconds",
+            ));
         }
         if self.ice_rate == 0 {
             return Err(ConfigError::Invalid("ice_rate must be at least 1"));
         }
         if self.header_timeout == 0 {
-            return Err(ConfigError::Invalid("header_timeout must be at least 1 second"));
+            return Err(ConfigError::Invalid(
+                "header_timeout must be at least 1 second",
+            ));
         }
         if self.max_header_bytes < 8192 {
-            return Err(ConfigError::Invalid("max_header_bytes must be at least 8192"));
+            return Err(ConfigError::Invalid(
+                "max_header_bytes must be at least 8192",
+            ));
         }
         for t in &self.turn {
             let turn_url = |u: &String| {

@@ -89,7 +89,10 @@ async fn target(shared: &Shared, url: &str) -> Result<Option<SocketAddr>, DialEr
     }
 }
 
-async fn open(shared: &Shared, url: &str) -> Result<(socket::InStream, socket::OutSink), DialError> {
+async fn open(
+    shared: &Shared,
+    url: &str,
+) -> Result<(socket::InStream, socket::OutSink), DialError> {
     let config = Some(socket::client_config());
     let connect = async {
         match target(shared, url).await? {
@@ -160,7 +163,10 @@ mod tests {
     #[test]
     fn ws_targets() {
         let t = |u: &str| ws_target(u);
-        assert_eq!(t("ws://127.0.0.1:8080/ws"), Some(("127.0.0.1".into(), 8080)));
+        assert_eq!(
+            t("ws://127.0.0.1:8080/ws"),
+            Some(("127.0.0.1".into(), 8080))
+        );
         assert_eq!(t("ws://[::1]:9/ws"), Some(("::1".into(), 9)));
         assert_eq!(t("ws://example.org/ws"), Some(("example.org".into(), 80)));
         assert_eq!(t("ws://user@10.0.0.1/ws"), None);

@@ -157,9 +157,14 @@ async fn ice_servers(
         Some(s) => s.as_bytes().to_vec(),
         None => identity::random::<32>()?.to_vec(),
     };
-    let listening =
-        turn_relay::start(&config.relay, local.ip(), secret.clone(), identity::random()?, shared)
-            .await?;
+    let listening = turn_relay::start(
+        &config.relay,
+        local.ip(),
+        secret.clone(),
+        identity::random()?,
+        shared,
+    )
+    .await?;
     let host = config.public_url.as_deref().and_then(url_host);
     let mut servers = configured;
     servers.push(ice::IceServer {

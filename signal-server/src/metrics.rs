@@ -322,7 +322,12 @@ impl Metrics {
 
     /// The embedded relay's metrics (zero when it does not run).
     fn render_relay(&self, out: &mut String) {
-        let relay = self.relay.lock().ok().and_then(|r| r.clone()).unwrap_or_default();
+        let relay = self
+            .relay
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "# HELP chordphone_relay_allocations TURN allocations open on the embedded relay.\n# TYPE chordphone_relay_allocations gauge\nchordphone_relay_allocations {}",

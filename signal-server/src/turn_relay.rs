@@ -103,8 +103,14 @@ pub async fn start(
     let (tx, rx) = mpsc::channel(INPUTS);
     let udp = Arc::new(udp);
     let stop = shared.stop.subscribe();
-    spawn_until(stop.clone(), udp_reader(Arc::clone(&udp), tx.clone(), Arc::clone(&shared)));
-    spawn_until(stop.clone(), tcp_acceptor(tcp, tx.clone(), Arc::clone(&shared)));
+    spawn_until(
+        stop.clone(),
+        udp_reader(Arc::clone(&udp), tx.clone(), Arc::clone(&shared)),
+    );
+    spawn_until(
+        stop.clone(),
+        tcp_acceptor(tcp, tx.clone(), Arc::clone(&shared)),
+    );
     let core = Core {
         relay: Relay::new(config, seed),
         udp,
@@ -135,7 +141,10 @@ async fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)> {
             return Ok((u, t));
         }
     }
-    Ok((UdpSocket::bind((ip, 0)).await?, TcpListener::bind((ip, 0)).await?))
+    Ok((
+        UdpSocket::bind((ip, 0)).await?,
+        TcpListener::bind((ip, 0)).await?,
+    ))
 }
 
 fn spawn_until<F>(mut stop: watch::Receiver<bool>, f: F) -> JoinHandle<()>
@@ -308,14 +317,18 @@ impl Core {
                     }
                 },
                 Output::ToPeer { relay, peer, data } => {
-                    let sent = self.sockets.get(&relay).map(|(s, _)| s.try_send_to(&data, peer));
+                    let sent = self
+                        .sockets
+                        .get(&relay)
+                        .map(|(s, _)| s.try_send_to(&data, peer));
                     if !matches!(sent, Some(Ok(_))) {
                         self.shared.metrics.relay_dropped();
                     }
                 }
                 Output::OpenRelay { client, ipv6 } => {
                     let result = self.open(ipv6).await;
-                    self.relay.relay_opened(client, result, clock::since_epoch());
+                    self.relay
+                        .relay_opened(client, result, clock::since_epoch());
                 }
                 Output::CloseRelay { relay } => {
                     if let Some((_, task)) = self.sockets.remove(&relay) {
@@ -335,10 +348,17 @@ impl Core {
         let socket = UdpSocket::bind((self.ip, 0))
             .await
             .map_err(|_| RelayError::Capacity)?;
-        let port = socket.local_addr().map_err(|_| RelayError::Capacity)?.port();
+        let port = socket
+            .local_addr()
+            .map_err(|_| RelayError::Capacity)?
+            .port();
         let public = SocketAddr::new(self.public_ip, port);
         let socket = Arc::new(socket);
-        let (reader, tx, shared) = (Arc::clone(&socket), self.tx.clone(), Arc::clone(&self.shared));
+        let (reader, tx, shared) = (
+            Arc::clone(&socket),
+            self.tx.clone(),
+            Arc::clone(&self.shared),
+        );
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_MESSAGE];
             while let Ok((n, from)) = reader.recv_from(&mut buf).await {

@@ -86,9 +86,15 @@ async fn forged_and_expired_credentials_are_refused_and_counted() {
     let now = unix_now();
     let forged = credential::issue(b"not the secret", "mallory", now, 600).unwrap();
     let mut c = TurnClient::new(relay).await;
-    assert_eq!(c.allocate(&forged.username, &forged.password).await, Err(401));
+    assert_eq!(
+        c.allocate(&forged.username, &forged.password).await,
+        Err(401)
+    );
     let expired = credential::issue(SECRET.as_bytes(), "late", now - 7200, 3600).unwrap();
-    assert_eq!(c.allocate(&expired.username, &expired.password).await, Err(401));
+    assert_eq!(
+        c.allocate(&expired.username, &expired.password).await,
+        Err(401)
+    );
     let label = |r: &str| format!("chordphone_relay_refused_total{{reason=\"{r}\"}}");
     assert_eq!(server.metric(&label("bad_credential")).await, 1);
     assert_eq!(server.metric(&label("expired")).await, 1);
@@ -117,9 +123,15 @@ async fn a_loopback_peer_is_refused_unless_allowed() {
     .await;
     // Refused, so never sent: nothing is waiting at the peer.
     let mut buf = [0u8; 64];
-    assert!(peer.try_recv_from(&mut buf).is_err(), "nothing reaches the loopback peer");
+    assert!(
+        peer.try_recv_from(&mut buf).is_err(),
+        "nothing reaches the loopback peer"
+    );
     // Another loopback address is refused at once.
-    assert_eq!(c.permit("127.0.0.2:9".parse().unwrap()).await, Answer::Err(403));
+    assert_eq!(
+        c.permit("127.0.0.2:9".parse().unwrap()).await,
+        Answer::Err(403)
+    );
     server.stop().await;
 
     let server = Server::start(config(true)).await;

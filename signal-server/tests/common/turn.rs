@@ -32,7 +32,11 @@ pub enum Answer {
 
 impl TurnClient {
     pub async fn new(server: SocketAddr) -> TurnClient {
-        let bind = if server.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" };
+        let bind = if server.is_ipv4() {
+            "127.0.0.1:0"
+        } else {
+            "[::1]:0"
+        };
         TurnClient {
             sock: UdpSocket::bind(bind).await.unwrap(),
             server,
@@ -98,7 +102,11 @@ impl TurnClient {
         self.auth = None;
         let first = self.ask(client::allocate).await;
         let m = Message::decode(&first).unwrap();
-        assert_eq!(m.error_code(), Some(401), "the first allocate is challenged");
+        assert_eq!(
+            m.error_code(),
+            Some(401),
+            "the first allocate is challenged"
+        );
         self.auth = Auth::from_challenge(username, password, &m);
         assert!(self.auth.is_some(), "a challenge names realm and nonce");
         let second = self.ask(client::allocate).await;
@@ -150,7 +158,12 @@ impl TurnClient {
 
 /// Sends through `a`'s relay to `b`'s relay address until `b` receives it
 /// (UDP may drop a datagram): what `b` got, from where.
-pub async fn relay_between(a: &mut TurnClient, b: &mut TurnClient, to: SocketAddr, data: &[u8]) -> SocketAddr {
+pub async fn relay_between(
+    a: &mut TurnClient,
+    b: &mut TurnClient,
+    to: SocketAddr,
+    data: &[u8],
+) -> SocketAddr {
     for _ in 0..20 {
         a.send(to, data).await;
         if let Some((from, got)) = b.recv_within(Duration::from_millis(500)).await {
