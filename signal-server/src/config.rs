@@ -77,7 +77,7 @@ pub struct RelaySettings {
     /// Run it. `None`: when no `turn` server is configured.
     pub enabled: Option<bool>,
     /// Where it listens for TURN over UDP and TCP. `None`: the HTTP
-    /// listener's IP address, port 3478 if free, else any free port.
+    /// listener's IP address, a free port (peers learn it from `/ice`).
     pub listen: Option<SocketAddr>,
     /// The IP address peers reach the relay at, when it listens on all
     /// interfaces (required then). `None`: the listening address.

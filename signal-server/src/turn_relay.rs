@@ -21,8 +21,6 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// The port TURN uses by default.
-const TURN_PORT: u16 = 3478;
 /// Inputs waiting for the relay task.
 const INPUTS: usize = 4096;
 /// Messages queued for one TCP client.
@@ -126,15 +124,10 @@ pub async fn start(
     Ok(listening)
 }
 
-/// UDP and TCP on the same port: 3478 if both are free there, else any
-/// port free for both, else any two ports.
+/// UDP and TCP on one port free for both (else any two ports). Not the
+/// standard 3478: peers learn the port from `/ice`, and a fixed default
+/// would collide with a coturn or a second server on the same machine.
 async fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)> {
-    if let (Ok(u), Ok(t)) = (
-        UdpSocket::bind((ip, TURN_PORT)).await,
-        TcpListener::bind((ip, TURN_PORT)).await,
-    ) {
-        return Ok((u, t));
-    }
     for _ in 0..8 {
         let u = UdpSocket::bind((ip, 0)).await?;
         if let Ok(t) = TcpListener::bind(u.local_addr()?).await {

@@ -11,9 +11,9 @@ use common::raw::connect_handshaken;
 use common::{random, wait_for, Server, WAIT};
 use futures_util::SinkExt;
 use signal_server::Config;
-use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 fn short_timeout() -> Config {

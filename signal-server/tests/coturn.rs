@@ -120,7 +120,7 @@ async fn ice_credentials_work_with_coturn_and_bad_ones_do_not() {
         ra
     );
 
-    let now = (common::now().0 / 1_000_000) as u64;
+    let now = common::unix_secs();
     let forged = credential::issue(b"another secret", "mallory", now, 600).unwrap();
     let mut c = TurnClient::new(addr).await;
     assert_eq!(

@@ -32,6 +32,12 @@ async fn ice(server: &Server, query: &str) -> (u16, serde_json::Value) {
 
 /// The relay's UDP address and a credential, from `/ice`.
 async fn udp_relay(server: &Server) -> (SocketAddr, String, String) {
+    relay_on(server, "udp").await
+}
+
+/// The relay's address for `transport` and a credential, from `/ice`.
+async fn relay_on(server: &Server, transport: &str) -> (SocketAddr, String, String) {
+    let suffix = format!("?transport={transport}");
     let (code, doc) = ice(server, "").await;
     assert_eq!(code, 200, "{doc}");
     let s = &doc["iceServers"][0];
@@ -40,12 +46,12 @@ async fn udp_relay(server: &Server) -> (SocketAddr, String, String) {
         .unwrap()
         .iter()
         .filter_map(|u| u.as_str())
-        .find(|u| u.ends_with("?transport=udp"))
+        .find(|u| u.ends_with(&suffix))
         .unwrap();
     let addr = url
         .strip_prefix("turn:")
         .unwrap()
-        .strip_suffix("?transport=udp")
+        .strip_suffix(&suffix)
         .unwrap()
         .parse()
         .unwrap();
@@ -54,10 +60,6 @@ async fn udp_relay(server: &Server) -> (SocketAddr, String, String) {
         s["username"].as_str().unwrap().to_owned(),
         s["credential"].as_str().unwrap().to_owned(),
     )
-}
-
-fn unix_now() -> u64 {
-    (common::now().0 / 1_000_000) as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,10 +82,31 @@ async fn two_peers_relay_through_the_embedded_relay_with_ice_credentials() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_on_tcp_relays_to_a_client_on_udp() {
+    let server = Server::start(Config::default()).await;
+    let (udp, user, pass) = relay_on(&server, "udp").await;
+    let (tcp, _, _) = relay_on(&server, "tcp").await;
+    let (mut a, mut b) = (TurnClient::tcp(tcp).await, TurnClient::new(udp).await);
+    let ra = a.allocate(&user, &pass).await.unwrap();
+    let rb = b.allocate(&user, &pass).await.unwrap();
+    assert_eq!(a.permit(rb).await, Answer::Ok(None));
+    assert_eq!(b.permit(ra).await, Answer::Ok(None));
+    assert_eq!(relay_between(&mut a, &mut b, rb, b"over tcp").await, ra);
+    assert_eq!(relay_between(&mut b, &mut a, ra, b"back to tcp").await, rb);
+    // Closing the TCP connection ends its allocation.
+    drop(a);
+    common::wait_for("the TCP allocation to end", || async {
+        (server.metric("chordphone_relay_allocations").await == 1).then_some(())
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_expired_credentials_are_refused_and_counted() {
     let server = Server::start(config(false)).await;
     let (relay, _, _) = udp_relay(&server).await;
-    let now = unix_now();
+    let now = common::unix_secs();
     let forged = credential::issue(b"not the secret", "mallory", now, 600).unwrap();
     let mut c = TurnClient::new(relay).await;
     assert_eq!(
@@ -163,7 +186,7 @@ async fn ice_names_the_peer_and_is_rate_limited() {
     let (expiry, who) = user.split_once(':').unwrap();
     assert_eq!(who, format!("127.0.0.1/{peer}"));
     let expiry: u64 = expiry.parse().unwrap();
-    assert!(expiry.abs_diff(unix_now() + 600) <= 5, "{expiry}");
+    assert!(expiry.abs_diff(common::unix_secs() + 600) <= 5, "{expiry}");
     assert_eq!(doc["ttl"], 600);
     assert_eq!(doc["renewAfter"], 300);
     assert_eq!(ice(&server, "?peer=zz").await.0, 400);

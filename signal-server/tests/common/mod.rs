@@ -31,6 +31,11 @@ pub fn now() -> chordphone_overlay::Time {
     chordphone_overlay::Time(d.as_micros() as u64)
 }
 
+/// The wall clock in Unix seconds (what TURN credentials count in).
+pub fn unix_secs() -> u64 {
+    now().0 / 1_000_000
+}
+
 /// Fresh random bytes.
 pub fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];

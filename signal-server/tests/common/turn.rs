@@ -1,19 +1,62 @@
-//! A minimal TURN client over UDP for tests: it allocates with REST
-//! credentials (answering the 401 challenge), installs permissions and
-//! channels, and sends and receives through its relay address. Built on the
-//! requests in `chordphone_relay::client`.
+//! A minimal TURN client for tests, over UDP or TCP: it allocates with
+//! REST credentials (answering the 401 challenge), installs permissions,
+//! and sends and receives through its relay address. Built on the requests
+//! in `chordphone_relay::client`.
 
 use super::WAIT;
 use chordphone_relay::client::{self, Auth};
+use chordphone_relay::framing::frame_len;
 use chordphone_relay::stun::{attr, Class, Message};
 use core::time::Duration;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+/// The client's socket.
+enum Sock {
+    Udp(UdpSocket),
+    /// The stream and the bytes read but not yet taken.
+    Tcp(TcpStream, Vec<u8>),
+}
+
+impl Sock {
+    async fn send(&mut self, bytes: &[u8], to: SocketAddr) {
+        match self {
+            Sock::Udp(s) => {
+                s.send_to(bytes, to).await.unwrap();
+            }
+            Sock::Tcp(s, _) => s.write_all(bytes).await.unwrap(),
+        }
+    }
+
+    /// The next message.
+    async fn recv(&mut self) -> Vec<u8> {
+        match self {
+            Sock::Udp(s) => {
+                let mut buf = vec![0u8; 70_000];
+                let (n, _) = s.recv_from(&mut buf).await.unwrap();
+                buf.truncate(n);
+                buf
+            }
+            Sock::Tcp(s, pending) => loop {
+                if let Ok(Some(len)) = frame_len(pending) {
+                    if pending.len() >= len {
+                        return pending.drain(..len).collect();
+                    }
+                }
+                let mut chunk = [0u8; 4096];
+                let n = s.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the relay closed the TCP connection");
+                pending.extend_from_slice(&chunk[..n]);
+            },
+        }
+    }
+}
 
 /// One client with (after `allocate`) one allocation.
 pub struct TurnClient {
-    sock: UdpSocket,
+    sock: Sock,
     server: SocketAddr,
     auth: Option<Auth>,
     next: u32,
@@ -31,14 +74,25 @@ pub enum Answer {
 }
 
 impl TurnClient {
+    /// A client on UDP.
     pub async fn new(server: SocketAddr) -> TurnClient {
         let bind = if server.is_ipv4() {
             "127.0.0.1:0"
         } else {
             "[::1]:0"
         };
+        TurnClient::with(Sock::Udp(UdpSocket::bind(bind).await.unwrap()), server)
+    }
+
+    /// A client on TCP.
+    pub async fn tcp(server: SocketAddr) -> TurnClient {
+        let stream = TcpStream::connect(server).await.unwrap();
+        TurnClient::with(Sock::Tcp(stream, Vec::new()), server)
+    }
+
+    fn with(sock: Sock, server: SocketAddr) -> TurnClient {
         TurnClient {
-            sock: UdpSocket::bind(bind).await.unwrap(),
+            sock,
             server,
             auth: None,
             next: 0,
@@ -59,20 +113,22 @@ impl TurnClient {
         let tid = self.tid();
         let bytes = make(tid, self.auth.as_ref());
         let deadline = tokio::time::Instant::now() + WAIT;
-        let mut buf = vec![0u8; 70_000];
+        // TCP delivers; UDP needs retransmissions.
+        let retransmit = match self.sock {
+            Sock::Udp(_) => Duration::from_millis(500),
+            Sock::Tcp(..) => WAIT,
+        };
         while tokio::time::Instant::now() < deadline {
-            self.sock.send_to(&bytes, self.server).await.unwrap();
-            let wait = tokio::time::timeout(Duration::from_millis(500), async {
+            self.sock.send(&bytes, self.server).await;
+            let wait = tokio::time::timeout(retransmit, async {
                 loop {
-                    let (n, _) = self.sock.recv_from(&mut buf).await.unwrap();
-                    if let Some(d) = client::data_indication(&buf[..n]) {
+                    let m = self.sock.recv().await;
+                    if let Some(d) = client::data_indication(&m) {
                         self.data.push_back(d);
                         continue;
                     }
-                    if let Ok(m) = Message::decode(&buf[..n]) {
-                        if m.tid == tid {
-                            return buf[..n].to_vec();
-                        }
+                    if Message::decode(&m).is_ok_and(|d| d.tid == tid) {
+                        return m;
                     }
                 }
             });
@@ -129,7 +185,7 @@ impl TurnClient {
     pub async fn send(&mut self, peer: SocketAddr, data: &[u8]) {
         let tid = self.tid();
         let bytes = client::send(tid, peer, data);
-        self.sock.send_to(&bytes, self.server).await.unwrap();
+        self.sock.send(&bytes, self.server).await;
     }
 
     /// The next data relayed to us, if one comes within `within`.
@@ -137,11 +193,9 @@ impl TurnClient {
         if let Some(d) = self.data.pop_front() {
             return Some(d);
         }
-        let mut buf = vec![0u8; 70_000];
         tokio::time::timeout(within, async {
             loop {
-                let (n, _) = self.sock.recv_from(&mut buf).await.unwrap();
-                if let Some(d) = client::data_indication(&buf[..n]) {
+                if let Some(d) = client::data_indication(&self.sock.recv().await) {
                     return d;
                 }
             }
