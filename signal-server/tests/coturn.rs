@@ -1,9 +1,11 @@
-//! The credentials `/ice` issues work against a real coturn sharing the
-//! secret (`use-auth-secret`), and coturn refuses forged and expired ones:
-//! the deployment the README describes for scale, on loopback.
+//! coturn beside the server, on loopback: the credentials `/ice` issues
+//! work against a real coturn sharing the secret (`use-auth-secret`), which
+//! refuses forged and expired ones (the deployment the README describes for
+//! scale); and coturn's own TURN client, `turnutils_uclient`, relays
+//! through the embedded relay.
 //!
-//! Needs coturn's `turnserver` (Debian package `coturn`, installed by
-//! `scripts/setup-web.sh`); without it the test says so and passes.
+//! Needs the Debian package `coturn` (installed by `scripts/setup-web.sh`);
+//! without it the tests say so and pass.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,11 +20,11 @@ use std::process::{Child, Command, Stdio};
 
 const SECRET: &str = "coturn test secret";
 
-/// `turnserver` on PATH.
-fn turnserver() -> Option<PathBuf> {
+/// A program on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|d| d.join("turnserver"))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
@@ -81,7 +83,7 @@ impl Drop for Coturn {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ice_credentials_work_with_coturn_and_bad_ones_do_not() {
-    let Some(bin) = turnserver() else {
+    let Some(bin) = on_path("turnserver") else {
         eprintln!(
             "SKIPPED: coturn's turnserver is not installed (scripts/setup-web.sh installs it)"
         );
@@ -134,5 +136,65 @@ async fn ice_credentials_work_with_coturn_and_bad_ones_do_not() {
         c.allocate(&expired.username, &expired.password).await,
         Err(401)
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coturns_own_client_relays_through_the_embedded_relay() {
+    let Some(uclient) = on_path("turnutils_uclient") else {
+        eprintln!("SKIPPED: coturn's turnutils_uclient is not installed (scripts/setup-web.sh installs it)");
+        return;
+    };
+    let secret = "uclient secret";
+    let server = Server::start(Config {
+        relay: signal_server::RelaySettings {
+            secret: Some(secret.into()),
+            ..signal_server::RelaySettings::default()
+        },
+        ..Config::default()
+    })
+    .await;
+    let (_, body) = server.get("/ice").await.unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let port = doc["iceServers"][0]["urls"][0]
+        .as_str()
+        .and_then(|u| {
+            u.strip_suffix("?transport=udp")?
+                .rsplit(':')
+                .next()?
+                .parse::<u16>()
+                .ok()
+        })
+        .unwrap();
+    // Two clients sending to each other's relay addresses (-y), over UDP
+    // with channels, UDP with Send indications (-s), and TCP (-t); no RTCP
+    // pair (-c: it needs EVEN-PORT reservations, which browsers never ask
+    // for). The defaults refuse loopback peers: these are our own relays.
+    for (mode, flags) in [
+        ("channels", &[][..]),
+        ("send", &["-s"][..]),
+        ("tcp", &["-t"][..]),
+    ] {
+        let out = tokio::process::Command::new(&uclient)
+            .args([
+                "-y", "-c", "-n", "20", "-m", "2", "-W", secret, "-u", "uclient",
+            ])
+            .args(flags)
+            .args(["-p", &port.to_string(), "127.0.0.1"])
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(common::WAIT, out)
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains("tot_send_msgs=40, tot_recv_msgs=40")
+                && text.contains("Total lost packets 0 "),
+            "{mode}: {text}"
+        );
+    }
+    assert!(server.metric("chordphone_relay_allocated_total").await >= 6);
     server.stop().await;
 }

@@ -66,7 +66,7 @@ pub fn create_permission(tid: [u8; 12], peer: SocketAddr, auth: &Auth) -> Vec<u8
     )
 }
 
-/// A ChannelBind request binding `channel` (0x4000-0x4FFF) to `peer`.
+/// A ChannelBind request binding `channel` (0x4000-0x7FFE) to `peer`.
 pub fn channel_bind(tid: [u8; 12], channel: u16, peer: SocketAddr, auth: &Auth) -> Vec<u8> {
     auth.sign(
         Builder::new(method::CHANNEL_BIND, Class::Request, tid)

@@ -778,7 +778,9 @@ impl Relay {
             self.error(client, msg, 400, "Bad Request", Some(&authed.key));
             return;
         };
-        if !(0x4000..=0x4FFF).contains(&number) {
+        // RFC 8656 narrowed the range to 0x4FFF; RFC 5766 clients use up
+        // to 0x7FFE, and refusing them breaks them for nothing.
+        if !(0x4000..=0x7FFE).contains(&number) {
             self.refuse(Refusal::BadRequest);
             self.error(client, msg, 400, "Bad Request", Some(&authed.key));
             return;
