@@ -11,8 +11,7 @@
 
 mod common;
 
-use chordphone_relay::credential;
-use common::turn::{relay_between, Answer, TurnClient};
+use common::turn::{allocate_pair, assert_bad_credentials_refused, relay_between, TurnClient};
 use common::{random, Server};
 use signal_server::{Config, TurnServer};
 use std::path::PathBuf;
@@ -113,29 +112,13 @@ async fn ice_credentials_work_with_coturn_and_bad_ones_do_not() {
     let addr = ([127, 0, 0, 1], coturn.port).into();
     // The first requests also wait for coturn to come up (retransmitted).
     let (mut a, mut b) = (TurnClient::new(addr).await, TurnClient::new(addr).await);
-    let ra = a.allocate(user, pass).await.unwrap();
-    let rb = b.allocate(user, pass).await.unwrap();
-    assert_eq!(a.permit(rb).await, Answer::Ok(None));
-    assert_eq!(b.permit(ra).await, Answer::Ok(None));
+    let (ra, rb) = allocate_pair(&mut a, &mut b, user, pass).await;
     assert_eq!(
         relay_between(&mut a, &mut b, rb, b"through coturn").await,
         ra
     );
 
-    let now = common::unix_secs();
-    let forged = credential::issue(b"another secret", "mallory", now, 600).unwrap();
-    let mut c = TurnClient::new(addr).await;
-    assert_eq!(
-        c.allocate(&forged.username, &forged.password).await,
-        Err(401)
-    );
-    let expired = credential::issue(SECRET.as_bytes(), "late", now - 7200, 3600).unwrap();
-    // A fresh 5-tuple: coturn keeps a refused one's state for a while.
-    let mut c = TurnClient::new(addr).await;
-    assert_eq!(
-        c.allocate(&expired.username, &expired.password).await,
-        Err(401)
-    );
+    assert_bad_credentials_refused(addr, SECRET.as_bytes()).await;
     server.stop().await;
 }
 

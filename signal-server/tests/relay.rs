@@ -6,7 +6,9 @@
 mod common;
 
 use chordphone_relay::credential;
-use common::turn::{relay_between, Answer, TurnClient};
+use common::turn::{
+    allocate_pair, assert_bad_credentials_refused, relay_between, Answer, TurnClient,
+};
 use common::Server;
 use signal_server::{Config, RelaySettings};
 use std::net::SocketAddr;
@@ -69,11 +71,8 @@ async fn two_peers_relay_through_the_embedded_relay_with_ice_credentials() {
     let server = Server::start(Config::default()).await;
     let (relay, user, pass) = udp_relay(&server).await;
     let (mut a, mut b) = (TurnClient::new(relay).await, TurnClient::new(relay).await);
-    let ra = a.allocate(&user, &pass).await.unwrap();
-    let rb = b.allocate(&user, &pass).await.unwrap();
+    let (ra, rb) = allocate_pair(&mut a, &mut b, &user, &pass).await;
     assert!(ra.ip().is_loopback() && rb.ip().is_loopback());
-    assert_eq!(a.permit(rb).await, Answer::Ok(None));
-    assert_eq!(b.permit(ra).await, Answer::Ok(None));
     assert_eq!(relay_between(&mut a, &mut b, rb, b"ping").await, ra);
     assert_eq!(relay_between(&mut b, &mut a, ra, b"pong").await, rb);
     assert_eq!(server.metric("chordphone_relay_allocations").await, 2);
@@ -87,10 +86,7 @@ async fn a_client_on_tcp_relays_to_a_client_on_udp() {
     let (udp, user, pass) = relay_on(&server, "udp").await;
     let (tcp, _, _) = relay_on(&server, "tcp").await;
     let (mut a, mut b) = (TurnClient::tcp(tcp).await, TurnClient::new(udp).await);
-    let ra = a.allocate(&user, &pass).await.unwrap();
-    let rb = b.allocate(&user, &pass).await.unwrap();
-    assert_eq!(a.permit(rb).await, Answer::Ok(None));
-    assert_eq!(b.permit(ra).await, Answer::Ok(None));
+    let (ra, rb) = allocate_pair(&mut a, &mut b, &user, &pass).await;
     assert_eq!(relay_between(&mut a, &mut b, rb, b"over tcp").await, ra);
     assert_eq!(relay_between(&mut b, &mut a, ra, b"back to tcp").await, rb);
     // Closing the TCP connection ends its allocation.
@@ -106,23 +102,13 @@ async fn a_client_on_tcp_relays_to_a_client_on_udp() {
 async fn forged_and_expired_credentials_are_refused_and_counted() {
     let server = Server::start(config(false)).await;
     let (relay, _, _) = udp_relay(&server).await;
-    let now = common::unix_secs();
-    let forged = credential::issue(b"not the secret", "mallory", now, 600).unwrap();
-    let mut c = TurnClient::new(relay).await;
-    assert_eq!(
-        c.allocate(&forged.username, &forged.password).await,
-        Err(401)
-    );
-    let expired = credential::issue(SECRET.as_bytes(), "late", now - 7200, 3600).unwrap();
-    assert_eq!(
-        c.allocate(&expired.username, &expired.password).await,
-        Err(401)
-    );
+    assert_bad_credentials_refused(relay, SECRET.as_bytes()).await;
     let label = |r: &str| format!("chordphone_relay_refused_total{{reason=\"{r}\"}}");
     assert_eq!(server.metric(&label("bad_credential")).await, 1);
     assert_eq!(server.metric(&label("expired")).await, 1);
     // The same secret, in time: accepted.
-    let good = credential::issue(SECRET.as_bytes(), "ok", now, 600).unwrap();
+    let good = credential::issue(SECRET.as_bytes(), "ok", common::unix_secs(), 600).unwrap();
+    let mut c = TurnClient::new(relay).await;
     assert!(c.allocate(&good.username, &good.password).await.is_ok());
     server.stop().await;
 }

@@ -227,3 +227,39 @@ pub async fn relay_between(
     }
     panic!("nothing relayed");
 }
+
+/// Allocates for `a` and `b` with one credential and lets each reach the
+/// other's relay address: their relay addresses.
+pub async fn allocate_pair(
+    a: &mut TurnClient,
+    b: &mut TurnClient,
+    user: &str,
+    pass: &str,
+) -> (SocketAddr, SocketAddr) {
+    let ra = a.allocate(user, pass).await.unwrap();
+    let rb = b.allocate(user, pass).await.unwrap();
+    assert_eq!(a.permit(rb).await, Answer::Ok(None));
+    assert_eq!(b.permit(ra).await, Answer::Ok(None));
+    (ra, rb)
+}
+
+/// A credential signed with another secret, and one signed with `secret`
+/// but expired an hour ago, are both refused with 401 by the relay at
+/// `addr` (each from a fresh client address: coturn keeps a refused
+/// 5-tuple's state for a while).
+pub async fn assert_bad_credentials_refused(addr: SocketAddr, secret: &[u8]) {
+    use chordphone_relay::credential;
+    let now = super::unix_secs();
+    let forged = credential::issue(b"another secret", "mallory", now, 600).unwrap();
+    let mut c = TurnClient::new(addr).await;
+    assert_eq!(
+        c.allocate(&forged.username, &forged.password).await,
+        Err(401)
+    );
+    let expired = credential::issue(secret, "late", now - 7200, 3600).unwrap();
+    let mut c = TurnClient::new(addr).await;
+    assert_eq!(
+        c.allocate(&expired.username, &expired.password).await,
+        Err(401)
+    );
+}
