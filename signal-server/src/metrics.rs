@@ -175,15 +175,6 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         let joined = u64::from(self.joined.load(Relaxed));
         let node = node.cloned().unwrap_or_default();
-        let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
-            );
-        };
         let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         gauge(
             &mut out,
@@ -328,20 +319,23 @@ impl Metrics {
             .ok()
             .and_then(|r| r.clone())
             .unwrap_or_default();
-        let _ = writeln!(
+        gauge(
             out,
-            "# HELP chordphone_relay_allocations TURN allocations open on the embedded relay.\n# TYPE chordphone_relay_allocations gauge\nchordphone_relay_allocations {}",
-            relay.allocations
+            "chordphone_relay_allocations",
+            "TURN allocations open on the embedded relay.",
+            u64::try_from(relay.allocations).unwrap_or(u64::MAX),
         );
-        let _ = writeln!(
+        counter(
             out,
-            "# HELP chordphone_relay_allocated_total TURN allocations granted.\n# TYPE chordphone_relay_allocated_total counter\nchordphone_relay_allocated_total {}",
-            relay.allocated
+            "chordphone_relay_allocated_total",
+            "TURN allocations granted.",
+            relay.allocated,
         );
-        let _ = writeln!(
+        counter(
             out,
-            "# HELP chordphone_relay_bytes_total Payload bytes relayed, both directions.\n# TYPE chordphone_relay_bytes_total counter\nchordphone_relay_bytes_total {}",
-            relay.relayed_bytes
+            "chordphone_relay_bytes_total",
+            "Payload bytes relayed, both directions.",
+            relay.relayed_bytes,
         );
         let _ = writeln!(
             out,
@@ -361,6 +355,19 @@ impl Metrics {
             self.relay_dropped.load(Relaxed)
         );
     }
+}
+
+/// One gauge with its help text.
+fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+}
+
+/// One counter with its help text.
+fn counter(out: &mut String, name: &str, help: &str, v: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+    );
 }
 
 #[cfg(test)]

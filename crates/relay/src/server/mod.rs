@@ -373,6 +373,10 @@ impl Relay {
                 };
                 match m {
                     method::ALLOCATE => self.allocate(client, &msg, authed, now),
+                    // The rest act on the client's allocation, which must
+                    // exist and be the requesting user's.
+                    method::REFRESH | method::CREATE_PERMISSION | method::CHANNEL_BIND
+                        if !self.owned(client, &msg, &authed) => {}
                     method::REFRESH => self.refresh(client, &msg, &authed, now),
                     method::CREATE_PERMISSION => self.create_permission(client, &msg, &authed, now),
                     method::CHANNEL_BIND => self.channel_bind(client, &msg, &authed, now),

@@ -190,8 +190,8 @@ impl Relay {
         }
     }
 
-    /// The client's ready allocation, if the request's user owns it;
-    /// answers 437 otherwise.
+    /// Whether the client has a ready allocation that the request's user
+    /// owns; answers 437 otherwise.
     pub(super) fn owned(&mut self, client: Client, msg: &Message<'_>, authed: &Authed) -> bool {
         let ok = self
             .allocations
@@ -211,9 +211,6 @@ impl Relay {
         authed: &Authed,
         now: Duration,
     ) {
-        if !self.owned(client, msg, authed) {
-            return;
-        }
         let lifetime = self.lifetime(msg);
         if lifetime.is_zero() {
             self.remove(client);
@@ -231,9 +228,6 @@ impl Relay {
         authed: &Authed,
         now: Duration,
     ) {
-        if !self.owned(client, msg, authed) {
-            return;
-        }
         let peers = match msg.xor_addresses(attr::XOR_PEER_ADDRESS) {
             Some(p) if !p.is_empty() => p,
             _ => {
@@ -274,9 +268,6 @@ impl Relay {
         authed: &Authed,
         now: Duration,
     ) {
-        if !self.owned(client, msg, authed) {
-            return;
-        }
         let number = msg.u32(attr::CHANNEL_NUMBER).map(|v| (v >> 16) as u16);
         let (Some(number), Some(peer)) = (number, msg.xor_address(attr::XOR_PEER_ADDRESS)) else {
             self.refuse(Refusal::BadRequest);
