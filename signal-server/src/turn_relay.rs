@@ -27,6 +27,9 @@ const INPUTS: usize = 4096;
 const TCP_QUEUE: usize = 256;
 /// Most TCP clients at once.
 const MAX_TCP: usize = 1024;
+/// How long a TCP client may take to send its first message: a connection
+/// that says nothing must not hold one of the `MAX_TCP` places.
+const TCP_FIRST_MESSAGE: core::time::Duration = core::time::Duration::from_secs(10);
 /// Largest datagram or TCP message: a STUN header and 65,535 bytes.
 const MAX_MESSAGE: usize = 20 + 65_535;
 
@@ -222,6 +225,7 @@ async fn tcp_client(
     let reader = async {
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 2048];
+        let mut first = true;
         loop {
             // Whole messages first, then more bytes.
             while let Ok(Some(len)) = frame_len(&buf) {
@@ -229,12 +233,22 @@ async fn tcp_client(
                     break;
                 }
                 let msg: Vec<u8> = buf.drain(..len).collect();
+                first = false;
                 offer(tx, shared, In::Client(client, msg));
             }
             if frame_len(&buf).is_err() || buf.len() > MAX_MESSAGE + 4 {
                 return;
             }
-            match rd.read(&mut chunk).await {
+            let read = rd.read(&mut chunk);
+            let read = if first {
+                match tokio::time::timeout(TCP_FIRST_MESSAGE, read).await {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
+            } else {
+                read.await
+            };
+            match read {
                 Ok(0) | Err(_) => return,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }

@@ -261,3 +261,75 @@ fn allocations_expire_and_delete() {
     assert_eq!(h.relay.stats().allocations, 0);
     assert_eq!(h.relay.poll_timeout(), None);
 }
+
+/// A small deterministic generator: the test needs no crate for it.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn hostile_bytes_never_panic_and_leave_the_relay_working() {
+    let mut h = Harness::new(Config::default());
+    let c = udp("192.0.2.1:1");
+    let (ra, auth) = h.allocate(c, "u", 600, SECRET).unwrap();
+    let peer: SocketAddr = "198.51.100.7:9".parse().unwrap();
+    // Valid messages of every kind, as seeds for mutation.
+    let seeds: Vec<Vec<u8>> = vec![
+        client::allocate([1; 12], Some(&auth)),
+        client::refresh([2; 12], 600, &auth),
+        client::create_permission([3; 12], peer, &auth),
+        client::channel_bind([4; 12], 0x4001, peer, &auth),
+        client::send([5; 12], peer, b"data"),
+        chordphone_relay::stun::encode_channel_data(0x4001, b"data", false),
+    ];
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for i in 0..20_000 {
+        let mut m = seeds[rng.below(seeds.len())].clone();
+        for _ in 0..=rng.below(4) {
+            match rng.below(4) {
+                0 if !m.is_empty() => {
+                    let at = rng.below(m.len());
+                    m[at] = rng.next() as u8;
+                }
+                1 => m.truncate(rng.below(m.len() + 1)),
+                2 => m.extend((0..rng.below(16)).map(|_| rng.next() as u8)),
+                _ => {
+                    // Length fields are where parsers go wrong.
+                    if m.len() >= 4 {
+                        m[2] = rng.next() as u8;
+                        m[3] = rng.next() as u8;
+                    }
+                }
+            }
+        }
+        let from = udp(&format!("192.0.2.{}:{}", 1 + i % 3, 1 + i % 2));
+        h.feed(from, &m);
+        h.relay.handle_peer(ra, peer, &m, h.now);
+        h.drain();
+        let _ = Message::decode(&m);
+    }
+    // The client's allocation still relays (once its bandwidth, spent on
+    // what the mutations relayed, has refilled).
+    h.now += Duration::from_secs(3);
+    assert_eq!(h.permit(c, peer, &auth), None);
+    let outs = h.feed(c, &client::send([6; 12], peer, b"still here"));
+    assert_eq!(
+        outs,
+        [Output::ToPeer {
+            relay: ra,
+            peer,
+            data: b"still here".to_vec()
+        }]
+    );
+}
