@@ -137,10 +137,10 @@ pub fn spawn(shared: &Arc<Shared>, link: LinkId, url: String) -> Result<(), Dial
         match opened {
             Ok((rx, tx)) => {
                 let _guard = ConnGuard::new(&shared.metrics);
-                let (handle, out_rx, close_rx) = Handle::new(shared.queue);
+                let (handle, out_rx) = Handle::new(shared.queue);
                 let input = NodeInput::Opened { link, handle };
                 if shared.node_tx.send(input).await.is_ok() {
-                    conn::run(&shared, link, rx, tx, out_rx, close_rx).await;
+                    conn::run(&shared, link, rx, tx, out_rx).await;
                 }
             }
             Err(e) => {

@@ -42,6 +42,7 @@ mod identity;
 mod inputs;
 mod metrics;
 mod node_task;
+mod outbox;
 mod rate;
 mod serve;
 mod shared;
