@@ -185,3 +185,19 @@ fn url_host(url: &str) -> Option<&str> {
     };
     (!host.is_empty()).then_some(host)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::url_host;
+
+    #[test]
+    fn the_relay_is_named_by_the_host_peers_know_the_server_by() {
+        assert_eq!(url_host("ws://example.org/ws"), Some("example.org"));
+        assert_eq!(url_host("wss://example.org:8443/ws"), Some("example.org"));
+        assert_eq!(
+            url_host("ws://[2001:db8::1]:8080/ws"),
+            Some("[2001:db8::1]")
+        );
+        assert_eq!(url_host("ws://:80/ws"), None);
+    }
+}
