@@ -32,6 +32,12 @@ const MAX_TCP: usize = 1024;
 const TCP_FIRST_MESSAGE: core::time::Duration = core::time::Duration::from_secs(10);
 /// Largest datagram or TCP message: a STUN header and 65,535 bytes.
 const MAX_MESSAGE: usize = 20 + 65_535;
+/// Largest datagram relayed from a peer. WebRTC keeps its packets under the
+/// path MTU; a smaller buffer per relay socket (one per allocation) keeps
+/// a thousand allocations from holding 64 MiB of buffers.
+const MAX_PEER_DATAGRAM: usize = 4096;
+/// Pause after a socket error before trying again.
+const RETRY: core::time::Duration = core::time::Duration::from_millis(50);
 
 /// Where the relay listens, for the URLs handed to peers.
 #[derive(Clone, Copy, Debug)]
@@ -164,16 +170,27 @@ fn offer(tx: &mpsc::Sender<In>, shared: &Shared, input: In) {
 }
 
 async fn udp_reader(udp: Arc<UdpSocket>, tx: mpsc::Sender<In>, shared: Arc<Shared>) {
-    let mut buf = vec![0u8; MAX_MESSAGE];
-    loop {
-        let Ok((n, from)) = udp.recv_from(&mut buf).await else {
-            continue;
-        };
+    datagrams(&udp, MAX_MESSAGE, |from, bytes| {
         let client = Client {
             transport: Transport::Udp,
             addr: from,
         };
-        offer(&tx, &shared, In::Client(client, buf[..n].to_vec()));
+        offer(&tx, &shared, In::Client(client, bytes.to_vec()));
+    })
+    .await;
+}
+
+/// Reads datagrams of up to `max` bytes for ever, handing each to `each`
+/// (larger ones are dropped). A failed read is retried after a pause: a
+/// socket error must not make the task spin.
+async fn datagrams(socket: &UdpSocket, max: usize, mut each: impl FnMut(SocketAddr, &[u8])) {
+    let mut buf = vec![0u8; max + 1];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) if n <= max => each(from, &buf[..n]),
+            Ok(_) => {}
+            Err(_) => tokio::time::sleep(RETRY).await,
+        }
     }
 }
 
@@ -181,6 +198,8 @@ async fn tcp_acceptor(listener: TcpListener, tx: mpsc::Sender<In>, shared: Arc<S
     let open = Arc::new(());
     loop {
         let Ok((stream, from)) = listener.accept().await else {
+            // Out of descriptors and the like: pause, then go on.
+            tokio::time::sleep(RETRY).await;
             continue;
         };
         // Each client task holds a clone: the count of clones is the
@@ -367,10 +386,10 @@ impl Core {
             Arc::clone(&self.shared),
         );
         let task = tokio::spawn(async move {
-            let mut buf = vec![0u8; MAX_MESSAGE];
-            while let Ok((n, from)) = reader.recv_from(&mut buf).await {
-                offer(&tx, &shared, In::Peer(public, from, buf[..n].to_vec()));
-            }
+            datagrams(&reader, MAX_PEER_DATAGRAM, |from, bytes| {
+                offer(&tx, &shared, In::Peer(public, from, bytes.to_vec()));
+            })
+            .await;
         });
         self.sockets.insert(public, (socket, task));
         Ok(public)
