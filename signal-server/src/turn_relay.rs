@@ -294,18 +294,26 @@ struct Core {
 impl Core {
     async fn run(mut self, mut rx: mpsc::Receiver<In>) {
         loop {
-            let wake = self.relay.poll_timeout();
-            let sleep = wake.map_or(core::time::Duration::from_secs(1), |t| {
-                t.saturating_sub(clock::since_epoch())
-            });
+            // Timers run when due even while packets keep coming: under
+            // steady traffic the sleep below might never be the branch
+            // taken.
+            let now = clock::since_epoch();
+            if self.relay.poll_timeout().is_some_and(|t| t <= now) {
+                self.relay.handle_timeout(now);
+                self.drain().await;
+            }
+            let sleep = self
+                .relay
+                .poll_timeout()
+                .map_or(core::time::Duration::from_secs(1), |t| {
+                    t.saturating_sub(now)
+                });
             tokio::select! {
                 input = rx.recv() => match input {
                     Some(input) => self.input(input),
                     None => return,
                 },
-                () = tokio::time::sleep(sleep) => {
-                    self.relay.handle_timeout(clock::since_epoch());
-                }
+                () = tokio::time::sleep(sleep) => {}
             }
             self.drain().await;
         }
