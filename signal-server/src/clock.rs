@@ -16,3 +16,8 @@ pub fn now() -> Time {
         .unwrap_or_default();
     Time(u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX))
 }
+
+/// Now, as time since the Unix epoch (what TURN credentials count in).
+pub fn since_epoch() -> core::time::Duration {
+    core::time::Duration::from_micros(now().as_micros())
+}

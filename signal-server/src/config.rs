@@ -2,7 +2,7 @@
 //! field names, and command-line flags over both (see `main.rs`).
 
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// How the server runs. `Config::default()` is a complete configuration for
@@ -35,6 +35,85 @@ pub struct Config {
     pub queue: usize,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax), used by the binary.
     pub log: String,
+    /// TURN servers handed to peers at `/ice`, each with the secret its
+    /// credentials are signed with (coturn's `static-auth-secret`). Empty:
+    /// the embedded relay serves instead (see `relay`).
+    pub turn: Vec<TurnServer>,
+    /// Seconds a TURN credential handed out at `/ice` lives.
+    pub turn_lifetime: u64,
+    /// `/ice` requests one IP address may make per minute (bursts of this
+    /// many); more are answered 429.
+    pub ice_rate: u32,
+    /// The embedded TURN relay.
+    pub relay: RelaySettings,
+    /// Seconds a client has to send a whole request head, counted from when
+    /// the server starts waiting for it: bounds slow or endless headers and
+    /// idle keep-alive connections alike.
+    pub header_timeout: u64,
+    /// Most bytes of a request head; larger ones are refused.
+    pub max_header_bytes: usize,
+    /// Whether the server may dial WebSocket URLs on loopback or private
+    /// addresses that peers name (a configured `join` URL is always
+    /// dialled). `None`: only when the server itself listens on such an
+    /// address (a machine-local or LAN set-up).
+    pub dial_private: Option<bool>,
+}
+
+/// A TURN server (or a group of them behind one secret) for `/ice`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnServer {
+    /// Its URLs, as RTCPeerConnection takes them
+    /// (`turn:host:3478?transport=udp`, `turns:host:5349`...).
+    pub urls: Vec<String>,
+    /// The shared secret (coturn: `static-auth-secret`).
+    pub secret: String,
+}
+
+/// The embedded TURN relay (TOML table `[relay]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySettings {
+    /// Run it. `None`: when no `turn` server is configured.
+    pub enabled: Option<bool>,
+    /// Where it listens for TURN over UDP and TCP. `None`: the HTTP
+    /// listener's IP address, a free port (peers learn it from `/ice`).
+    pub listen: Option<SocketAddr>,
+    /// The IP address peers reach the relay at, when it listens on all
+    /// interfaces (required then). `None`: the listening address.
+    pub public_ip: Option<IpAddr>,
+    /// The secret its credentials are signed with. `None`: a random one per
+    /// start (only this server issues credentials for it). Set it to share
+    /// the relay with other issuers, or to test it.
+    pub secret: Option<String>,
+    /// Relay to loopback peers (127.0.0.0/8, ::1). Its own relay addresses
+    /// are always allowed.
+    pub allow_loopback: bool,
+    /// Relay to private peers (RFC 1918, link-local, unique local, CGNAT).
+    pub allow_private: bool,
+    /// Most allocations at once.
+    pub max_allocations: usize,
+    /// Most allocations of one user (one client address) at once.
+    pub max_allocations_per_user: usize,
+    /// Bytes per second one user may relay (both directions; bursts of
+    /// twice this).
+    pub bandwidth: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> RelaySettings {
+        RelaySettings {
+            enabled: None,
+            listen: None,
+            public_ip: None,
+            secret: None,
+            allow_loopback: false,
+            allow_private: false,
+            max_allocations: 1024,
+            max_allocations_per_user: 16,
+            bandwidth: 1024 * 1024,
+        }
+    }
 }
 
 impl Default for Config {
@@ -50,6 +129,13 @@ impl Default for Config {
             rate: 200,
             queue: 256,
             log: "info".to_owned(),
+            turn: Vec::new(),
+            turn_lifetime: 12 * 3600,
+            ice_rate: 30,
+            relay: RelaySettings::default(),
+            header_timeout: 10,
+            max_header_bytes: 16 * 1024,
+            dial_private: None,
         }
     }
 }
@@ -110,6 +196,40 @@ impl Config {
         if self.queue == 0 {
             return Err(ConfigError::Invalid("queue must be at least 1"));
         }
+        if self.turn_lifetime < 60 {
+            return Err(ConfigError::Invalid(
+                "turn_lifetime must be at least 60 seconds",
+            ));
+        }
+        if self.ice_rate == 0 {
+            return Err(ConfigError::Invalid("ice_rate must be at least 1"));
+        }
+        if self.header_timeout == 0 {
+            return Err(ConfigError::Invalid(
+                "header_timeout must be at least 1 second",
+            ));
+        }
+        if self.max_header_bytes < 8192 {
+            return Err(ConfigError::Invalid(
+                "max_header_bytes must be at least 8192",
+            ));
+        }
+        for t in &self.turn {
+            let turn_url = |u: &String| {
+                u.starts_with("turn:") || u.starts_with("turns:") || u.starts_with("stun:")
+            };
+            if t.urls.is_empty() || !t.urls.iter().all(turn_url) || t.secret.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "each turn server needs turn:/turns:/stun: urls and a secret",
+                ));
+            }
+        }
+        let r = &self.relay;
+        if r.max_allocations == 0 || r.max_allocations_per_user == 0 || r.bandwidth == 0 {
+            return Err(ConfigError::Invalid(
+                "relay.max_allocations, relay.max_allocations_per_user and relay.bandwidth must be at least 1",
+            ));
+        }
         for url in self.join.iter().chain(self.public_url.iter()) {
             if !(url.starts_with("ws://") || url.starts_with("wss://"))
                 || url.len() > chordphone_link::MAX_URL
@@ -141,5 +261,23 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn turn_servers_and_relay_settings_parse() {
+        let c = Config::from_toml(
+            "turn_lifetime = 600\n\
+             [[turn]]\nurls = [\"turn:a.example:3478?transport=udp\"]\nsecret = \"s1\"\n\
+             [[turn]]\nurls = [\"turn:b.example:3478\"]\nsecret = \"s2\"\n\
+             [relay]\nallow_loopback = true\n",
+        )
+        .expect("valid toml");
+        assert_eq!(c.turn.len(), 2);
+        assert_eq!(c.turn[1].secret, "s2");
+        assert!(c.relay.allow_loopback);
+        assert!(c.validate().is_ok());
+        let no_secret = Config::from_toml("[[turn]]\nurls = [\"turn:a:1\"]\nsecret = \"\"\n")
+            .expect("valid toml");
+        assert!(no_secret.validate().is_err());
     }
 }

@@ -7,6 +7,7 @@
 use crate::clock;
 use crate::inputs::{Handle, NodeInput};
 use crate::metrics::Drop;
+use crate::outbox::{Next, Receiver};
 use crate::rate::Bucket;
 use crate::shared::{ConnGuard, Shared};
 use crate::socket::{In, InStream, Out, OutSink};
@@ -14,7 +15,7 @@ use chordphone_link::CloseCode;
 use chordphone_session::LinkId;
 use core::time::Duration;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// How long a close frame may take to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -32,7 +33,7 @@ pub async fn accepted(shared: std::sync::Arc<Shared>, (rx, mut tx): (InStream, O
         close(&shared, &mut tx, code).await;
         return;
     }
-    let (handle, out_rx, close_rx) = Handle::new(shared.queue);
+    let (handle, out_rx) = Handle::new(shared.queue);
     let (reply, link) = oneshot::channel();
     let input = NodeInput::Accepted { handle, reply };
     if shared.node_tx.send(input).await.is_err() {
@@ -43,7 +44,7 @@ pub async fn accepted(shared: std::sync::Arc<Shared>, (rx, mut tx): (InStream, O
         close(&shared, &mut tx, CloseCode::Normal).await;
         return;
     };
-    run(&shared, link, rx, tx, out_rx, close_rx).await;
+    run(&shared, link, rx, tx, out_rx).await;
 }
 
 /// Moves frames until either side ends the connection, then tells the
@@ -53,20 +54,10 @@ pub async fn run(
     link: LinkId,
     mut rx: InStream,
     mut tx: OutSink,
-    out_rx: mpsc::Receiver<Out>,
-    close_rx: oneshot::Receiver<CloseCode>,
+    out_rx: Receiver,
 ) {
     let mut bucket = Bucket::new(shared.rate, clock::now());
-    let end = relay(
-        shared,
-        link,
-        &mut rx,
-        &mut tx,
-        out_rx,
-        close_rx,
-        &mut bucket,
-    )
-    .await;
+    let end = relay(shared, link, &mut rx, &mut tx, &out_rx, &mut bucket).await;
     let why = match end {
         End::Close(code) => {
             close(shared, &mut tx, code).await;
@@ -96,32 +87,23 @@ async fn relay(
     link: LinkId,
     rx: &mut InStream,
     tx: &mut OutSink,
-    mut out_rx: mpsc::Receiver<Out>,
-    close_rx: oneshot::Receiver<CloseCode>,
+    out_rx: &Receiver,
     bucket: &mut Bucket,
 ) -> End {
-    let close_now = async move {
-        match close_rx.await {
-            Ok(code) => code,
-            // The node task dropped the handle: the link is forgotten.
-            Err(_) => CloseCode::Normal,
-        }
-    };
-    tokio::pin!(close_now);
     loop {
         tokio::select! {
             biased;
-            code = &mut close_now => return End::Close(code),
-            out = out_rx.recv() => match out {
-                Some(Out::Frame(b)) => {
+            // A close asked for (or the node task forgetting the link:
+            // `Normal`) comes first, ahead of queued frames.
+            next = out_rx.next() => match next {
+                Next::Out(Out::Frame(b)) => {
                     tokio::select! {
                         biased;
-                        code = &mut close_now => return End::Close(code),
+                        code = out_rx.closed() => return End::Close(code),
                         sent = tx.send(Out::Frame(b)) => if sent.is_err() { return End::Gone },
                     }
                 }
-                Some(Out::Close(code)) => return End::Close(code),
-                None => return End::Close(CloseCode::Normal),
+                Next::Out(Out::Close(code)) | Next::Close(code) => return End::Close(code),
             },
             input = rx.next() => {
                 // Pings count too: answering them costs the server work.

@@ -1,12 +1,14 @@
-//! HTTP routes: the web app, the WebSocket link endpoint, health, metrics
-//! and status.
+//! HTTP routes: the web app, the WebSocket link endpoint, health, metrics,
+//! status and ICE settings.
 
 use crate::conn;
+use crate::ice::IceRefusal;
 use crate::inputs::{NodeInput, Snapshot};
+use crate::serve::Remote;
 use crate::shared::Shared;
 use crate::socket;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -32,6 +34,7 @@ pub fn router(shared: Arc<Shared>, static_dir: &Path) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/ice", get(ice))
         .fallback_service(tower_http::services::ServeDir::new(static_dir))
         .with_state(shared)
 }
@@ -55,6 +58,34 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     });
     // Tabs loaded from another origin (`?server=`) read it too.
     ([(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], Json(body)).into_response()
+}
+
+/// ICE server settings with fresh TURN credentials for the asking peer.
+async fn ice(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(remote): Remote,
+    uri: axum::http::Uri,
+) -> Response {
+    // Tabs loaded from another origin (`?server=`) ask too.
+    let cors = [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
+    let Some(ice) = shared.ice.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, cors).into_response();
+    };
+    match ice.issue(remote.ip(), uri.query()) {
+        Ok(doc) => {
+            shared.metrics.ice_issued.fetch_add(1, Relaxed);
+            // Credentials are personal and short-lived: no cache keeps them.
+            (cors, [(header::CACHE_CONTROL, "no-store")], Json(doc)).into_response()
+        }
+        Err(why) => {
+            shared.metrics.ice_refused.fetch_add(1, Relaxed);
+            let code = match why {
+                IceRefusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                IceRefusal::BadPeer => StatusCode::BAD_REQUEST,
+            };
+            (code, cors).into_response()
+        }
+    }
 }
 
 async fn snapshot(shared: &Shared) -> Option<Snapshot> {

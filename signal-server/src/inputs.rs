@@ -3,12 +3,13 @@
 //! the tasks depend on it, it depends on none of them.
 
 use crate::metrics::NodeGauges;
+use crate::outbox::{self, Receiver, Refused, Sender};
 use crate::socket::Out;
 use axum::body::Bytes;
 use chordphone_link::{CloseCode, Role};
 use chordphone_overlay::{NodeId, Status};
 use chordphone_session::LinkId;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// What other tasks tell the node task.
 #[derive(Debug)]
@@ -66,30 +67,28 @@ pub struct Snapshot {
 /// The node task's handle on one connection.
 #[derive(Debug)]
 pub struct Handle {
-    /// Frames (and a final close) in order.
-    pub out: mpsc::Sender<Out>,
-    /// Closes at once, ahead of the queue.
-    close: Option<oneshot::Sender<CloseCode>>,
+    /// Frames (and a final close) in order, and the switch that closes at
+    /// once, ahead of them. Dropping it closes the connection.
+    out: Sender,
 }
 
 impl Handle {
     /// A connection's queue and its close switch, and the ends its task
     /// keeps.
-    pub fn new(queue: usize) -> (Handle, mpsc::Receiver<Out>, oneshot::Receiver<CloseCode>) {
-        let (out, out_rx) = mpsc::channel(queue);
-        let (close, close_rx) = oneshot::channel();
-        let handle = Handle {
-            out,
-            close: Some(close),
-        };
-        (handle, out_rx, close_rx)
+    pub fn new(queue: usize) -> (Handle, Receiver) {
+        let (out, out_rx) = outbox::outbox(queue);
+        (Handle { out }, out_rx)
+    }
+
+    /// Queues a frame; refused when the queue is full or the connection
+    /// task has ended.
+    pub fn try_send(&self, frame: Out) -> Result<(), Refused> {
+        self.out.try_send(frame)
     }
 
     /// Closes at once; what is queued is dropped.
     pub fn close_now(&mut self, code: CloseCode) {
-        if let Some(close) = self.close.take() {
-            let _ = close.send(code);
-        }
+        self.out.close_now(code);
     }
 
     /// Closes after what is queued has gone out.

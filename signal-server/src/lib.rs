@@ -3,9 +3,12 @@
 //! servers.
 //!
 //! [`run`] serves the web app, the link endpoint `/ws`, `/healthz`,
-//! `/metrics` and `/status` on a bound listener until `shutdown` resolves;
-//! it then leaves the ring (handing its records to the remaining nodes) and
-//! closes every connection.
+//! `/metrics`, `/status` and `/ice` (ICE server settings with TURN
+//! credentials) on a bound listener until `shutdown` resolves; it then
+//! leaves the ring (handing its records to the remaining nodes) and closes
+//! every connection. Unless TURN servers are configured it also runs an
+//! embedded TURN relay (`turn_relay`, over the sans-IO core in
+//! `chordphone_relay`).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), signal_server::ServerError> {
@@ -34,15 +37,19 @@ mod config;
 mod conn;
 mod dial;
 mod http;
+mod ice;
 mod identity;
 mod inputs;
 mod metrics;
 mod node_task;
+mod outbox;
 mod rate;
+mod serve;
 mod shared;
 mod socket;
+mod turn_relay;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, RelaySettings, TurnServer};
 pub use identity::IdentityError;
 
 use chordphone_session::Session;
@@ -100,7 +107,11 @@ pub async fn run(
     );
     session.set_bootstrap(config.join.clone());
     let (node_tx, node_rx) = mpsc::channel(NODE_INPUTS);
-    let shared = Arc::new(Shared::new(node_tx, public_url, &config));
+    let shared = Arc::new(Shared::new(node_tx, public_url, &config, local));
+    let ice = ice_servers(&config, local, Arc::clone(&shared)).await?;
+    let _ = shared
+        .ice
+        .set(ice::Ice::new(ice, config.turn_lifetime, config.ice_rate));
     let task = node_task::NodeTask::new(session, Arc::clone(&shared), !config.join.is_empty());
     let (done_tx, done_rx) = oneshot::channel::<()>();
     let node_handle = tokio::spawn(async move {
@@ -109,20 +120,84 @@ pub async fn run(
     });
     tracing::info!(%local, "listening");
     let app = http::router(shared, &config.static_dir);
+    let limits = serve::Limits {
+        header_timeout: core::time::Duration::from_secs(config.header_timeout),
+        max_header_bytes: config.max_header_bytes,
+    };
     // The HTTP server stops once the node task has left the ring and closed
     // its links.
-    // Links carry small frames that each want to go out at once; without
-    // TCP_NODELAY, Nagle's algorithm holds them back behind delayed acks
-    // and the overlay's per-hop timers fire on a healthy peer.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = done_rx.await;
-        })
-        .await;
+    serve::serve(listener, app, limits, async {
+        let _ = done_rx.await;
+    })
+    .await;
     let _ = node_handle.await;
-    served?;
     Ok(())
+}
+
+/// The ICE servers `/ice` hands out: the configured TURN servers, or else
+/// the embedded relay, started here.
+async fn ice_servers(
+    config: &Config,
+    local: std::net::SocketAddr,
+    shared: Arc<Shared>,
+) -> Result<Vec<ice::IceServer>, ServerError> {
+    let configured: Vec<ice::IceServer> = config
+        .turn
+        .iter()
+        .map(|t| ice::IceServer {
+            urls: t.urls.clone(),
+            secret: t.secret.as_bytes().to_vec(),
+        })
+        .collect();
+    if !config.relay.enabled.unwrap_or(configured.is_empty()) {
+        return Ok(configured);
+    }
+    // Unless configured, the embedded relay's secret never leaves this
+    // process: it signs only what this server issues.
+    let secret = match &config.relay.secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => identity::random::<32>()?.to_vec(),
+    };
+    let listening = turn_relay::start(
+        &config.relay,
+        local.ip(),
+        secret.clone(),
+        identity::random()?,
+        shared,
+    )
+    .await?;
+    let host = config.public_url.as_deref().and_then(url_host);
+    let mut servers = configured;
+    servers.push(ice::IceServer {
+        urls: listening.urls(host),
+        secret,
+    });
+    Ok(servers)
+}
+
+/// The host of a `ws://host[:port]/...` URL, as peers know this server.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => &authority[..v6.find(']')? + 2],
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_host;
+
+    #[test]
+    fn the_relay_is_named_by_the_host_peers_know_the_server_by() {
+        assert_eq!(url_host("ws://example.org/ws"), Some("example.org"));
+        assert_eq!(url_host("wss://example.org:8443/ws"), Some("example.org"));
+        assert_eq!(
+            url_host("ws://[2001:db8::1]:8080/ws"),
+            Some("[2001:db8::1]")
+        );
+        assert_eq!(url_host("ws://:80/ws"), None);
+    }
 }

@@ -28,7 +28,9 @@ struct Args {
     public_url: Option<String>,
     /// TOML file with the same field names as these flags (listen,
     /// static_dir, join, public_url, identity_file, max_connections,
-    /// max_links, rate, queue, log); flags override it
+    /// max_links, rate, queue, log, turn_lifetime, ice_rate,
+    /// header_timeout, max_header_bytes, dial_private, and the [relay]
+    /// table), plus [[turn]] servers; flags override it
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// File holding the node's 32-byte secret seed as hex, created if
@@ -50,6 +52,33 @@ struct Args {
     /// closed with code 4003 [default: 256]
     #[arg(long, value_name = "N")]
     queue: Option<usize>,
+    /// Seconds a TURN credential handed out at /ice lives [default: 43200]
+    #[arg(long, value_name = "SECONDS")]
+    turn_lifetime: Option<u64>,
+    /// /ice requests one IP address may make per minute [default: 30]
+    #[arg(long, value_name = "N")]
+    ice_rate: Option<u32>,
+    /// Seconds a client has to send a whole request head (also how long an
+    /// idle keep-alive connection stays open) [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    header_timeout: Option<u64>,
+    /// Dial loopback and private addresses that peers name (true/false)
+    /// [default: only when listening on such an address]
+    #[arg(long, value_name = "BOOL")]
+    dial_private: Option<bool>,
+    /// Where the embedded TURN relay listens (UDP and TCP)
+    /// [default: the listen IP, a free port]
+    #[arg(long, value_name = "ADDR")]
+    relay_listen: Option<SocketAddr>,
+    /// The embedded relay relays to loopback peers
+    #[arg(long)]
+    relay_allow_loopback: bool,
+    /// The embedded relay relays to private peers (RFC 1918, link-local...)
+    #[arg(long)]
+    relay_allow_private: bool,
+    /// Do not run the embedded TURN relay
+    #[arg(long)]
+    no_relay: bool,
     /// Log filter, e.g. info or signal_server=debug; without it the
     /// RUST_LOG environment variable, then the config file [default: info]
     #[arg(long, value_name = "FILTER")]
@@ -89,6 +118,26 @@ impl Args {
         }
         if let Some(v) = self.queue {
             c.queue = v;
+        }
+        if let Some(v) = self.turn_lifetime {
+            c.turn_lifetime = v;
+        }
+        if let Some(v) = self.ice_rate {
+            c.ice_rate = v;
+        }
+        if let Some(v) = self.header_timeout {
+            c.header_timeout = v;
+        }
+        if self.dial_private.is_some() {
+            c.dial_private = self.dial_private;
+        }
+        if self.relay_listen.is_some() {
+            c.relay.listen = self.relay_listen;
+        }
+        c.relay.allow_loopback |= self.relay_allow_loopback;
+        c.relay.allow_private |= self.relay_allow_private;
+        if self.no_relay {
+            c.relay.enabled = Some(false);
         }
         if let Some(v) = self.log {
             c.log = v;

@@ -5,8 +5,10 @@
 //! takes when `/metrics` is asked for.
 
 use chordphone_link::CloseCode;
+use chordphone_relay::{Refusal, Stats as RelayStats};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// Why a message was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +97,16 @@ pub struct Metrics {
     /// Attach requests answered for other nodes.
     pub attaches_answered: AtomicU64,
     link_requests: [AtomicU64; LinkRequest::ALL.len()],
+    /// The embedded relay's counters, as its task last copied them.
+    relay: Mutex<Option<RelayStats>>,
+    /// Relay packets dropped because a queue or socket buffer was full.
+    relay_dropped: AtomicU64,
+    /// `/ice` answers with credentials.
+    pub ice_issued: AtomicU64,
+    /// `/ice` requests refused (rate or a malformed peer id).
+    pub ice_refused: AtomicU64,
+    /// Dials refused by policy (a private target, an unsupported URL).
+    pub dials_refused: AtomicU64,
 }
 
 /// What the node task reports for the gauges.
@@ -132,6 +144,18 @@ impl Metrics {
         }
     }
 
+    /// Counts a relay packet dropped for want of room.
+    pub fn relay_dropped(&self) {
+        self.relay_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Copies the embedded relay's counters.
+    pub fn set_relay(&self, stats: &RelayStats) {
+        if let Ok(mut r) = self.relay.lock() {
+            *r = Some(stats.clone());
+        }
+    }
+
     /// Counts a connection the other side ended.
     pub fn closed_by_peer(&self) {
         self.closed_by_peer.fetch_add(1, Relaxed);
@@ -151,15 +175,6 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         let joined = u64::from(self.joined.load(Relaxed));
         let node = node.cloned().unwrap_or_default();
-        let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
-            );
-        };
         let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         gauge(
             &mut out,
@@ -274,8 +289,85 @@ impl Metrics {
             "Identity handshakes that failed or timed out.",
             self.handshakes_failed.load(Relaxed),
         );
+        counter(
+            &mut out,
+            "chordphone_ice_issued_total",
+            "ICE settings with TURN credentials handed out at /ice.",
+            self.ice_issued.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "chordphone_ice_refused_total",
+            "/ice requests refused (over the rate, or a malformed peer id).",
+            self.ice_refused.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "chordphone_dials_refused_total",
+            "WebSocket dials refused by policy (private targets, unsupported URLs).",
+            self.dials_refused.load(Relaxed),
+        );
+        self.render_relay(&mut out);
         out
     }
+
+    /// The embedded relay's metrics (zero when it does not run).
+    fn render_relay(&self, out: &mut String) {
+        let relay = self
+            .relay
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .unwrap_or_default();
+        gauge(
+            out,
+            "chordphone_relay_allocations",
+            "TURN allocations open on the embedded relay.",
+            u64::try_from(relay.allocations).unwrap_or(u64::MAX),
+        );
+        counter(
+            out,
+            "chordphone_relay_allocated_total",
+            "TURN allocations granted.",
+            relay.allocated,
+        );
+        counter(
+            out,
+            "chordphone_relay_bytes_total",
+            "Payload bytes relayed, both directions.",
+            relay.relayed_bytes,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_relay_refused_total TURN requests and packets refused, by reason.\n# TYPE chordphone_relay_refused_total counter"
+        );
+        for why in Refusal::ALL {
+            let _ = writeln!(
+                out,
+                "chordphone_relay_refused_total{{reason=\"{}\"}} {}",
+                why.label(),
+                relay.refusals(why)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "chordphone_relay_refused_total{{reason=\"queue_full\"}} {}",
+            self.relay_dropped.load(Relaxed)
+        );
+    }
+}
+
+/// One gauge with its help text.
+fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+}
+
+/// One counter with its help text.
+fn counter(out: &mut String, name: &str, help: &str, v: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+    );
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::dial;
 use crate::identity::random;
 use crate::inputs::{Handle, NodeInput, Snapshot};
 use crate::metrics::{Drop, LinkRequest, NodeGauges};
+use crate::outbox::Refused;
 use crate::shared::Shared;
 use crate::socket::Out;
 use chordphone_link::{CloseCode, Role};
@@ -183,16 +184,16 @@ impl NodeTask {
             self.shared.metrics.dropped(Drop::NoLink);
             return;
         };
-        match conn.out.try_send(Out::Frame(frame.into())) {
+        match conn.try_send(Out::Frame(frame.into())) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 self.shared.metrics.dropped(Drop::QueueFull);
                 conn.close_now(CloseCode::SlowReader);
                 self.conns.remove(&link);
                 self.session
                     .handle_closed(link, CloseCode::SlowReader.reason(), now);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(Refused::Closed) => {
                 // The connection task ended; its `Closed` is on the way.
                 self.shared.metrics.dropped(Drop::NoLink);
             }

@@ -1,9 +1,13 @@
 //! What every task of one server shares: settings, counters and
 //! the way into the node task.
 
+use crate::ice::Ice;
 use crate::inputs::NodeInput;
 use crate::metrics::Metrics;
+use chordphone_relay::address::{scope, Scope};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
 use tokio::sync::{mpsc, watch};
 
 /// Shared by the HTTP handlers, connection tasks, dialers and the node task.
@@ -29,6 +33,12 @@ pub struct Shared {
     /// tabs that see it change know the server restarted, even when it
     /// kept its node id, and link to it again so the rings merge.
     pub instance: String,
+    /// What `/ice` hands out; set once the relay (if any) listens.
+    pub ice: OnceLock<Ice>,
+    /// Dial loopback and private addresses that peers name.
+    pub dial_private: bool,
+    /// The configured `join` URLs: always dialled.
+    pub join: Vec<String>,
 }
 
 impl Shared {
@@ -37,7 +47,14 @@ impl Shared {
         node_tx: mpsc::Sender<NodeInput>,
         public_url: String,
         config: &crate::Config,
+        local: SocketAddr,
     ) -> Shared {
+        // A server on loopback or a private network is a local set-up whose
+        // peers live there too; one on a public address must not be made to
+        // reach into the network behind it.
+        let dial_private = config
+            .dial_private
+            .unwrap_or(!local.ip().is_unspecified() && scope(local.ip()) != Scope::Public);
         Shared {
             node_tx,
             metrics: Metrics::default(),
@@ -48,6 +65,9 @@ impl Shared {
             stop: watch::channel(false).0,
             dials: AtomicUsize::new(0),
             instance: format!("{:x}", crate::clock::now().as_micros()),
+            ice: OnceLock::new(),
+            dial_private,
+            join: config.join.clone(),
         }
     }
 

@@ -10,6 +10,7 @@
 
 pub mod peer;
 pub mod raw;
+pub mod turn;
 
 use core::time::Duration;
 use signal_server::Config;
@@ -28,6 +29,11 @@ pub fn now() -> chordphone_overlay::Time {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
     chordphone_overlay::Time(d.as_micros() as u64)
+}
+
+/// The wall clock in Unix seconds (what TURN credentials count in).
+pub fn unix_secs() -> u64 {
+    now().0 / 1_000_000
 }
 
 /// Fresh random bytes.
