@@ -106,6 +106,8 @@ pub struct Message {
 /// Every call and message.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Calls {
+    /// The person's public key, hex.
+    pub user: String,
     /// The address of record, once registered.
     pub aor: Option<String>,
     /// A registration under way (the name asked for).
@@ -118,6 +120,8 @@ pub struct Calls {
     pub messages: VecDeque<Message>,
     pub muted: bool,
     pub camera_off: bool,
+    /// The person the chat panel shows (an AOR).
+    pub chat_with: Option<String>,
 }
 
 impl Calls {
@@ -214,6 +218,20 @@ pub fn user_part(aor: &str) -> &str {
     s.split('@').next().unwrap_or(s)
 }
 
+/// The AOR a typed target means (`Bob` -> `sip:bob@chordphone`), to group
+/// the chat by person. Names are ASCII (the core refuses others).
+pub fn aor_of(target: &str) -> String {
+    let t = target.trim().to_ascii_lowercase();
+    if t.starts_with("sip:") {
+        t
+    } else {
+        let mut aor = String::from("sip:");
+        aor.push_str(&t);
+        aor.push_str("@chordphone");
+        aor
+    }
+}
+
 /// A call's running time as `m:ss` (or `h:mm:ss`), from whole seconds.
 pub fn clock(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
@@ -303,6 +321,8 @@ mod tests {
     fn names_timers_and_ids_read_as_people_expect() {
         assert_eq!(user_part("sip:bob@chordphone"), "bob");
         assert_eq!(user_part("bob"), "bob");
+        assert_eq!(aor_of(" Bob "), "sip:bob@chordphone");
+        assert_eq!(aor_of("sip:bob@chordphone"), "sip:bob@chordphone");
         assert_eq!(clock(0), "0:00");
         assert_eq!(clock(75), "1:15");
         assert_eq!(clock(3725), "1:02:05");

@@ -332,14 +332,6 @@ impl Media {
         self.refresh();
     }
 
-    pub fn muted(&self) -> bool {
-        self.muted
-    }
-
-    pub fn camera_off(&self) -> bool {
-        self.camera_off
-    }
-
     fn refresh(&self) {
         if let Some(s) = self.local.borrow().as_ref() {
             enable(s, self.muted, self.camera_off);

@@ -9,7 +9,7 @@
 //! screens and `window.chordphone` read. Requests from people and programs
 //! arrive as [`PhoneOp`]s with an optional Promise to settle.
 
-use crate::calls::{parse_call_id, user_part, Calls, Message, Status};
+use crate::calls::{aor_of, parse_call_id, user_part, Calls, Message, Status};
 use crate::input::Reply;
 use crate::log;
 use crate::media::Media;
@@ -47,6 +47,8 @@ pub enum PhoneOp {
     Camera(bool),
     /// An instant message: target, text.
     Message(String, String),
+    /// Open the chat with this person (the page's Message button).
+    Chat(String),
     /// The person's identity was imported: its seed.
     User([u8; 32]),
 }
@@ -93,6 +95,7 @@ fn config(node: &Identity, user: [u8; 32], seed: u64) -> Config {
 
 impl PhoneShell {
     pub fn new(node: Identity, user: [u8; 32], seed: u64, calls: Rc<RefCell<Calls>>) -> PhoneShell {
+        calls.borrow_mut().user = user_hex(&user);
         PhoneShell {
             phone: Phone::new(config(&node, user, seed)),
             node,
@@ -161,7 +164,7 @@ impl PhoneShell {
                 }
                 self.register = reply;
                 let mut c = self.calls.borrow_mut();
-                c.registering = Some(name.trim().to_lowercase());
+                c.registering = Some(name.trim().to_ascii_lowercase());
                 c.register_error = None;
             }
             Err(e) => {
@@ -210,7 +213,7 @@ impl PhoneShell {
                     if let Some((_, Some(old))) = self.deferred.take() {
                         old.err("Replaced by a newer registration.");
                     }
-                    self.calls.borrow_mut().registering = Some(name.trim().to_lowercase());
+                    self.calls.borrow_mut().registering = Some(name.trim().to_ascii_lowercase());
                     self.deferred = Some((name, reply));
                 }
                 return;
@@ -273,6 +276,10 @@ impl PhoneShell {
                     }
                 }
             }
+            PhoneOp::Chat(target) => {
+                self.calls.borrow_mut().chat_with = Some(aor_of(&target));
+                Ok(JsValue::TRUE)
+            }
             PhoneOp::User(seed) => {
                 self.new_user(seed, now);
                 Ok(JsValue::TRUE)
@@ -294,6 +301,7 @@ impl PhoneShell {
         self.tokens.clear();
         {
             let mut c = self.calls.borrow_mut();
+            c.user = user_hex(&user);
             c.aor = None;
             c.registering = None;
         }
@@ -365,6 +373,9 @@ impl PhoneShell {
             }
             PhoneEvent::Message { from, text, at } => {
                 let to = c.aor.clone().unwrap_or_default();
+                if c.chat_with.is_none() {
+                    c.chat_with = Some(from.clone());
+                }
                 c.add_message(Message {
                     id: None,
                     from,
@@ -394,12 +405,7 @@ impl PhoneShell {
     }
 }
 
-/// The AOR a typed target means (for grouping the chat by person).
-fn aor_of(target: &str) -> String {
-    let t = target.trim().to_lowercase();
-    if t.starts_with("sip:") {
-        t
-    } else {
-        format!("sip:{t}@chordphone")
-    }
+/// The person's public key, as shown in `status().user`.
+fn user_hex(seed: &[u8; 32]) -> String {
+    crate::urls::to_hex(&Identity::from_seed(*seed).public_key())
 }
