@@ -7,10 +7,10 @@
 
 use crate::calls::Calls;
 use crate::inbox::Inbox;
-use crate::phone::PhoneOp;
-use crate::user;
 use crate::input::{Input, Op, Reply};
 use crate::notes::{Notes, NOTE_SERVICE};
+use crate::phone::PhoneOp;
+use crate::user;
 use crate::view::{LinkKind, View};
 use js_sys::{Array, Object, Promise, Reflect};
 use std::cell::RefCell;
@@ -82,17 +82,21 @@ fn phone(inbox: &Inbox<Input>, op: Result<PhoneOp, &'static str>) -> Promise {
     queue(inbox, op.map(|op| move |r| Input::Phone(op, Some(r))))
 }
 
-fn queue(inbox: &Inbox<Input>, input: Result<impl FnOnce(Reply) -> Input, &'static str>) -> Promise {
+fn queue(
+    inbox: &Inbox<Input>,
+    input: Result<impl FnOnce(Reply) -> Input, &'static str>,
+) -> Promise {
     let mut ends = None;
     let promise = Promise::new(&mut |resolve, reject| ends = Some(Reply { resolve, reject }));
     if let Some(reply) = ends {
         match input {
-            Ok(make) => match inbox.push(make(reply)) {
-                Err(Input::Api(_, reply) | Input::Phone(_, Some(reply))) => {
+            Ok(make) => {
+                if let Err(Input::Api(_, reply) | Input::Phone(_, Some(reply))) =
+                    inbox.push(make(reply))
+                {
                     reply.err("busy: too many requests waiting");
                 }
-                _ => {}
-            },
+            }
             Err(why) => reply.err(why),
         }
     }
@@ -124,9 +128,17 @@ fn calls_list(c: &Calls) -> JsValue {
             set(
                 &o,
                 "reason",
-                &call.view.reason.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+                &call
+                    .view
+                    .reason
+                    .as_deref()
+                    .map_or(JsValue::NULL, JsValue::from_str),
             );
-            set(&o, "held_by_peer", &JsValue::from_bool(call.view.held_by_peer));
+            set(
+                &o,
+                "held_by_peer",
+                &JsValue::from_bool(call.view.held_by_peer),
+            );
             let q = &call.quality;
             let m = Object::new();
             set(&m, "rtt_ms", &num(q.rtt_ms));
@@ -173,23 +185,36 @@ fn install_phone(api: &Object, inbox: &Inbox<Input>, calls: &Rc<RefCell<Calls>>)
         let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |v: JsValue| phone(&i, make(v)));
         set(api, name, &f.into_js_value());
     };
-    one("register", |v| string(&v, "name must be a string").map(PhoneOp::Register));
-    one("call", |v| string(&v, "target must be a string").map(PhoneOp::Call));
+    one("register", |v| {
+        string(&v, "name must be a string").map(PhoneOp::Register)
+    });
+    one("call", |v| {
+        string(&v, "target must be a string").map(PhoneOp::Call)
+    });
     one("answer", |v| call_id(&v).map(PhoneOp::Answer));
     one("reject", |v| call_id(&v).map(PhoneOp::Reject));
     one("hangup", |v| call_id(&v).map(PhoneOp::Hangup));
     one("hold", |v| call_id(&v).map(PhoneOp::Hold));
     one("resume", |v| call_id(&v).map(PhoneOp::Resume));
     // `mute()` alone mutes; `camera()` alone turns the camera on.
-    one("mute", |v| Ok(PhoneOp::Mute(v.is_undefined() || v.is_truthy())));
-    one("camera", |v| Ok(PhoneOp::Camera(v.is_undefined() || v.is_truthy())));
+    one("mute", |v| {
+        Ok(PhoneOp::Mute(v.is_undefined() || v.is_truthy()))
+    });
+    one("camera", |v| {
+        Ok(PhoneOp::Camera(v.is_undefined() || v.is_truthy()))
+    });
 
     let i = inbox.clone();
-    let f = Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |to: JsValue, text: JsValue| {
-        let op = string(&to, "target must be a string")
-            .and_then(|to| Ok(PhoneOp::Message(to, string(&text, "text must be a string")?)));
-        phone(&i, op)
-    });
+    let f =
+        Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |to: JsValue, text: JsValue| {
+            let op = string(&to, "target must be a string").and_then(|to| {
+                Ok(PhoneOp::Message(
+                    to,
+                    string(&text, "text must be a string")?,
+                ))
+            });
+            phone(&i, op)
+        });
     set(api, "send", &f.into_js_value());
 
     let c = Rc::clone(calls);
@@ -208,17 +233,18 @@ fn install_phone(api: &Object, inbox: &Inbox<Input>, calls: &Rc<RefCell<Calls>>)
     set(api, "exportIdentity", &f.into_js_value());
 
     let i = inbox.clone();
-    let f = Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |blob: JsValue, pass: JsValue| {
-        let i = i.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let blob = blob.as_string().unwrap_or_default();
-            let pass = pass.as_string().unwrap_or_default();
-            let seed = user::open(&blob, &pass).await?;
-            user::replace(&seed);
-            i.push_control(Input::Phone(PhoneOp::User(seed), None));
-            Ok(JsValue::TRUE)
-        })
-    });
+    let f =
+        Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |blob: JsValue, pass: JsValue| {
+            let i = i.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                let blob = blob.as_string().unwrap_or_default();
+                let pass = pass.as_string().unwrap_or_default();
+                let seed = user::open(&blob, &pass).await?;
+                user::replace(&seed);
+                i.push_control(Input::Phone(PhoneOp::User(seed), None));
+                Ok(JsValue::TRUE)
+            })
+        });
     set(api, "importIdentity", &f.into_js_value());
 }
 

@@ -235,7 +235,12 @@ pub fn aor_of(target: &str) -> String {
 /// A call's running time as `m:ss` (or `h:mm:ss`), from whole seconds.
 pub fn clock(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let two = |n: u64| [char::from(b'0' + (n / 10) as u8), char::from(b'0' + (n % 10) as u8)];
+    let two = |n: u64| {
+        [
+            char::from(b'0' + (n / 10) as u8),
+            char::from(b'0' + (n % 10) as u8),
+        ]
+    };
     let mut out = String::new();
     if h > 0 {
         out.push_str(&h.to_string());
@@ -310,11 +315,24 @@ mod tests {
             });
         }
         assert_eq!(c.messages.len(), MAX_MESSAGES);
+        c.message_done(1, Err("bob is not registered".into()));
         c.message_done(5, Err("bob is not registered".into()));
         c.message_done(10, Ok(()));
-        assert_eq!(c.messages.iter().find(|m| m.id == Some(10)).map(|m| m.status), Some(Status::Delivered));
-        // Message 5 gave way to newer ones: nothing to change, no panic.
-        assert!(c.messages.iter().all(|m| m.id != Some(5)));
+        let five = c.messages.iter().find(|m| m.id == Some(5));
+        assert_eq!(five.map(|m| m.status), Some(Status::Undeliverable));
+        assert_eq!(
+            five.and_then(|m| m.reason.as_deref()),
+            Some("bob is not registered")
+        );
+        assert_eq!(
+            c.messages
+                .iter()
+                .find(|m| m.id == Some(10))
+                .map(|m| m.status),
+            Some(Status::Delivered)
+        );
+        // Message 1 gave way to newer ones: nothing to change, no panic.
+        assert!(c.messages.iter().all(|m| m.id != Some(1)));
     }
 
     #[test]

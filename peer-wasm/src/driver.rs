@@ -44,6 +44,9 @@ const MAX_NAME: usize = 64;
 /// a second instead of a busy loop that floods the neighbours.
 const MIN_TICK: Duration = Duration::from_millis(50);
 
+/// What the page and the API read: the node, the notes, the calls.
+pub type Snapshots = (Rc<RefCell<View>>, Rc<RefCell<Notes>>, Rc<RefCell<Calls>>);
+
 /// The state the task owns.
 #[derive(Debug)]
 pub struct Shell {
@@ -138,7 +141,7 @@ impl Shell {
         (identity, user, seed): (Identity, [u8; 32], [u8; 32]),
         server_url: String,
         inbox: Inbox<Input>,
-        (view, notes, calls): (Rc<RefCell<View>>, Rc<RefCell<Notes>>, Rc<RefCell<Calls>>),
+        (view, notes, calls): Snapshots,
         page: Option<Page>,
         now: Time,
     ) -> Shell {

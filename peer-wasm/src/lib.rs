@@ -57,9 +57,9 @@ mod input;
 #[cfg(target_arch = "wasm32")]
 mod links;
 #[cfg(target_arch = "wasm32")]
-mod media;
-#[cfg(target_arch = "wasm32")]
 mod log;
+#[cfg(target_arch = "wasm32")]
+mod media;
 #[cfg(target_arch = "wasm32")]
 mod page;
 #[cfg(target_arch = "wasm32")]
@@ -138,6 +138,7 @@ mod start {
         let calls = Rc::new(RefCell::new(Calls::default()));
         api::install(&inbox, &view, &notes, &calls)?;
         let page = page::Page::attach(&inbox);
+        user::follow(&inbox);
         let shell = driver::Shell::new(
             (identity, user::seed()?, seed),
             server_url,

@@ -3,14 +3,14 @@
 //! forwards what the person does to the driver, and redraws from the view.
 //! Names and keys are always set as text, never as markup.
 
+use crate::calls::Calls;
 use crate::inbox::Inbox;
 use crate::input::Input;
-use crate::calls::Calls;
 use crate::screens::Screens;
 use crate::settings;
 use crate::ui::{ring_summary, ring_svg};
-use chordphone_overlay::Time;
 use crate::view::{LinkKind, View};
+use chordphone_overlay::Time;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement};

@@ -14,7 +14,9 @@ use crate::input::Reply;
 use crate::log;
 use crate::media::Media;
 use crate::storage;
-use chordphone_overlay::{Answer, Identity, LocalError, NodeId, QueryError, QueryId, StoreError, Time, VecMap};
+use chordphone_overlay::{
+    Answer, Identity, LocalError, NodeId, QueryError, QueryId, StoreError, Time, VecMap,
+};
 use chordphone_phone::{Action, CallId, CallState, Config, Phone, PhoneEvent, Token, SIP_SERVICE};
 use chordphone_session::Session;
 use std::cell::RefCell;
@@ -66,7 +68,9 @@ fn settle(reply: Option<Reply>, out: Result<JsValue, String>) {
 /// A local refusal of the node, as the outcome the core expects.
 fn refused(e: LocalError) -> QueryError {
     match e {
-        LocalError::TooLarge | LocalError::PayloadTooLarge => QueryError::Store(StoreError::TooLarge),
+        LocalError::TooLarge | LocalError::PayloadTooLarge => {
+            QueryError::Store(StoreError::TooLarge)
+        }
         LocalError::BadTtl => QueryError::Store(StoreError::TtlTooLong),
         _ => QueryError::NotJoined,
     }
@@ -113,7 +117,13 @@ impl PhoneShell {
     }
 
     /// Whether an app message is for the phone: then it took it.
-    pub fn app(&mut self, from: NodeId, service: chordphone_overlay::ServiceId, payload: &[u8], now: Time) -> bool {
+    pub fn app(
+        &mut self,
+        from: NodeId,
+        service: chordphone_overlay::ServiceId,
+        payload: &[u8],
+        now: Time,
+    ) -> bool {
         if service != SIP_SERVICE {
             return false;
         }
@@ -122,7 +132,12 @@ impl PhoneShell {
     }
 
     /// Whether a finished query was the phone's: then it took the outcome.
-    pub fn outcome(&mut self, id: QueryId, outcome: &Result<Answer, QueryError>, now: Time) -> bool {
+    pub fn outcome(
+        &mut self,
+        id: QueryId,
+        outcome: &Result<Answer, QueryError>,
+        now: Time,
+    ) -> bool {
         let Some(token) = self.tokens.remove(&id) else {
             return false;
         };
@@ -203,8 +218,17 @@ impl PhoneShell {
     }
 
     /// Carries out a request.
-    pub fn op(&mut self, op: PhoneOp, reply: Option<Reply>, joined: bool, media: &mut Media, now: Time) {
-        let done = |r: Result<(), chordphone_phone::PhoneError>| r.map(|()| JsValue::TRUE).map_err(|e| e.to_string());
+    pub fn op(
+        &mut self,
+        op: PhoneOp,
+        reply: Option<Reply>,
+        joined: bool,
+        media: &mut Media,
+        now: Time,
+    ) {
+        let done = |r: Result<(), chordphone_phone::PhoneError>| {
+            r.map(|()| JsValue::TRUE).map_err(|e| e.to_string())
+        };
         let out = match op {
             PhoneOp::Register(name) => {
                 if joined {
@@ -292,7 +316,12 @@ impl PhoneShell {
     /// registered again under the name this tab had (if the new key may
     /// hold it).
     fn new_user(&mut self, user: [u8; 32], now: Time) {
-        let name = self.calls.borrow().aor.as_deref().map(|a| user_part(a).to_owned());
+        let name = self
+            .calls
+            .borrow()
+            .aor
+            .as_deref()
+            .map(|a| user_part(a).to_owned());
         self.phone.unregister(now);
         // The old phone's requests still finish; their outcomes are dropped.
         let seed = crate::storage::random_bytes::<8>().map_or(0, u64::from_le_bytes);
@@ -319,9 +348,22 @@ impl PhoneShell {
             let (token, started) = match a {
                 Action::Get { token, key, kind } => (token, Ok(node.get(key, kind, now))),
                 Action::Put { token, record } => (token, node.put_signed(record, now)),
-                Action::PutOwn { token, key, kind, value, ttl } => (token, node.put(key, kind, value, ttl, now)),
-                Action::RemoveOwn { token, key, kind, ttl } => (token, node.remove(key, kind, ttl, now)),
-                Action::Send { token, to, payload } => (token, node.send_app(to, SIP_SERVICE, payload, now)),
+                Action::PutOwn {
+                    token,
+                    key,
+                    kind,
+                    value,
+                    ttl,
+                } => (token, node.put(key, kind, value, ttl, now)),
+                Action::RemoveOwn {
+                    token,
+                    key,
+                    kind,
+                    ttl,
+                } => (token, node.remove(key, kind, ttl, now)),
+                Action::Send { token, to, payload } => {
+                    (token, node.send_app(to, SIP_SERVICE, payload, now))
+                }
                 Action::Hold(peer) => {
                     session.hold(peer);
                     continue;
@@ -343,7 +385,9 @@ impl PhoneShell {
                 Ok(q) if self.tokens.len() < MAX_TOKENS => {
                     self.tokens.insert(q, token);
                 }
-                Ok(_) => self.phone.handle_outcome(token, Err(QueryError::Overloaded), now),
+                Ok(_) => self
+                    .phone
+                    .handle_outcome(token, Err(QueryError::Overloaded), now),
                 Err(e) => self.phone.handle_outcome(token, Err(refused(e)), now),
             }
         }
@@ -392,7 +436,10 @@ impl PhoneShell {
                 settle(self.sending.remove(&id.0), outcome.map(|()| JsValue::TRUE));
             }
             PhoneEvent::Refused { from, why } => {
-                log::info(&format!("refused a call message from {}: {why}", log::short(&from)));
+                log::info(&format!(
+                    "refused a call message from {}: {why}",
+                    log::short(&from)
+                ));
             }
         }
         let _ = now;

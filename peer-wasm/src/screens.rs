@@ -62,7 +62,12 @@ fn op_of(op: &str, call: Option<String>) -> Option<PhoneOp> {
 }
 
 /// Wires a form: `make` gets the input's trimmed text (and the form).
-fn on_submit(form: &Element, input: HtmlInputElement, inbox: &Inbox<Input>, make: fn(String, &Element) -> Option<PhoneOp>) {
+fn on_submit(
+    form: &Element,
+    input: HtmlInputElement,
+    inbox: &Inbox<Input>,
+    make: fn(String, &Element) -> Option<PhoneOp>,
+) {
     let (inbox, f2) = (inbox.clone(), form.clone());
     let f = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
         ev.prevent_default();
@@ -179,8 +184,12 @@ impl Screens {
             chat_form: el(doc, "chat-form")?,
         };
         let input = |id: &str| el(doc, id)?.dyn_into::<HtmlInputElement>().ok();
-        on_submit(&s.reg_form, input("reg-name")?, inbox, |v, _| Some(PhoneOp::Register(v)));
-        on_submit(&s.dial_form, input("dial-target")?, inbox, |v, _| Some(PhoneOp::Call(v)));
+        on_submit(&s.reg_form, input("reg-name")?, inbox, |v, _| {
+            Some(PhoneOp::Register(v))
+        });
+        on_submit(&s.dial_form, input("dial-target")?, inbox, |v, _| {
+            Some(PhoneOp::Call(v))
+        });
         on_submit(&s.chat_form, input("chat-text")?, inbox, |v, form| {
             let peer = form.get_attribute("data-peer")?;
             (!v.is_empty()).then_some(PhoneOp::Message(peer, v))
@@ -193,7 +202,8 @@ impl Screens {
                 let _ = i.push(Input::Phone(PhoneOp::Chat(v), None));
             }
         });
-        let _ = el(doc, "chat-open")?.add_event_listener_with_callback("click", f.as_ref().unchecked_ref());
+        let _ = el(doc, "chat-open")?
+            .add_event_listener_with_callback("click", f.as_ref().unchecked_ref());
         f.forget();
         for id in [
             "answer-btn",
@@ -220,9 +230,14 @@ impl Screens {
             _ => String::new(),
         };
         self.reg_status.set_text_content(Some(&reg));
-        let _ = self
-            .reg_status
-            .set_attribute("class", if c.register_error.is_some() && c.registering.is_none() { "outcome bad" } else { "hint" });
+        let _ = self.reg_status.set_attribute(
+            "class",
+            if c.register_error.is_some() && c.registering.is_none() {
+                "outcome bad"
+            } else {
+                "hint"
+            },
+        );
         self.me.set_hidden(!registered);
         self.me_name
             .set_text_content(Some(c.aor.as_deref().map_or("", user_part)));
@@ -240,18 +255,26 @@ impl Screens {
         self.dial_status
             .set_text_content(Some(ended.as_deref().unwrap_or("")));
 
-        self.incoming.set_hidden(ringing.is_none() || current.is_some());
+        self.incoming
+            .set_hidden(ringing.is_none() || current.is_some());
         if let Some(r) = ringing {
             let who = user_part(&r.view.peer);
             self.incoming_who.set_text_content(Some(who));
             set_op(&self.doc, "answer-btn", "answer", Some(r), "Answer");
             set_op(&self.doc, "decline-btn", "reject", Some(r), "Decline");
-            set_op(&self.doc, "waiting-answer", "answer", Some(r), "Answer & hold current");
+            set_op(
+                &self.doc,
+                "waiting-answer",
+                "answer",
+                Some(r),
+                "Answer & hold current",
+            );
             set_op(&self.doc, "waiting-decline", "reject", Some(r), "Decline");
             self.waiting_who
                 .set_text_content(Some(&format!("{who} is calling you")));
         }
-        self.waiting.set_hidden(ringing.is_none() || current.is_none());
+        self.waiting
+            .set_hidden(ringing.is_none() || current.is_none());
 
         self.in_call.set_hidden(current.is_none());
         if let Some(call) = current {
@@ -262,7 +285,11 @@ impl Screens {
                 .set_text_content(Some(&call_line(call, now)));
             self.call_quality
                 .set_text_content(Some(&quality_line(call)));
-            let (op, label) = if c.muted { ("unmute", "Unmute") } else { ("mute", "Mute") };
+            let (op, label) = if c.muted {
+                ("unmute", "Unmute")
+            } else {
+                ("mute", "Mute")
+            };
             set_op(&self.doc, "mute-btn", op, None, label);
             let (op, label) = if c.camera_off {
                 ("camera-on", "Camera on")
@@ -279,7 +306,13 @@ impl Screens {
             if let Some(b) = el(&self.doc, "hold-btn") {
                 let _ = b.toggle_attribute_with_force("disabled", dialing);
             }
-            set_op(&self.doc, "hangup-btn", "hangup", Some(call), if dialing { "Cancel" } else { "Hang up" });
+            set_op(
+                &self.doc,
+                "hangup-btn",
+                "hangup",
+                Some(call),
+                if dialing { "Cancel" } else { "Hang up" },
+            );
             for (id, on) in [("mute-btn", c.muted), ("camera-btn", c.camera_off)] {
                 if let Some(b) = el(&self.doc, id) {
                     let _ = b.set_attribute("aria-pressed", if on { "true" } else { "false" });
@@ -299,11 +332,13 @@ impl Screens {
         self.chat_title
             .set_text_content(Some(&format!("Messages with {}", user_part(peer))));
         self.chat_list.set_text_content(None);
-        for m in c
-            .messages
-            .iter()
-            .filter(|m| if m.outgoing { m.to == peer } else { m.from == peer })
-        {
+        for m in c.messages.iter().filter(|m| {
+            if m.outgoing {
+                m.to == peer
+            } else {
+                m.from == peer
+            }
+        }) {
             let Ok(li) = self.doc.create_element("li") else {
                 continue;
             };

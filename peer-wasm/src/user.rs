@@ -7,11 +7,14 @@
 //! AES-GCM key. The crypto runs in the browser's WebCrypto, from a small
 //! JS module, so that no cipher code grows the wasm.
 
+use crate::inbox::Inbox;
+use crate::input::{Input, PhoneOp};
 use crate::storage::random_bytes;
 use crate::urls::{seed_from_hex, to_hex};
 use js_sys::{Promise, Uint8Array};
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::{wasm_bindgen, Closure};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::StorageEvent;
 
 const USER_KEY: &str = "chordphone.user";
 
@@ -98,4 +101,26 @@ pub async fn open(blob: &str, pass: &str) -> Result<[u8; 32], JsValue> {
     let bytes = Uint8Array::new(&v).to_vec();
     <[u8; 32]>::try_from(bytes.as_slice())
         .map_err(|_| js_sys::Error::new("This identity text is damaged.").into())
+}
+
+/// Follows an import made in another tab of this browser (the `storage`
+/// event fires in every other tab of the origin): the person changes
+/// everywhere at once.
+pub fn follow(inbox: &Inbox<Input>) -> Option<()> {
+    let window = web_sys::window()?;
+    let i = inbox.clone();
+    let f = Closure::<dyn FnMut(StorageEvent)>::new(move |ev: StorageEvent| {
+        if ev.key().as_deref() != Some(USER_KEY) {
+            return;
+        }
+        if let Some(seed) = ev.new_value().and_then(|hex| seed_from_hex(&hex)) {
+            i.push_control(Input::Phone(PhoneOp::User(seed), None));
+        }
+    });
+    window
+        .add_event_listener_with_callback("storage", f.as_ref().unchecked_ref())
+        .ok()?;
+    // The listener lives as long as the page.
+    f.forget();
+    Some(())
 }
