@@ -36,6 +36,8 @@
 //! - [`browser`]: chromedriver, one Chromium process per [`browser::Browser`],
 //!   several tabs each, abrupt kills.
 //! - [`api`]: `window.chordphone` calls from Rust.
+//! - [`media`]: a pure tone per browser as its microphone, and the tone and
+//!   video frames a page receives, measured in the page.
 //! - [`status`], [`ring`], [`cluster`]: node status, the ring the live ids
 //!   imply, and checks of one against the other.
 //! - [`wait`]: bounded polling that fails with every node's status.
@@ -52,6 +54,7 @@ pub mod cluster;
 pub mod http;
 pub mod linkclient;
 pub mod loadgen;
+pub mod media;
 pub mod paths;
 pub mod ports;
 pub mod process;
