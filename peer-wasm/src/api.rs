@@ -168,6 +168,7 @@ fn messages_list(c: &Calls) -> JsValue {
                 "direction",
                 &JsValue::from_str(if m.outgoing { "out" } else { "in" }),
             );
+            set(&o, "outgoing", &JsValue::from_bool(m.outgoing));
             set(&o, "status", &JsValue::from_str(m.status.as_str()));
             if let Some(r) = &m.reason {
                 set(&o, "reason", &JsValue::from_str(r));
