@@ -348,13 +348,7 @@ impl Screens {
             let mut line = String::from(user_part(&o.view.peer));
             line.push_str(" is on hold");
             self.other_who.set_text_content(Some(&line));
-            set_op(
-                &self.doc,
-                "other-resume",
-                "resume",
-                Some(o),
-                "Switch to this call",
-            );
+            set_op(&self.doc, "other-resume", "resume", Some(o), "Switch");
         }
         self.render_chat(c);
     }
