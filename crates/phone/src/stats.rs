@@ -23,6 +23,9 @@ pub struct Stats {
     pub wrong_sender: u64,
     /// 403 Forbidden answers sent to refused requests.
     pub forbidden_sent: u64,
+    /// New calls and messages for a name this device does not hold
+    /// (answered 404).
+    pub misdirected: u64,
     /// Payloads that arrived while no name is registered.
     pub not_registered: u64,
     /// Incoming calls refused for lack of room (486).
