@@ -226,6 +226,8 @@ impl PhoneShell {
         media: &mut Media,
         now: Time,
     ) {
+        let from_page = reply.is_none();
+        self.calls.borrow_mut().notice = None;
         let done = |r: Result<(), chordphone_phone::PhoneError>| {
             r.map(|()| JsValue::TRUE).map_err(|e| e.to_string())
         };
@@ -309,6 +311,10 @@ impl PhoneShell {
                 Ok(JsValue::TRUE)
             }
         };
+        // A button or form has no Promise: the page says why it failed.
+        if let (true, Err(why)) = (from_page, &out) {
+            self.calls.borrow_mut().notice = Some(why.clone());
+        }
         settle(reply, out);
     }
 
