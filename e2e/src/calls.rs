@@ -52,6 +52,9 @@ pub struct Call {
     pub state: String,
     /// Why it ended, in plain words.
     pub reason: Option<String>,
+    /// Whether the other side has put the call on hold.
+    #[serde(default)]
+    pub held_by_peer: bool,
     #[serde(default)]
     pub media: MediaFigures,
 }
@@ -82,8 +85,10 @@ pub struct Message {
     pub to: String,
     #[serde(default)]
     pub text: String,
+    /// `out` (sent here) or `in` (received).
     #[serde(default)]
-    pub outgoing: bool,
+    pub direction: String,
+    /// `sending`, `delivered`, `undeliverable` or `received`.
     #[serde(default)]
     pub status: String,
 }
