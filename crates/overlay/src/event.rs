@@ -172,4 +172,7 @@ pub enum LocalError {
     /// The node has left the ring.
     #[error("node has left")]
     Left,
+    /// A record handed in to store does not verify under its writer's key.
+    #[error("record signature is invalid")]
+    BadSignature,
 }

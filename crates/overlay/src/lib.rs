@@ -73,7 +73,9 @@ pub use app::{AppMessage, OriginError, ServiceId, MAX_APP};
 pub use config::Config;
 pub use event::{Answer, AttachToken, Event, LocalError, Output, QueryError, QueryId, Transmit};
 pub use id::{Id, NodeId, ID_BITS, ID_BYTES};
-pub use identity::{node_id_of, verify, Identity, PUBLIC_KEY_BYTES, SIGNATURE_BYTES};
+pub use identity::{
+    node_id_of, verify, x25519_public_of, Identity, PUBLIC_KEY_BYTES, SIGNATURE_BYTES,
+};
 pub use node::ring::{FINGERS, FIRST_BIT};
 pub use node::{LinkChange, Node, Phase, Status};
 pub use record::{Kind, Record, Sig};

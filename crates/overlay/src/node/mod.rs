@@ -19,6 +19,7 @@ mod reach;
 mod replicate;
 pub(crate) mod ring;
 mod route;
+mod signed;
 mod stabilize;
 
 use crate::app::ServiceId;

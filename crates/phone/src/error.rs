@@ -1,0 +1,55 @@
+//! Typed errors of the phone's commands and of registration, each with a
+//! `Display` text a person can read.
+
+/// A command the phone cannot carry out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhoneError {
+    /// Not a valid name: 1 to 32 characters of `a-z 0-9 . _ -`.
+    #[error("a name is 1 to 32 letters, digits, dots, dashes or underscores")]
+    BadName,
+    /// Not something this phone can call: another overlay, a `tel:` URI, a
+    /// telephone number.
+    #[error("that address cannot be called from here")]
+    BadTarget,
+    /// Register a name first.
+    #[error("not registered yet")]
+    NotRegistered,
+    /// No such call (never was, or already forgotten).
+    #[error("no such call")]
+    UnknownCall,
+    /// The call is not in a state where this applies.
+    #[error("the call is not in a state where this applies")]
+    WrongState,
+    /// A media change (hold, resume, answer) is still in progress.
+    #[error("a media change is still in progress")]
+    MediaPending,
+    /// As many calls as the phone keeps at once.
+    #[error("too many calls at once")]
+    TooManyCalls,
+    /// As many name look-ups as the phone runs at once.
+    #[error("too many look-ups at once")]
+    TooManyLookups,
+    /// As many messages on their way as the phone keeps.
+    #[error("too many messages on their way")]
+    TooManyMessages,
+    /// A message longer than the phone sends.
+    #[error("the message is too long")]
+    MessageTooLong,
+}
+
+/// Why a registration failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// Another user key holds the name.
+    #[error("that name is already taken by someone else")]
+    NameTaken,
+    /// The overlay could not store the records (not in a ring, no route,
+    /// no answer); the text says what failed.
+    #[error("could not reach the network to register ({0})")]
+    NoRoute(String),
+    /// The overlay refused a record for another reason.
+    #[error("the network refused the registration ({0})")]
+    Refused(String),
+}

@@ -1,0 +1,42 @@
+//! Counters of what the phone received, refused and dropped.
+
+/// What arrived and what was done with it. Every refusal has a counter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Payloads handed to [`crate::Phone::handle_app`].
+    pub received: u64,
+    /// Payloads that opened and passed every check (handed to SIP).
+    pub accepted: u64,
+    /// Not a sealed envelope at all.
+    pub garbage: u64,
+    /// Failed authentication: altered on the way, or sealed for another node.
+    pub undecryptable: u64,
+    /// Opened, but the contents do not decode.
+    pub malformed: u64,
+    /// The sender's node key does not hash to the origin.
+    pub wrong_node_key: u64,
+    /// The claim record is forged, expired or not a claim.
+    pub bad_claim: u64,
+    /// The user signature does not verify under the claim's writer.
+    pub bad_user_sig: u64,
+    /// The SIP sender's AOR is not the claimed one (or the SIP is unreadable).
+    pub wrong_sender: u64,
+    /// 403 Forbidden answers sent to refused requests.
+    pub forbidden_sent: u64,
+    /// Payloads that arrived while no name is registered.
+    pub not_registered: u64,
+    /// Incoming calls refused for lack of room (486).
+    pub calls_refused: u64,
+    /// Outgoing messages that could not be sealed (no key, too large).
+    pub unsealable: u64,
+    /// Sends the overlay reported as failed.
+    pub send_failed: u64,
+    /// Outcomes for tokens the phone no longer waits for.
+    pub stray_outcomes: u64,
+    /// Lookup records that did not verify (forged claims or bindings).
+    pub bad_records: u64,
+    /// Notices dropped because the action queue was full.
+    pub dropped_events: u64,
+    /// The SIP user agent's own counters.
+    pub sip: chordphone_sip::Stats,
+}
