@@ -190,6 +190,15 @@ impl Calls {
         self.calls.iter().rev().find(|c| !c.live())
     }
 
+    /// A call on hold other than the one in conversation (to switch to).
+    pub fn other_held(&self) -> Option<&Call> {
+        let current = self.current().map(|c| c.view.id);
+        self.calls
+            .iter()
+            .rev()
+            .find(|c| c.view.state == CallState::Held && Some(c.view.id) != current)
+    }
+
     /// A message arrived or was sent.
     pub fn add_message(&mut self, m: Message) {
         if self.messages.len() == MAX_MESSAGES {
@@ -289,8 +298,11 @@ mod tests {
         assert_eq!(c.pick(&[CallState::Active]), Some(CallId(1)));
         assert_eq!(c.pick(&[CallState::Held]), Some(CallId(2)));
         assert_eq!(c.current().map(|c| c.view.id), Some(CallId(1)));
+        assert_eq!(c.other_held(), None);
         c.update(view(2, CallState::Active));
         assert_eq!(c.current().map(|c| c.view.id), Some(CallId(2)));
+        c.update(view(1, CallState::Held));
+        assert_eq!(c.other_held().map(|c| c.view.id), Some(CallId(1)));
         c.retain(&[CallId(2)]);
         assert_eq!(c.calls.len(), 1);
     }

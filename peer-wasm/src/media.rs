@@ -136,13 +136,15 @@ fn number(obj: &JsValue, key: &str) -> Option<f64> {
     Reflect::get(obj, &JsValue::from_str(key)).ok()?.as_f64()
 }
 
-/// The shared local stream, captured on first need.
+/// The shared local stream, captured on first need. (Beware: web-sys gives
+/// `MediaStream` an inherent `clone()`, the JS method that copies the
+/// tracks; `Clone::clone` copies the handle.)
 type Local = Rc<RefCell<Option<MediaStream>>>;
 
 /// The camera and microphone stream, asking for it the first time.
 async fn local_stream(local: &Local) -> Result<MediaStream, String> {
     if let Some(s) = local.borrow().as_ref() {
-        return Ok(s.clone());
+        return Ok(Clone::clone(s));
     }
     let stream: MediaStream = JsFuture::from(capture())
         .await
@@ -151,9 +153,9 @@ async fn local_stream(local: &Local) -> Result<MediaStream, String> {
     // Two calls may have asked at once: keep the first stream, stop the other.
     if let Some(s) = local.borrow().as_ref() {
         tracks(&stream).for_each(|t| t.stop());
-        return Ok(s.clone());
+        return Ok(Clone::clone(s));
     }
-    *local.borrow_mut() = Some(stream.clone());
+    *local.borrow_mut() = Some(Clone::clone(&stream));
     if let Some(v) = video("local-video") {
         v.set_src_object(Some(&stream));
     }
@@ -228,7 +230,7 @@ impl Media {
         let pc = RtcPeerConnection::new_with_configuration(&rtc::configuration())
             .map_err(|e| error_text(&e))?;
         let remote = MediaStream::new().map_err(|e| error_text(&e))?;
-        let r = remote.clone();
+        let r = Clone::clone(&remote);
         let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(move |ev: RtcTrackEvent| {
             r.add_track(&ev.track());
             // Re-set so that the element picks up a track that came later.
@@ -257,6 +259,9 @@ impl Media {
                 _on_state: on_state,
             },
         );
+        if self.shown == Some(call) {
+            self.present();
+        }
         Ok(pc)
     }
 
@@ -296,7 +301,8 @@ impl Media {
     fn close(&mut self, call: u32) {
         self.calls.remove(&call);
         if self.shown == Some(call) {
-            self.show(None);
+            self.shown = None;
+            self.present();
         }
         if self.calls.is_empty() {
             if let Some(s) = self.local.borrow_mut().take() {
@@ -308,15 +314,25 @@ impl Media {
         }
     }
 
-    /// Shows this call's remote media (or none) in the page's video.
+    /// Shows this call's remote media (or none) in the page's video; a call
+    /// whose peer connection comes later is shown once it exists.
     pub fn show(&mut self, call: Option<CallId>) {
-        let call = call.map(|c| c.0).filter(|c| self.calls.get(c).is_some());
+        let call = call.map(|c| c.0);
         if call == self.shown {
             return;
         }
         self.shown = call;
+        self.present();
+    }
+
+    /// Puts the shown call's stream (or nothing) in the page's video.
+    fn present(&self) {
         if let Some(v) = video("remote-video") {
-            v.set_src_object(call.and_then(|c| self.calls.get(&c)).map(|m| &m.remote));
+            v.set_src_object(
+                self.shown
+                    .and_then(|c| self.calls.get(&c))
+                    .map(|m| &m.remote),
+            );
         }
     }
 

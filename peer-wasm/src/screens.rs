@@ -31,6 +31,8 @@ pub struct Screens {
     call_quality: Element,
     waiting: HtmlElement,
     waiting_who: Element,
+    other: HtmlElement,
+    other_who: Element,
     chat: HtmlElement,
     chat_title: Element,
     chat_list: Element,
@@ -159,6 +161,29 @@ fn call_line(c: &Call, now: Time) -> String {
     }
 }
 
+/// How long the dialer says how the last call ended.
+const ENDED_SHOWN: core::time::Duration = core::time::Duration::from_secs(15);
+
+/// How the last call ended, for a while after: why, if it never got
+/// through ("bob is busy"); else with whom and how long it lasted.
+fn ended_line(e: &Call, now: Time) -> Option<String> {
+    let ended = e.view.ended.unwrap_or(now);
+    if now.saturating_since(ended) > ENDED_SHOWN {
+        return None;
+    }
+    Some(match (e.view.answered, &e.view.reason) {
+        (None, Some(r)) => r.clone(),
+        (Some(a), _) => {
+            let mut line = String::from("Call with ");
+            line.push_str(user_part(&e.view.peer));
+            line.push_str(" ended · ");
+            line.push_str(&clock(ended.saturating_since(a).as_secs()));
+            line
+        }
+        (None, None) => String::from("Call ended"),
+    })
+}
+
 impl Screens {
     /// Finds the elements and wires them; `None` on a page without them.
     pub fn attach(doc: &Document, inbox: &Inbox<Input>) -> Option<Screens> {
@@ -178,6 +203,8 @@ impl Screens {
             call_quality: el(doc, "call-quality")?,
             waiting: html(doc, "waiting")?,
             waiting_who: el(doc, "waiting-who")?,
+            other: html(doc, "other-call")?,
+            other_who: el(doc, "other-who")?,
             chat: html(doc, "chat")?,
             chat_title: el(doc, "chat-title")?,
             chat_list: el(doc, "chat-list")?,
@@ -214,6 +241,7 @@ impl Screens {
             "hangup-btn",
             "waiting-answer",
             "waiting-decline",
+            "other-resume",
         ] {
             on_click(doc, id, inbox)?;
         }
@@ -244,14 +272,9 @@ impl Screens {
 
         let current = c.current().or_else(|| c.dialing());
         let ringing = c.incoming().last();
-        self.dial_form.set_hidden(!registered || current.is_some());
-        let ended = c.last_ended().map(|e| {
-            let who = user_part(&e.view.peer);
-            match &e.view.reason {
-                Some(r) => r.clone(),
-                None => format!("Call with {who} ended."),
-            }
-        });
+        self.dial_form
+            .set_hidden(!registered || current.is_some() || ringing.is_some());
+        let ended = c.last_ended().and_then(|e| ended_line(e, now));
         self.dial_status
             .set_text_content(Some(ended.as_deref().unwrap_or("")));
 
@@ -318,6 +341,14 @@ impl Screens {
                     let _ = b.set_attribute("aria-pressed", if on { "true" } else { "false" });
                 }
             }
+        }
+        let other = c.other_held();
+        self.other.set_hidden(other.is_none());
+        if let Some(o) = other {
+            let mut line = String::from(user_part(&o.view.peer));
+            line.push_str(" is on hold");
+            self.other_who.set_text_content(Some(&line));
+            set_op(&self.doc, "other-resume", "resume", Some(o), "Switch");
         }
         self.render_chat(c);
     }

@@ -65,8 +65,9 @@ pub(crate) struct Call {
     /// Outgoing: the devices found, waiting for our offer.
     pub(crate) devices: Option<Vec<Device>>,
     pub(crate) wait: Wait,
-    /// Incoming: the caller said another device answered.
-    pub(crate) elsewhere: bool,
+    /// Incoming: the caller said the call was settled on another device
+    /// (the CANCEL's cause: 200 answered, 603 declined).
+    pub(crate) elsewhere: Option<u16>,
     /// Nodes we asked the shell to keep linked.
     pub(crate) held: BTreeSet<NodeId>,
 }
@@ -91,7 +92,7 @@ impl Call {
             offer: None,
             devices: None,
             wait: Wait::Idle,
-            elsewhere: false,
+            elsewhere: None,
             held: BTreeSet::new(),
         }
     }

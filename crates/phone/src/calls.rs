@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use chordphone_overlay::{NodeId, QueryError, RouteError, Time};
-use chordphone_sip::{EndReason, Failure, Flow, Transport};
+use chordphone_sip::{EndReason, Failure, Flow, LocalError, Transport, UserAgent};
 
 use crate::action::{Action, CallId, CallState, Direction, Media, PhoneEvent};
 use crate::call::{Call, Leg, LegEnd, Wait};
@@ -11,7 +11,7 @@ use crate::error::PhoneError;
 use crate::lookup::{Found, Purpose};
 use crate::names::{name_of, parse_target};
 use crate::phone::{sip_time, Phone, KEEP_ENDED, MAX_CALLS, MAX_CALL_ENTRIES};
-use crate::sipmsg::offers_hold;
+use crate::sipmsg::{offers_hold, ANSWERED_ELSEWHERE, DECLINED_ELSEWHERE};
 
 impl Phone {
     /// Calls `target` (`bob`, `sip:bob@chordphone`): asks the shell for an
@@ -80,7 +80,7 @@ impl Phone {
         let text = match c.state {
             CallState::Ended => return Err(PhoneError::WrongState),
             CallState::Calling | CallState::Ringing => {
-                self.cancel_legs(call, None, now);
+                self.cancel_legs(call, None, None, now);
                 "Cancelled"
             }
             CallState::Incoming => {
@@ -144,10 +144,7 @@ impl Phone {
                 self.fork(call, now);
             }
             (Wait::Answer, Some(leg)) => {
-                let ok = self
-                    .ua
-                    .as_mut()
-                    .is_some_and(|ua| ua.answer(leg, Bytes::from(sdp), t).is_ok());
+                let ok = self.with_ua(|ua| ua.answer(leg, Bytes::from(sdp), t));
                 if ok {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.state = CallState::Active;
@@ -159,10 +156,7 @@ impl Phone {
                 }
             }
             (Wait::Reoffer(hold), Some(leg)) => {
-                let ok = self
-                    .ua
-                    .as_mut()
-                    .is_some_and(|ua| ua.reinvite(leg, Bytes::from(sdp), t).is_ok());
+                let ok = self.with_ua(|ua| ua.reinvite(leg, Bytes::from(sdp), t));
                 if ok {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.wait = Wait::ReofferSent(hold);
@@ -170,10 +164,7 @@ impl Phone {
                 }
             }
             (Wait::ReofferAnswer(hold), Some(leg)) => {
-                let ok = self
-                    .ua
-                    .as_mut()
-                    .is_some_and(|ua| ua.accept_reoffer(leg, Bytes::from(sdp), t).is_ok());
+                let ok = self.with_ua(|ua| ua.accept_reoffer(leg, Bytes::from(sdp), t));
                 if ok {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.held_by_peer = hold;
@@ -198,7 +189,7 @@ impl Phone {
         };
         match c.state {
             CallState::Ended => return,
-            CallState::Calling | CallState::Ringing => self.cancel_legs(call, None, now),
+            CallState::Calling | CallState::Ringing => self.cancel_legs(call, None, None, now),
             CallState::Incoming => self.refuse_leg(call, Failure::Incompatible, now),
             CallState::Active | CallState::Held => self.bye(call, now),
         }
@@ -282,9 +273,10 @@ impl Phone {
     }
 
     /// Stops every leg of an outgoing call but `keep` (CANCEL, or BYE for
-    /// one that answered meanwhile). Legs stopped because another answered
-    /// say so in their CANCEL.
-    fn cancel_legs(&mut self, call: CallId, keep: Option<usize>, now: Time) {
+    /// one that answered meanwhile). Legs stopped because the call was
+    /// settled on another device say so in their CANCEL (`cause`), and
+    /// their links go at once.
+    fn cancel_legs(&mut self, call: CallId, keep: Option<usize>, cause: Option<u16>, now: Time) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -295,19 +287,26 @@ impl Phone {
             }
         }
         for (ua_call, node, sip_call_id) in stop {
-            if keep.is_some() {
+            if let Some(cause) = cause {
                 if let Some(id) = sip_call_id {
-                    self.elsewhere.insert(id);
+                    self.elsewhere.insert(id, cause);
                 }
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.held.remove(&node);
                 }
                 self.act(Action::Release(node));
             }
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.hangup(ua_call, sip_time(now));
-            }
+            self.with_ua(|ua| ua.hangup(ua_call, sip_time(now)));
         }
+    }
+
+    /// Runs a user agent command; whether it applied. Commands that
+    /// cannot apply (the leg already ended) change nothing.
+    pub(crate) fn with_ua(
+        &mut self,
+        f: impl FnOnce(&mut UserAgent<NodeId>) -> Result<(), LocalError>,
+    ) -> bool {
+        self.ua.as_mut().is_some_and(|ua| f(ua).is_ok())
     }
 
     fn bye(&mut self, call: CallId, now: Time) {
@@ -316,8 +315,8 @@ impl Phone {
             .get(&call)
             .and_then(|c| c.winner_leg())
             .map(|l| l.ua);
-        if let (Some(leg), Some(ua)) = (leg, self.ua.as_mut()) {
-            let _ = ua.hangup(leg, sip_time(now));
+        if let Some(leg) = leg {
+            self.with_ua(|ua| ua.hangup(leg, sip_time(now)));
         }
     }
 
@@ -327,8 +326,8 @@ impl Phone {
             .get(&call)
             .and_then(|c| c.winner_leg())
             .map(|l| l.ua);
-        if let (Some(leg), Some(ua)) = (leg, self.ua.as_mut()) {
-            let _ = ua.reject(leg, why, sip_time(now));
+        if let Some(leg) = leg {
+            self.with_ua(|ua| ua.reject(leg, why, sip_time(now)));
         }
     }
 
@@ -345,16 +344,12 @@ impl Phone {
     ) {
         let t = sip_time(now);
         let Some(offer) = offer.and_then(|o| String::from_utf8(o.to_vec()).ok()) else {
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.reject(leg, Failure::Incompatible, t);
-            }
+            self.with_ua(|ua| ua.reject(leg, Failure::Incompatible, t));
             return;
         };
         if self.live_calls() >= MAX_CALLS {
             self.stats.calls_refused += 1;
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.reject(leg, Failure::Busy, t);
-            }
+            self.with_ua(|ua| ua.reject(leg, Failure::Busy, t));
             return;
         }
         let id = self.new_call_id();
@@ -375,9 +370,7 @@ impl Phone {
         call.held.insert(from);
         self.legs.insert(leg, id);
         self.insert_call(call);
-        if let Some(ua) = self.ua.as_mut() {
-            let _ = ua.ring(leg, None, t);
-        }
+        self.with_ua(|ua| ua.ring(leg, None, t));
         self.act(Action::Hold(from));
         self.changed(id);
     }
@@ -412,21 +405,19 @@ impl Phone {
         };
         if !c.is_dialing() || c.winner.is_some() {
             // Over already, or a second device answered too: hang that one up.
-            if let Some(ua) = self.ua.as_mut() {
-                let _ = ua.hangup(leg, sip_time(now));
-            }
+            self.with_ua(|ua| ua.hangup(leg, sip_time(now)));
             return;
         }
         c.winner = Some(i);
         let Some(answer) = answer.and_then(|a| String::from_utf8(a.to_vec()).ok()) else {
             self.bye(call, now);
-            self.cancel_legs(call, Some(i), now);
+            self.cancel_legs(call, Some(i), Some(ANSWERED_ELSEWHERE), now);
             self.end_call(call, "The other side sent no media".to_owned(), now);
             return;
         };
         c.state = CallState::Active;
         c.answered = Some(now);
-        self.cancel_legs(call, Some(i), now);
+        self.cancel_legs(call, Some(i), Some(ANSWERED_ELSEWHERE), now);
         self.act(Action::Media(Media::Apply { call, answer }));
         self.changed(call);
     }
@@ -447,9 +438,7 @@ impl Phone {
             // A media step of ours is under way (or the offer is not
             // text): refuse this one; the call goes on as it was.
             _ => {
-                if let Some(ua) = self.ua.as_mut() {
-                    let _ = ua.reject_reoffer(leg, sip_time(now));
-                }
+                self.with_ua(|ua| ua.reject_reoffer(leg, sip_time(now)));
             }
         }
     }
@@ -499,9 +488,11 @@ impl Phone {
         let name = name_of(&c.peer).to_owned();
         if c.winner == Some(i) {
             let text = match (&reason, c.state) {
-                (EndReason::Failed(Failure::Cancelled), CallState::Incoming) if c.elsewhere => {
-                    "Answered elsewhere".to_owned()
-                }
+                (EndReason::Failed(Failure::Cancelled), CallState::Incoming) => match c.elsewhere {
+                    Some(DECLINED_ELSEWHERE) => "Declined elsewhere".to_owned(),
+                    Some(_) => "Answered elsewhere".to_owned(),
+                    None => "Cancelled".to_owned(),
+                },
                 (EndReason::Failed(Failure::Cancelled), _) => "Cancelled".to_owned(),
                 (EndReason::Failed(Failure::NoAnswer), CallState::Incoming) => {
                     "No answer".to_owned()
@@ -524,7 +515,23 @@ impl Phone {
 
     /// One leg of an outgoing call failed; with every leg failed and none
     /// answered, the call ends with the best-ranked reason.
+    /// A device that declined speaks for the person: the others stop
+    /// ringing (RFC 3261 treats a 6xx the same way).
     fn fail_leg(&mut self, call: CallId, i: usize, end: LegEnd, now: Time) {
+        if end.rank == DECLINED_RANK {
+            let dialing = self
+                .calls
+                .get(&call)
+                .is_some_and(|c| c.is_dialing() && c.winner.is_none());
+            if dialing {
+                if let Some(l) = self.calls.get_mut(&call).and_then(|c| c.legs.get_mut(i)) {
+                    l.failed = Some(end.clone());
+                }
+                self.cancel_legs(call, Some(i), Some(DECLINED_ELSEWHERE), now);
+                self.end_call(call, end.text, now);
+                return;
+            }
+        }
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -576,9 +583,7 @@ impl Phone {
         let Some((call, i, Some(ua_call), name)) = found else {
             return;
         };
-        if let Some(ua) = self.ua.as_mut() {
-            let _ = ua.hangup(ua_call, sip_time(now));
-        }
+        self.with_ua(|ua| ua.hangup(ua_call, sip_time(now)));
         let text = match error {
             QueryError::Route(RouteError::NoSuchNode) | QueryError::Unsupported => {
                 format!("{name} is offline")
@@ -674,7 +679,7 @@ impl Phone {
             .map(|c| c.id)
             .collect();
         for call in due {
-            self.cancel_legs(call, None, now);
+            self.cancel_legs(call, None, None, now);
             self.end_call(call, "No answer".to_owned(), now);
         }
         let old: Vec<CallId> = self
@@ -690,6 +695,9 @@ impl Phone {
     }
 }
 
+/// The rank of a leg that was declined.
+const DECLINED_RANK: u8 = 1;
+
 /// The reason a call ends with when its connected leg failed.
 fn ended_text(f: &Failure, name: &str) -> String {
     match f {
@@ -704,7 +712,7 @@ fn ended_text(f: &Failure, name: &str) -> String {
 fn leg_end(f: &Failure, name: &str) -> LegEnd {
     let (rank, text) = match f {
         Failure::Busy => (0, format!("{name} is busy")),
-        Failure::Declined => (1, "Call declined".to_owned()),
+        Failure::Declined => (DECLINED_RANK, "Call declined".to_owned()),
         Failure::NoAnswer => (2, "No answer".to_owned()),
         Failure::Incompatible => (3, "No common audio or video format".to_owned()),
         Failure::Unauthorized => (4, format!("{name} refused the call (not authorized)")),

@@ -45,11 +45,12 @@ pub enum RegisterError {
     /// Another user key holds the name.
     #[error("that name is already taken by someone else")]
     NameTaken,
-    /// The overlay could not store the records (not in a ring, no route,
-    /// no answer); the text says what failed.
-    #[error("could not reach the network to register ({0})")]
-    NoRoute(String),
-    /// The overlay refused a record for another reason.
-    #[error("the network refused the registration ({0})")]
-    Refused(String),
+    /// The overlay could not store the records: not in a ring yet, no
+    /// route to the key's owner, no answer in time.
+    #[error("could not reach the network to register; try again in a moment")]
+    NoRoute,
+    /// The overlay refused a record for another reason (its store is full,
+    /// the clocks disagree about its lifetime).
+    #[error("the network refused the registration")]
+    Refused,
 }

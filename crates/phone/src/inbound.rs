@@ -76,14 +76,16 @@ impl Phone {
         }
         self.stats.accepted += 1;
         self.learn_key(from, inner.node_key);
-        if let Some(s) = summary.as_ref().filter(|s| s.elsewhere) {
-            let call_id = s.call_id.clone();
+        if let Some((cause, call_id)) = summary
+            .as_ref()
+            .and_then(|s| Some((s.elsewhere?, s.call_id.clone())))
+        {
             for c in self.calls.values_mut() {
                 if c.legs
                     .iter()
                     .any(|l| l.sip_call_id.as_deref() == Some(call_id.as_str()))
                 {
-                    c.elsewhere = true;
+                    c.elsewhere = Some(cause);
                 }
             }
         }

@@ -69,10 +69,9 @@ impl Phone {
             Some(s) => (s.method.clone(), s.initial, s.call_id.clone()),
             None => (None, false, String::new()),
         };
-        let sip = if method == Some(Method::Cancel) && self.elsewhere.contains(&call_id) {
-            with_elsewhere_reason(&sip)
-        } else {
-            sip
+        let sip = match self.elsewhere.get(&call_id) {
+            Some(&cause) if method == Some(Method::Cancel) => with_elsewhere_reason(&sip, cause),
+            _ => sip,
         };
         let (Some(key), Some(claim)) = (
             key.or_else(|| self.keys.get(&to).copied()),
@@ -124,9 +123,7 @@ impl Phone {
             Event::Incoming { call, offer, .. } => match self.origin.clone() {
                 Some((from, peer)) => self.on_incoming(call, offer, from, peer, now),
                 None => {
-                    if let Some(ua) = self.ua.as_mut() {
-                        let _ = ua.hangup(call, crate::phone::sip_time(now));
-                    }
+                    self.with_ua(|ua| ua.hangup(call, crate::phone::sip_time(now)));
                 }
             },
             Event::Progress { call, code, .. } => self.on_progress(call, code),

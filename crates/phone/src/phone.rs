@@ -125,8 +125,9 @@ pub struct Phone {
     pub(crate) messages: BTreeMap<MessageId, Outgoing>,
     /// Node public keys of peers, for sealing to them.
     pub(crate) keys: BTreeMap<NodeId, [u8; 32]>,
-    /// SIP Call-IDs of our legs cancelled because another device answered.
-    pub(crate) elsewhere: BTreeSet<String>,
+    /// SIP Call-IDs of our legs cancelled because the call was settled on
+    /// another device, with the cause their CANCEL gives.
+    pub(crate) elsewhere: BTreeMap<String, u16>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) stats: Stats,
     /// The proven sender of the input being handled (node, AOR).
@@ -157,7 +158,7 @@ impl Phone {
             pending: BTreeMap::new(),
             messages: BTreeMap::new(),
             keys: BTreeMap::new(),
-            elsewhere: BTreeSet::new(),
+            elsewhere: BTreeMap::new(),
             actions: VecDeque::new(),
             stats: Stats::default(),
             origin: None,

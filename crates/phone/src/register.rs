@@ -187,8 +187,8 @@ impl Phone {
             Err(e) => {
                 let reason = match e {
                     QueryError::Store(StoreError::NotOwner) => RegisterError::NameTaken,
-                    QueryError::Store(s) => RegisterError::Refused(s.to_string()),
-                    other => RegisterError::NoRoute(other.to_string()),
+                    QueryError::Store(_) => RegisterError::Refused,
+                    _ => RegisterError::NoRoute,
                 };
                 if self.reg.state == RegState::Claiming || reason == RegisterError::NameTaken {
                     self.fail_registration(aor, reason, now);
@@ -213,8 +213,8 @@ impl Phone {
             }
             Err(e) if self.reg.state == RegState::Binding => {
                 let reason = match e {
-                    QueryError::Store(s) => RegisterError::Refused(s.to_string()),
-                    other => RegisterError::NoRoute(other.to_string()),
+                    QueryError::Store(_) => RegisterError::Refused,
+                    _ => RegisterError::NoRoute,
                 };
                 self.fail_registration(aor, reason, now);
             }

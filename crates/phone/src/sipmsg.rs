@@ -12,8 +12,11 @@ use chordphone_sip::sipx_sip::{
     ResponseBuilder, StatusCode, Uri,
 };
 
-/// The reason our CANCEL carries when another device of the callee answered.
-const ELSEWHERE: &[u8] = b"Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n";
+/// The causes a CANCEL of ours carries (RFC 3326 `Reason`) when the call
+/// was settled on another device of the callee.
+pub(crate) const ANSWERED_ELSEWHERE: u16 = 200;
+/// See [`ANSWERED_ELSEWHERE`].
+pub(crate) const DECLINED_ELSEWHERE: u16 = 603;
 
 /// What the phone needs to know of one SIP message.
 #[derive(Debug)]
@@ -28,8 +31,9 @@ pub(crate) struct Summary {
     pub(crate) sender: Option<String>,
     /// A request outside any dialog (no To tag).
     pub(crate) initial: bool,
-    /// A CANCEL saying the call was answered elsewhere.
-    pub(crate) elsewhere: bool,
+    /// A CANCEL saying the call was settled elsewhere: the cause (200
+    /// answered, 603 declined).
+    pub(crate) elsewhere: Option<u16>,
 }
 
 /// Reads one SIP message; `None` if it does not parse.
@@ -47,11 +51,13 @@ pub(crate) fn summarize(bytes: &[u8]) -> Option<Summary> {
                 .typed::<To>()
                 .and_then(Result::ok)
                 .is_some_and(|t| t.tag().is_some());
-            let elsewhere = request.method == Method::Cancel
-                && headers.get_all(&HeaderName::Reason).any(|h| {
-                    let v = h.value().to_ascii_lowercase();
-                    v.starts_with(b"sip") && v.windows(9).any(|w| w == b"cause=200")
-                });
+            let elsewhere = if request.method == Method::Cancel {
+                headers
+                    .get_all(&HeaderName::Reason)
+                    .find_map(|h| reason_cause(&h.value()))
+            } else {
+                None
+            };
             Some(Summary {
                 method: Some(request.method.clone()),
                 call_id: call_id(headers),
@@ -73,7 +79,7 @@ pub(crate) fn summarize(bytes: &[u8]) -> Option<Summary> {
                 .and_then(Result::ok)
                 .and_then(|t| aor_of_uri(&t.uri)),
             initial: false,
-            elsewhere: false,
+            elsewhere: None,
             request: None,
         }),
     }
@@ -144,15 +150,34 @@ pub(crate) fn forbidden(request: &Request, tag: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// `bytes` (a CANCEL of ours) with a Reason header saying another device
-/// answered, so the devices still ringing can tell their user.
-pub(crate) fn with_elsewhere_reason(bytes: &[u8]) -> Vec<u8> {
+/// The SIP cause of a `Reason` value (`SIP ;cause=200 ;text=".."`).
+fn reason_cause(value: &[u8]) -> Option<u16> {
+    let v = String::from_utf8_lossy(value).to_ascii_lowercase();
+    let rest = v.trim_start().strip_prefix("sip")?;
+    let at = rest.find("cause=")? + "cause=".len();
+    let digits: String = rest[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// `bytes` (a CANCEL of ours) with a Reason header saying the call was
+/// settled on another device (`cause` 200 answered, 603 declined), so the
+/// devices still ringing can tell their user.
+pub(crate) fn with_elsewhere_reason(bytes: &[u8], cause: u16) -> Vec<u8> {
     let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
         return bytes.to_vec();
     };
-    let mut out = Vec::with_capacity(bytes.len() + ELSEWHERE.len());
+    let text = if cause == DECLINED_ELSEWHERE {
+        "Call declined elsewhere"
+    } else {
+        "Call completed elsewhere"
+    };
+    let header = format!("Reason: SIP ;cause={cause} ;text=\"{text}\"\r\n");
+    let mut out = Vec::with_capacity(bytes.len() + header.len());
     out.extend_from_slice(&bytes[..end + 2]);
-    out.extend_from_slice(ELSEWHERE);
+    out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(&bytes[end + 2..]);
     out
 }
@@ -200,11 +225,13 @@ mod tests {
     #[test]
     fn a_cancel_can_say_answered_elsewhere() {
         let plain = summarize(CANCEL).expect("parses");
-        assert!(!plain.elsewhere);
+        assert_eq!(plain.elsewhere, None);
         assert_eq!(plain.sender.as_deref(), Some("sip:alice@chordphone"));
         assert_eq!(plain.call_id, "abc");
-        let marked = summarize(&with_elsewhere_reason(CANCEL)).expect("parses");
-        assert!(marked.elsewhere);
+        let marked = summarize(&with_elsewhere_reason(CANCEL, 200)).expect("parses");
+        assert_eq!(marked.elsewhere, Some(ANSWERED_ELSEWHERE));
+        let declined = summarize(&with_elsewhere_reason(CANCEL, 603)).expect("parses");
+        assert_eq!(declined.elsewhere, Some(DECLINED_ELSEWHERE));
         assert_eq!(marked.method, Some(Method::Cancel));
     }
 

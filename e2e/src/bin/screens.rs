@@ -16,6 +16,7 @@
 use chordphone_e2e::api::Tab;
 use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::cluster::Cluster;
+use chordphone_e2e::media::{TONE_A_HZ, TONE_B_HZ};
 use chordphone_e2e::server::{Server, ServerOpts};
 use chordphone_e2e::setup::two_phones;
 use chordphone_e2e::wait::until;
@@ -140,6 +141,9 @@ async fn phone(
         "return document.getElementById('call-quality').innerText.includes('RTT');",
     )
     .await?;
+    // Each side sees and hears the other before the picture is taken.
+    alice.wait_hears(TONE_B_HZ).await?;
+    bob.wait_hears(TONE_A_HZ).await?;
     save("phone-call.png", alice.screenshot(PHONE).await?)?;
     save("phone-call-bob.png", bob.screenshot(PHONE).await?)?;
 
