@@ -22,6 +22,9 @@ pub const LISTEN: Duration = Duration::from_millis(1000);
 /// reads the counters once a second, so twice that and a margin.
 pub const STILL: Duration = Duration::from_millis(3500);
 
+/// Console lines shown with a failed wait.
+const CONSOLE_LINES: usize = 25;
+
 /// The element the in-call screen shows the other side in.
 pub const REMOTE_VIDEO: &str = "#remote-video";
 
@@ -52,6 +55,9 @@ pub struct Call {
     pub state: String,
     /// Why it ended, in plain words.
     pub reason: Option<String>,
+    /// Whether the other side has put the call on hold.
+    #[serde(default)]
+    pub held_by_peer: bool,
     #[serde(default)]
     pub media: MediaFigures,
 }
@@ -82,8 +88,10 @@ pub struct Message {
     pub to: String,
     #[serde(default)]
     pub text: String,
+    /// `out` (sent here) or `in` (received).
     #[serde(default)]
-    pub outgoing: bool,
+    pub direction: String,
+    /// `sending`, `delivered`, `undeliverable` or `received`.
     #[serde(default)]
     pub status: String,
 }
@@ -125,13 +133,14 @@ impl Tab {
             .ok_or_else(|| format!("tab {}: no call {id} in {calls:?}", self.name()))
     }
 
-    /// Waits until some call passes `check`; returns it.
+    /// Waits until some call passes `check`; returns it. A failure shows
+    /// the calls last seen and the end of the browser's console.
     pub async fn wait_call(
         &self,
         what: &str,
         check: impl Fn(&Call) -> bool,
     ) -> crate::Result<Call> {
-        until(
+        let found = until(
             &format!("{}: {what}", self.name()),
             CALL_BOUND,
             async || {
@@ -143,7 +152,22 @@ impl Tab {
                     .ok_or_else(|| format!("calls: {calls:?}"))
             },
         )
-        .await
+        .await;
+        match found {
+            Ok(call) => Ok(call),
+            Err(e) => Err(self.with_console(e).await),
+        }
+    }
+
+    /// `e` followed by the last lines of this tab's browser console.
+    pub async fn with_console(&self, e: String) -> String {
+        let console = self.browser().console_tail(CONSOLE_LINES).await;
+        format!(
+            "{e}\n--- console of browser {}, last {} lines:\n{}",
+            self.browser().label(),
+            console.len(),
+            console.join("\n")
+        )
     }
 
     /// Waits until call `id` is in `state`.
