@@ -8,7 +8,7 @@ use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::cluster::Cluster;
 use chordphone_e2e::server::{Server, ServerOpts};
 use chordphone_e2e::setup::two_phones;
-use chordphone_e2e::wait::OrPanic;
+use chordphone_e2e::wait::{until, OrPanic, BOUND};
 use serde_json::{json, Value};
 
 const PASS: &str = "correct horse battery staple";
