@@ -20,6 +20,7 @@ enum Refusal {
     WrongNodeKey,
     BadClaim,
     BadUserSig,
+    Replayed,
     WrongSender,
 }
 
@@ -30,6 +31,7 @@ impl Refusal {
             Refusal::WrongNodeKey => "the sender's node key is not its own",
             Refusal::BadClaim => "the sender's claim on its name is forged or expired",
             Refusal::BadUserSig => "not signed by the holder of the sender's name",
+            Refusal::Replayed => "a replay of an earlier message, or sealed too long ago",
             Refusal::WrongSender => "the SIP sender is not the name the sender holds",
         }
     }
@@ -42,6 +44,7 @@ impl Refusal {
             Refusal::WrongNodeKey => &mut stats.wrong_node_key,
             Refusal::BadClaim => &mut stats.bad_claim,
             Refusal::BadUserSig => &mut stats.bad_user_sig,
+            Refusal::Replayed => &mut stats.replayed,
             Refusal::WrongSender => &mut stats.wrong_sender,
         };
         *counter += 1;
@@ -66,7 +69,10 @@ impl Phone {
             Ok(peer) => peer,
             Err(r) => {
                 self.refuse(from, r);
-                if self.refuse_request(from, inner.node_key, summary, 403, "Forbidden", now) {
+                // A replay was answered the first time.
+                if r != Refusal::Replayed
+                    && self.refuse_request(from, inner.node_key, summary, 403, "Forbidden", now)
+                {
                     self.stats.forbidden_sent += 1;
                 }
                 return;
@@ -119,7 +125,7 @@ impl Phone {
 
     /// What the contents prove: the sender's AOR, or why not.
     fn check(
-        &self,
+        &mut self,
         inner: &Inner,
         from: NodeId,
         summary: Option<&Summary>,
@@ -127,9 +133,18 @@ impl Phone {
     ) -> Result<String, Refusal> {
         let aor = claimed_aor(&inner.claim, now).ok_or(Refusal::BadClaim)?;
         let me = self.config.node.node_id();
-        let signed = sip_signed_bytes(&from, &me, &inner.sip);
+        let signed = sip_signed_bytes(&from, &me, inner.sent, &inner.sip);
         if !verify(&inner.claim.writer, &signed, &inner.user_sig.0) {
             return Err(Refusal::BadUserSig);
+        }
+        // Only signed messages reach the replay memory: forgeries cannot
+        // fill it.
+        if self
+            .replays
+            .check(&inner.user_sig, inner.sent, now)
+            .is_err()
+        {
+            return Err(Refusal::Replayed);
         }
         match summary {
             Some(s) if s.sender.as_deref() == Some(aor.as_str()) => Ok(aor),
