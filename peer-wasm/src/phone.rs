@@ -91,6 +91,8 @@ pub struct PhoneShell {
     deferred: Option<(String, Option<Reply>)>,
     /// `send()` Promises, by message id.
     sending: VecMap<u32, Reply>,
+    /// An imported user key, taken up once the old phone said goodbye.
+    next_user: Option<[u8; 32]>,
     /// What the screens and the API show.
     pub calls: Rc<RefCell<Calls>>,
 }
@@ -109,6 +111,7 @@ impl PhoneShell {
             register: None,
             deferred: None,
             sending: VecMap::new(),
+            next_user: None,
             calls,
         }
     }
@@ -324,27 +327,44 @@ impl PhoneShell {
         settle(reply, out);
     }
 
-    /// Another person's identity now: a new phone under the new user key,
-    /// registered again under the name this tab had (if the new key may
-    /// hold it).
+    /// Another person's identity now: this phone hangs up and unregisters
+    /// (carried out by the next `drain`, which then swaps in a phone under
+    /// the new user key, registered again under this tab's name if the new
+    /// key may hold it).
     fn new_user(&mut self, user: [u8; 32], now: Time) {
+        let live: Vec<CallId> = self
+            .calls
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| c.live())
+            .map(|c| c.view.id)
+            .collect();
+        for c in live {
+            let _ = self.phone.hangup(c, now);
+        }
+        self.phone.unregister(now);
+        self.next_user = Some(user);
+    }
+
+    /// Swaps in the phone of the new user once the old one said goodbye.
+    fn swap_user(&mut self, user: [u8; 32], now: Time) {
         let name = self
             .calls
             .borrow()
             .aor
             .as_deref()
             .map(|a| user_part(a).to_owned());
-        self.phone.unregister(now);
-        // The old phone's requests still finish; their outcomes are dropped.
         let seed = crate::storage::random_bytes::<8>().map_or(0, u64::from_le_bytes);
-        let old = core::mem::replace(&mut self.phone, Phone::new(config(&self.node, user, seed)));
-        drop(old);
+        self.phone = Phone::new(config(&self.node, user, seed));
+        // The old phone's requests still finish; their outcomes are dropped.
         self.tokens.clear();
         {
             let mut c = self.calls.borrow_mut();
             c.user = user_hex(&user);
             c.aor = None;
             c.registering = None;
+            c.calls.clear();
         }
         if let Some(name) = name {
             self.start_register(&name, None, now);
@@ -354,7 +374,16 @@ impl PhoneShell {
     /// Carries out the core's actions until it has none; true if it had any.
     pub fn drain(&mut self, session: &mut Session, media: &mut Media, now: Time) -> bool {
         let mut any = false;
-        while let Some(a) = self.phone.poll_action() {
+        loop {
+            let Some(a) = self.phone.poll_action() else {
+                match self.next_user.take() {
+                    Some(user) => {
+                        self.swap_user(user, now);
+                        continue;
+                    }
+                    None => break,
+                }
+            };
             any = true;
             let node = session.node_mut();
             let (token, started) = match a {
@@ -470,6 +499,9 @@ impl PhoneShell {
 
     /// Drops calls the core forgot (ended a while ago).
     pub fn forget_old(&self) {
+        if self.calls.borrow().calls.is_empty() {
+            return;
+        }
         let known: Vec<CallId> = self.phone.calls().iter().map(|c| c.id).collect();
         self.calls.borrow_mut().retain(&known);
     }
