@@ -34,7 +34,7 @@ use web_sys::{
 const MAX_CALLS: usize = 8;
 /// How long a failed media connection may wait for the call's own end
 /// (a BYE through the ring) before it ends the call itself.
-const FAIL_GRACE_MS: i32 = 5000;
+const FAIL_GRACE_MS: i32 = 20_000;
 /// How often the quality figures are read.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 

@@ -169,6 +169,11 @@ impl PhoneShell {
 
     /// A media step ended: the SDP made, or why the call cannot have media.
     pub fn media_done(&mut self, call: u32, out: Result<Option<String>, String>, now: Time) {
+        match &out {
+            Err(why) => log::info(&format!("media of call c{call} failed: {why}")),
+            Ok(Some(_)) => log::info(&format!("media of call c{call}: description ready")),
+            Ok(None) => {}
+        }
         match out {
             Ok(Some(sdp)) => self.phone.local_description(CallId(call), sdp, now),
             Ok(None) => {}
@@ -452,6 +457,15 @@ impl PhoneShell {
                 settle(self.register.take(), Err(why));
             }
             PhoneEvent::CallChanged(view) => {
+                log::info(&format!(
+                    "call {} with {}: {}{}",
+                    view.id,
+                    view.peer,
+                    crate::calls::state_name(view.state),
+                    view.reason
+                        .as_deref()
+                        .map_or(String::new(), |r| format!(" ({r})"))
+                ));
                 c.update(view);
                 media.show(c.current().map(|c| c.view.id));
                 // A call waiting rings too: the person must hear it.
