@@ -25,6 +25,12 @@ use wasm_bindgen::JsValue;
 
 /// Messages waiting for their outcome, at most.
 const MAX_SENDING: usize = 64;
+/// How long a link stays held after the call that held it ended: the last
+/// messages of the call (a BYE and its 200) still travel on it, and a link
+/// let go at once may be closed under them as idle.
+const RELEASE_DELAY: core::time::Duration = core::time::Duration::from_secs(5);
+/// Releases waiting, at most (one per call the core holds a link for).
+const MAX_RELEASES: usize = 64;
 /// Node requests of the phone in flight, at most (the core bounds its own
 /// queue; this guards the table against a core bug).
 const MAX_TOKENS: usize = 256;
@@ -93,6 +99,8 @@ pub struct PhoneShell {
     sending: VecMap<u32, Reply>,
     /// An imported user key, taken up once the old phone said goodbye.
     next_user: Option<[u8; 32]>,
+    /// Link holds to give back, and when.
+    releases: Vec<(NodeId, Time)>,
     /// What the screens and the API show.
     pub calls: Rc<RefCell<Calls>>,
 }
@@ -112,6 +120,7 @@ impl PhoneShell {
             deferred: None,
             sending: VecMap::new(),
             next_user: None,
+            releases: Vec::new(),
             calls,
         }
     }
@@ -157,14 +166,25 @@ impl PhoneShell {
         }
     }
 
+    /// The phone's next deadline, or that of a link hold to give back.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.phone.poll_timeout()
+        let release = self.releases.iter().map(|(_, t)| *t).min();
+        match (self.phone.poll_timeout(), release) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    pub fn tick(&mut self, now: Time) {
+    pub fn tick(&mut self, session: &mut Session, now: Time) {
         if self.phone.poll_timeout().is_some_and(|t| t <= now) {
             self.phone.handle_timeout(now);
         }
+        self.releases.retain(|(peer, at)| {
+            if *at <= now {
+                session.release(*peer);
+            }
+            *at > now
+        });
     }
 
     /// A media step ended: the SDP made, or why the call cannot have media.
@@ -415,7 +435,11 @@ impl PhoneShell {
                     continue;
                 }
                 Action::Release(peer) => {
-                    session.release(peer);
+                    if self.releases.len() >= MAX_RELEASES {
+                        session.release(peer);
+                    } else {
+                        self.releases.push((peer, now + RELEASE_DELAY));
+                    }
                     continue;
                 }
                 Action::Media(m) => {
