@@ -21,6 +21,12 @@
 //!   from the connection itself every 10 ms rather than from `calls()`,
 //!   whose figures are refreshed once a second);
 //! - dial to active: until the caller's call shows `active`.
+//!
+//! Beside them, the peer run: the same media between two
+//! RTCPeerConnections in one page, signalled directly (offer and answer
+//! after ICE gathering, as the app does) with no ring, no lookup, no SIP:
+//! from the start of the offer until audio has arrived both ways. What the
+//! calls take beyond it is what the overlay and the phone add.
 
 // Benchmarks measure wall time.
 #![allow(clippy::disallowed_methods)]
@@ -164,6 +170,51 @@ window.e2eAnswered = (async () => {
 return true;
 "#;
 
+/// The peer run: camera and microphone from one connection to another in
+/// the same page and back, signalled directly; resolves with the ms from
+/// making the offer until audio packets have arrived at both ends.
+const RAW_CALL: &str = r#"
+return (async () => {
+  if (!window.e2eLocal) {
+    window.e2eLocal = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  }
+  const local = window.e2eLocal;
+  const gathered = (pc) => new Promise((done) => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') done();
+    });
+    setTimeout(done, 3000);
+  });
+  const heard = async (pc) => {
+    let got = false;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.packetsReceived > 0) got = true;
+    });
+    return got;
+  };
+  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+  try {
+    const t0 = now();
+    for (const t of local.getTracks()) { a.addTrack(t, local); b.addTrack(t, local); }
+    await a.setLocalDescription(await a.createOffer());
+    await gathered(a);
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription(await b.createAnswer());
+    await gathered(b);
+    await a.setRemoteDescription(b.localDescription);
+    while (!(await heard(a) && await heard(b))) {
+      if (now() - t0 > 30000) throw new Error('no audio both ways in 30 s');
+      await sleep(10);
+    }
+    return now() - t0;
+  } finally {
+    a.close();
+    b.close();
+  }
+})();
+"#;
+
 /// The name tab `i` registers.
 fn name(i: usize) -> String {
     format!("bench{i}")
@@ -246,6 +297,22 @@ async fn run(args: &Args) -> Result<Value, String> {
         }
     }
     failures.truncate(5);
+
+    // The peer run, spread over the tabs.
+    let (mut raw, mut raw_errors) = (Vec::new(), Vec::new());
+    for n in 0..args.calls {
+        match tabs[n % tabs.len()]
+            .execute(&format!("{HOOK}{RAW_CALL}"), vec![])
+            .await
+        {
+            Ok(v) => match v.as_f64() {
+                Some(ms) => raw.push(ms),
+                None => raw_errors.push(format!("not a number: {v}")),
+            },
+            Err(e) => raw_errors.push(e),
+        }
+    }
+    raw_errors.truncate(5);
     Ok(json!({
         "tabs": tabs.len(),
         "calls": args.calls,
@@ -253,6 +320,8 @@ async fn run(args: &Args) -> Result<Value, String> {
         "dial_to_two_way_media_ms": summary(&two_way),
         "dial_to_active_ms": summary(&active),
         "failures": failures,
+        "raw_call_two_way_media_ms": summary(&raw),
+        "raw_call_errors": raw_errors,
     }))
 }
 
@@ -287,6 +356,22 @@ async fn main() -> ExitCode {
             "  dial -> active (ms)                    {}",
             fmt_summary(&report["dial_to_active_ms"])
         );
+        eprintln!(
+            "  peer run: raw call in one page (ms)    {}",
+            fmt_summary(&report["raw_call_two_way_media_ms"])
+        );
+        let p50 = |k: &str| report[k]["p50"].as_f64();
+        if let (Some(call), Some(raw)) = (
+            p50("dial_to_two_way_media_ms"),
+            p50("raw_call_two_way_media_ms"),
+        ) {
+            if raw > 0.0 {
+                eprintln!(
+                    "  two-way media p50 / peer run p50       {:>8.2}",
+                    call / raw
+                );
+            }
+        }
     }
     println!("{report}");
     let measured = report["dial_to_two_way_media_ms"]["n"]
