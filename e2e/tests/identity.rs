@@ -1,13 +1,14 @@
 //! The person behind a phone name: one identity for every tab of a browser,
 //! moved to another browser as a passphrase-locked text, and the name it
-//! registers held by that identity alone.
+//! registers held by that identity alone; with the identity moved, both
+//! browsers ring for the name and the first to answer takes the call.
 
 use chordphone_e2e::api::Tab;
 use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::cluster::Cluster;
 use chordphone_e2e::server::{Server, ServerOpts};
-use chordphone_e2e::setup::two_browsers;
-use chordphone_e2e::wait::OrPanic;
+use chordphone_e2e::setup::two_phones;
+use chordphone_e2e::wait::{until, OrPanic, BOUND};
 use serde_json::{json, Value};
 
 const PASS: &str = "correct horse battery staple";
@@ -30,9 +31,7 @@ async fn an_identity_moves_between_browsers_with_its_passphrase_and_keeps_its_na
         .or_panic();
     let driver = Chromedriver::start().await.or_panic();
     // Tabs 0 and 2 in browser a, tabs 1 and 3 in browser b.
-    let (_browsers, tabs) = two_browsers(&driver, &server, "identity", 4)
-        .await
-        .or_panic();
+    let (_browsers, tabs) = two_phones(&driver, &server, "identity", 4).await.or_panic();
     let cluster = Cluster::new(vec![&server], tabs.iter().collect());
     cluster
         .wait_ring("4 tabs and the server in one ring")

@@ -38,8 +38,9 @@ impl Rig {
         let bob_node = Identity::from_seed([2; 32]);
         let bob_key = bob_node.public_key();
         let mut bob = Phone::new(Config::new(bob_node, Identity::from_seed([12; 32]), 7));
+        let _ = bob.register("bob", T0);
         let mut rig = Rig {
-            bob: Phone::new(Config::new(Identity::from_seed([3; 32]), Identity::from_seed([13; 32]), 8)),
+            bob,
             now: T0,
             alice_node: Identity::from_seed([1; 32]),
             alice_user: Identity::from_seed([11; 32]),
@@ -47,8 +48,7 @@ impl Rig {
             other: Identity::from_seed([4; 32]).node_id(),
             sent: 0,
         };
-        let _ = bob.register("bob", T0);
-        rig.bob = bob;
+        // The claim, then the binding.
         rig.drain();
         rig.drain();
         let invite = invite();
@@ -68,14 +68,21 @@ impl Rig {
             n += 1;
             assert!(n <= 4 * MAX_ACTIONS, "the action queue grows without bound");
             match a {
-                Action::Put { token, .. } | Action::PutOwn { token, .. } | Action::RemoveOwn { token, .. } => {
+                Action::Put { token, .. }
+                | Action::PutOwn { token, .. }
+                | Action::RemoveOwn { token, .. } => {
                     outcomes.push((token, Ok(Answer::Stored)));
                 }
-                Action::Get { token, .. } => outcomes.push((token, Ok(Answer::Records(Vec::new())))),
+                Action::Get { token, .. } => {
+                    outcomes.push((token, Ok(Answer::Records(Vec::new()))))
+                }
                 Action::Send { token, to, payload } => {
                     if to == self.alice_node.node_id() {
                         let me = chordphone_overlay::node_id_of(&self.bob_key);
-                        assert!(open(&payload, &me, &self.alice_node).is_ok(), "a sent payload does not open");
+                        assert!(
+                            open(&payload, &me, &self.alice_node).is_ok(),
+                            "a sent payload does not open"
+                        );
                     }
                     outcomes.push((token, Ok(Answer::Delivered)));
                 }
@@ -90,13 +97,19 @@ impl Rig {
     /// `sip` sealed from Alice's node to Bob with Alice's claim.
     pub fn sealed(&mut self, sip: &[u8]) {
         let aor = "sip:alice@chordphone";
-        let claim = claim_record(&self.alice_user, aor, 1, T0 + Duration::from_secs(24 * 3600));
+        let claim = claim_record(
+            &self.alice_user,
+            aor,
+            1,
+            T0 + Duration::from_secs(24 * 3600),
+        );
         let from = self.alice_node.node_id();
         let to = chordphone_overlay::node_id_of(&self.bob_key);
         let inner = Inner {
             node_key: self.alice_node.public_key(),
             claim,
-            user_sig: sign_sip(&self.alice_user, &from, &to, sip),
+            sent: self.now,
+            user_sig: sign_sip(&self.alice_user, &from, &to, self.now, sip),
             sip: sip.to_vec(),
         };
         self.sent += 1;
@@ -146,7 +159,9 @@ pub fn run(data: &[u8]) {
     let mut rig = Rig::new();
     let mut rest = data;
     for _ in 0..64 {
-        let [ctl, lo, hi, tail @ ..] = rest else { break };
+        let [ctl, lo, hi, tail @ ..] = rest else {
+            break;
+        };
         let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(tail.len());
         let (bytes, next) = tail.split_at(len);
         rest = next;

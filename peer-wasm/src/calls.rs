@@ -122,6 +122,8 @@ pub struct Calls {
     pub camera_off: bool,
     /// The person the chat panel shows (an AOR).
     pub chat_with: Option<String>,
+    /// Why the last request from the page failed, until the next one.
+    pub notice: Option<String>,
 }
 
 impl Calls {
@@ -241,6 +243,15 @@ pub fn aor_of(target: &str) -> String {
     }
 }
 
+/// A message as a sentence on screen: its first letter capitalized.
+pub fn sentence(text: &str) -> String {
+    let mut s = text.to_owned();
+    if let Some(first) = s.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    s
+}
+
 /// A call's running time as `m:ss` (or `h:mm:ss`), from whole seconds.
 pub fn clock(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
@@ -353,6 +364,9 @@ mod tests {
         assert_eq!(user_part("bob"), "bob");
         assert_eq!(aor_of(" Bob "), "sip:bob@chordphone");
         assert_eq!(aor_of("sip:bob@chordphone"), "sip:bob@chordphone");
+        assert_eq!(sentence("that name is taken"), "That name is taken");
+        assert_eq!(sentence(""), "");
+        assert_eq!(sentence("é"), "é");
         assert_eq!(clock(0), "0:00");
         assert_eq!(clock(75), "1:15");
         assert_eq!(clock(3725), "1:02:05");

@@ -8,7 +8,7 @@
 //! which hands it to the phone. As on the ring's links there is no trickle
 //! ICE: a description goes out once gathering is complete (or after a cap).
 //! The few browser calls that are simplest in JavaScript (capture with its
-//! fallbacks, reading `getStats`, the oscillator ringtone) are in a small
+//! fallbacks, reading `getStats`, the oscillator ringtone and ringback) are in a small
 //! JS module.
 
 use crate::calls::Quality;
@@ -62,26 +62,31 @@ export async function sample(pc) {
   });
   return q;
 }
-let ctx = null, tone = null;
-export function ring(on) {
-  if (!on) { if (tone) { clearInterval(tone); tone = null; } return; }
-  if (tone) return;
+let ctx = null, tone = null, mode = 0;
+// mode 1: the ringtone (two tones, 1.3 s in every 3 s); mode 2: the
+// ringback a caller hears (one low tone, 1 s in every 4 s, quieter).
+export function ring(m) {
+  if (m === mode) return;
+  if (tone) { clearInterval(tone); tone = null; }
+  mode = m;
+  if (!m) return;
   try { ctx = ctx || new AudioContext(); } catch (_) { return; }
+  const [freqs, vol, len, every] = m === 1 ? [[440, 480], 0.15, 1.3, 3000] : [[425], 0.06, 1.0, 4000];
   const burst = () => {
     if (ctx.state === "suspended") ctx.resume().catch(() => {});
     const t = ctx.currentTime, g = ctx.createGain();
     g.connect(ctx.destination);
     g.gain.setValueAtTime(0.0001, t);
-    g.gain.exponentialRampToValueAtTime(0.15, t + 0.05);
-    g.gain.setValueAtTime(0.15, t + 1.2);
-    g.gain.exponentialRampToValueAtTime(0.0001, t + 1.3);
-    for (const f of [440, 480]) {
+    g.gain.exponentialRampToValueAtTime(vol, t + 0.05);
+    g.gain.setValueAtTime(vol, t + len - 0.1);
+    g.gain.exponentialRampToValueAtTime(0.0001, t + len);
+    for (const f of freqs) {
       const o = ctx.createOscillator();
-      o.frequency.value = f; o.connect(g); o.start(t); o.stop(t + 1.35);
+      o.frequency.value = f; o.connect(g); o.start(t); o.stop(t + len + 0.05);
     }
   };
   burst();
-  tone = setInterval(burst, 3000);
+  tone = setInterval(burst, every);
 }
 "#)]
 extern "C" {
@@ -90,8 +95,18 @@ extern "C" {
     fn capture() -> Promise;
     /// A Promise of `{rtt_ms, jitter_ms, loss, audio_in, video_in}`.
     fn sample(pc: &RtcPeerConnection) -> Promise;
-    /// Starts or stops the ringtone.
-    fn ring(on: bool);
+    /// Plays the ringtone (1), the ringback (2) or nothing (0).
+    fn ring(mode: u8);
+}
+
+/// The tones of a phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Silent = 0,
+    /// A call rings here.
+    Ringtone = 1,
+    /// Our call rings at the other side.
+    Ringback = 2,
 }
 
 /// One call's peer connection and what it received.
@@ -354,9 +369,9 @@ impl Media {
         }
     }
 
-    /// Rings (or stops).
-    pub fn ring(&self, on: bool) {
-        ring(on);
+    /// What the person hears while no call is in conversation.
+    pub fn ring(&self, tone: Tone) {
+        ring(tone as u8);
     }
 
     /// Reads every call's quality figures once a second.

@@ -70,6 +70,23 @@ impl Page {
             doc.add_event_listener_with_callback("visibilitychange", f.as_ref().unchecked_ref());
         f.forget();
         settings::attach(&doc, inbox);
+        // Leaving (or reloading): remove this device's binding so that calls
+        // stop forking to it. The task runs in the microtasks right after
+        // this handler, while the page can still send.
+        let i = inbox.clone();
+        let f = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+            // A page kept for the back button (`persisted`) may come back.
+            let kept = js_sys::Reflect::get(&ev, &"persisted".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if !kept {
+                i.push_control(Input::Phone(crate::input::PhoneOp::Leave, None));
+            }
+        });
+        let window = web_sys::window()?;
+        let _ = window.add_event_listener_with_callback("pagehide", f.as_ref().unchecked_ref());
+        f.forget();
         Some(Page {
             screens: Screens::attach(&doc, inbox),
             state: by_id(&doc, "state")?,

@@ -12,7 +12,7 @@
 use crate::calls::{aor_of, parse_call_id, user_part, Calls, Message, Status};
 use crate::input::Reply;
 use crate::log;
-use crate::media::Media;
+use crate::media::{Media, Tone};
 use crate::storage;
 use chordphone_overlay::{
     Answer, Identity, LocalError, NodeId, QueryError, QueryId, StoreError, Time, VecMap,
@@ -51,6 +51,8 @@ pub enum PhoneOp {
     Message(String, String),
     /// Open the chat with this person (the page's Message button).
     Chat(String),
+    /// The page goes away: this device's binding is removed.
+    Leave,
     /// The person's identity was imported: its seed.
     User([u8; 32]),
 }
@@ -226,6 +228,8 @@ impl PhoneShell {
         media: &mut Media,
         now: Time,
     ) {
+        let from_page = reply.is_none();
+        self.calls.borrow_mut().notice = None;
         let done = |r: Result<(), chordphone_phone::PhoneError>| {
             r.map(|()| JsValue::TRUE).map_err(|e| e.to_string())
         };
@@ -300,6 +304,10 @@ impl PhoneShell {
                     }
                 }
             }
+            PhoneOp::Leave => {
+                self.phone.unregister(now);
+                Ok(JsValue::TRUE)
+            }
             PhoneOp::Chat(target) => {
                 self.calls.borrow_mut().chat_with = Some(aor_of(&target));
                 Ok(JsValue::TRUE)
@@ -309,6 +317,10 @@ impl PhoneShell {
                 Ok(JsValue::TRUE)
             }
         };
+        // A button or form has no Promise: the page says why it failed.
+        if let (true, Err(why)) = (from_page, &out) {
+            self.calls.borrow_mut().notice = Some(why.clone());
+        }
         settle(reply, out);
     }
 
@@ -413,7 +425,18 @@ impl PhoneShell {
             PhoneEvent::CallChanged(view) => {
                 c.update(view);
                 media.show(c.current().map(|c| c.view.id));
-                media.ring(c.incoming().next().is_some());
+                // A call waiting rings too: the person must hear it.
+                let tone = if c.incoming().next().is_some() {
+                    Tone::Ringtone
+                } else if c.current().is_none()
+                    && c.dialing()
+                        .is_some_and(|d| d.view.state == CallState::Ringing)
+                {
+                    Tone::Ringback
+                } else {
+                    Tone::Silent
+                };
+                media.ring(tone);
             }
             PhoneEvent::Message { from, text, at } => {
                 let to = c.aor.clone().unwrap_or_default();

@@ -4,7 +4,7 @@
 //! and forms to the driver and redraws them from the [`Calls`] snapshot.
 //! Names and messages are always set as text, never as markup.
 
-use crate::calls::{clock, user_part, Call, Calls, Status};
+use crate::calls::{clock, sentence, user_part, Call, Calls, Status};
 use crate::inbox::Inbox;
 use crate::input::{Input, PhoneOp};
 use chordphone_overlay::Time;
@@ -17,6 +17,7 @@ use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement};
 #[derive(Debug)]
 pub struct Screens {
     doc: Document,
+    notice: Element,
     reg_form: HtmlElement,
     reg_status: Element,
     me: HtmlElement,
@@ -189,6 +190,7 @@ impl Screens {
     pub fn attach(doc: &Document, inbox: &Inbox<Input>) -> Option<Screens> {
         let s = Screens {
             doc: doc.clone(),
+            notice: el(doc, "phone-notice")?,
             reg_form: html(doc, "reg-form")?,
             reg_status: el(doc, "reg-status")?,
             me: html(doc, "me")?,
@@ -251,10 +253,12 @@ impl Screens {
     /// Redraws from the snapshot.
     pub fn render(&self, c: &Calls, now: Time) {
         let registered = c.aor.is_some();
+        self.notice
+            .set_text_content(Some(&c.notice.as_deref().map(sentence).unwrap_or_default()));
         self.reg_form.set_hidden(registered);
         let reg = match (&c.registering, &c.register_error) {
             (Some(name), _) => format!("Registering “{name}”…"),
-            (None, Some(why)) => why.clone(),
+            (None, Some(why)) => sentence(why),
             _ => String::new(),
         };
         self.reg_status.set_text_content(Some(&reg));

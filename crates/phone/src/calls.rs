@@ -309,26 +309,28 @@ impl Phone {
         self.ua.as_mut().is_some_and(|ua| f(ua).is_ok())
     }
 
-    fn bye(&mut self, call: CallId, now: Time) {
+    /// Runs a user agent command on the leg that carries `call`.
+    fn on_winner(
+        &mut self,
+        call: CallId,
+        f: impl FnOnce(&mut UserAgent<NodeId>, chordphone_sip::CallId) -> Result<(), LocalError>,
+    ) {
         let leg = self
             .calls
             .get(&call)
             .and_then(|c| c.winner_leg())
             .map(|l| l.ua);
         if let Some(leg) = leg {
-            self.with_ua(|ua| ua.hangup(leg, sip_time(now)));
+            self.with_ua(|ua| f(ua, leg));
         }
     }
 
+    fn bye(&mut self, call: CallId, now: Time) {
+        self.on_winner(call, |ua, leg| ua.hangup(leg, sip_time(now)));
+    }
+
     fn refuse_leg(&mut self, call: CallId, why: Failure, now: Time) {
-        let leg = self
-            .calls
-            .get(&call)
-            .and_then(|c| c.winner_leg())
-            .map(|l| l.ua);
-        if let Some(leg) = leg {
-            self.with_ua(|ua| ua.reject(leg, why, sip_time(now)));
-        }
+        self.on_winner(call, |ua, leg| ua.reject(leg, why, sip_time(now)));
     }
 
     // ------------------------------------------------ user agent's events
@@ -647,7 +649,11 @@ impl Phone {
     fn forget_call(&mut self, call: CallId) {
         if let Some(c) = self.calls.remove(&call) {
             for l in &c.legs {
-                self.legs.remove(&l.ua);
+                // A user agent made after a new registration numbers its
+                // calls afresh: only this call's own entries go.
+                if self.legs.get(&l.ua) == Some(&call) {
+                    self.legs.remove(&l.ua);
+                }
                 if let Some(id) = &l.sip_call_id {
                     self.elsewhere.remove(id);
                 }
@@ -717,6 +723,7 @@ fn leg_end(f: &Failure, name: &str) -> LegEnd {
         Failure::Incompatible => (3, "No common audio or video format".to_owned()),
         Failure::Unauthorized => (4, format!("{name} refused the call (not authorized)")),
         Failure::Cancelled => (5, "Cancelled".to_owned()),
+        Failure::NotFound => (6, format!("{name} is not registered")),
         Failure::Unreachable => (8, format!("{name} could not be reached")),
         other => (6, capitalized(&other.to_string())),
     };

@@ -48,6 +48,12 @@
 //! let _wake_at = phone.poll_timeout(); // call phone.handle_timeout(now) then
 //! ```
 //!
+//! Every action with a token wants its outcome back, the overlay's
+//! `QueryDone` as it is; where the node refuses the request at once (a
+//! local error), report a `QueryError` that says the same (`NotJoined`
+//! after the node left, `Overloaded` otherwise), so that the call or
+//! message waiting for it can end.
+//!
 //! Every inbound byte is hostile: the gate opens the envelope, checks the
 //! sender's node key, claim and user signature and the SIP sender against
 //! the claim, and refuses anything else, counted in [`Stats`] and reported
@@ -66,6 +72,7 @@ mod names;
 mod outbound;
 mod phone;
 mod register;
+mod replay;
 pub mod seal;
 mod sipmsg;
 mod stats;
@@ -80,7 +87,8 @@ pub use names::{
 };
 pub use phone::{
     Config, Phone, KEEP_ENDED, MAX_ACTIONS, MAX_CALLS, MAX_CALL_ENTRIES, MAX_KEYS, MAX_LOOKUPS,
-    MAX_MESSAGES, MAX_MESSAGE_BYTES, SIP_SERVICE,
+    MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_PENDING, SIP_SERVICE,
 };
 pub use register::{BINDING_REFRESH, BINDING_TTL, CLAIM_REFRESH, CLAIM_TTL};
+pub use replay::{MAX_SEEN, REPLAY_WINDOW};
 pub use stats::Stats;

@@ -62,7 +62,7 @@ impl Phone {
         to: NodeId,
         sip: Vec<u8>,
         key: Option<[u8; 32]>,
-        _now: Time,
+        now: Time,
     ) -> Option<Sending> {
         let summary = summarize(&sip);
         let (method, initial, call_id) = match &summary {
@@ -84,7 +84,8 @@ impl Phone {
         let inner = Inner {
             node_key: self.config.node.public_key(),
             claim,
-            user_sig: sign_sip(&self.config.user, &me, &to, &sip),
+            sent: now,
+            user_sig: sign_sip(&self.config.user, &me, &to, now, &sip),
             sip,
         };
         let secret = self.random32();

@@ -18,6 +18,7 @@ use crate::lookup::Lookups;
 use crate::messages::Outgoing;
 use crate::names::DEFAULT_OVERLAY_NAME;
 use crate::register::Registration;
+use crate::replay::Replays;
 use crate::stats::Stats;
 
 /// The overlay service number phones exchange sealed SIP on.
@@ -36,6 +37,9 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 /// Actions waiting for the shell; beyond it, notices of refused input are
 /// dropped (and counted) rather than growing the queue.
 pub const MAX_ACTIONS: usize = 1024;
+/// Overlay requests waiting for their outcome. A shell that never reports
+/// some outcomes cannot grow the table past this: the oldest are dropped.
+pub const MAX_PENDING: usize = 4096;
 /// Node keys remembered for sealing answers.
 pub const MAX_KEYS: usize = 256;
 /// How long an ended call stays in [`Phone::calls`].
@@ -130,6 +134,8 @@ pub struct Phone {
     pub(crate) elsewhere: BTreeMap<String, u16>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) stats: Stats,
+    /// Signatures of recent messages (no replays).
+    pub(crate) replays: Replays,
     /// The proven sender of the input being handled (node, AOR).
     pub(crate) origin: Option<(NodeId, String)>,
     next_call: u32,
@@ -161,6 +167,7 @@ impl Phone {
             elsewhere: BTreeMap::new(),
             actions: VecDeque::new(),
             stats: Stats::default(),
+            replays: Replays::default(),
             origin: None,
             next_call: 1,
             next_message: 1,
@@ -242,6 +249,11 @@ impl Phone {
 
     /// A fresh token for an action, remembered as `pending`.
     pub(crate) fn token(&mut self, pending: Pending) -> Token {
+        if self.pending.len() >= MAX_PENDING {
+            // Tokens count up (wrapping rarely): the first is about the oldest.
+            self.pending.pop_first();
+            self.stats.dropped_pending += 1;
+        }
         let t = Token(self.next_token);
         self.next_token = self.next_token.wrapping_add(1).max(1);
         self.pending.insert(t, pending);

@@ -12,8 +12,10 @@ use crate::error::{PhoneError, RegisterError};
 use crate::names::{aor_of, devices_key, normalize_name};
 use crate::phone::{Pending, Phone, MAX_CALLS};
 
-/// How long a claim lives.
-pub const CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a claim lives: a day, less ten minutes. Stores refuse a
+/// record that lives longer than a day by *their* clock; the margin lets a
+/// claim through to an owner whose clock is a little behind ours.
+pub const CLAIM_TTL: Duration = Duration::from_secs(24 * 3600 - 600);
 /// How often a claim is refreshed while registered.
 pub const CLAIM_REFRESH: Duration = Duration::from_secs(3600);
 /// How long a binding lives.
@@ -124,7 +126,10 @@ impl Phone {
                 ttl: BINDING_TTL,
             });
         }
+        // The user agent goes with the name; the next one numbers its
+        // calls afresh, so no leg may point into the old one's.
         self.ua = None;
+        self.legs.clear();
         self.reg = Registration {
             version: self.reg.version,
             ..Registration::default()

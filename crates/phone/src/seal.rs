@@ -5,12 +5,14 @@
 //! ephemeral X25519 key and a ChaCha20-Poly1305 ciphertext under a key that
 //! only the destination node can derive (its Ed25519 key in Montgomery
 //! form). Inside is the SIP message with the sender's node key, its claim
-//! record (so the receiver proves the From AOR without a lookup) and the
-//! user key's signature binding origin, destination and SIP bytes.
+//! record (so the receiver proves the From AOR without a lookup), when it
+//! was sealed, and the user key's signature binding origin, destination,
+//! that time and the SIP bytes (a receiver refuses the same signature
+//! twice, and one too old or too far ahead: no replays).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use chordphone_overlay::{x25519_public_of, Identity, NodeId, Record, Sig, MAX_APP};
+use chordphone_overlay::{x25519_public_of, Identity, NodeId, Record, Sig, Time, MAX_APP};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,6 +40,8 @@ pub struct Inner {
     pub node_key: [u8; 32],
     /// The sender's claim record: proves the AOR in the SIP `From`.
     pub claim: Record,
+    /// When the sender sealed it, by its clock.
+    pub sent: Time,
     /// The claim holder's signature over [`sip_signed_bytes`].
     pub user_sig: Sig,
     /// One SIP message.
@@ -84,19 +88,29 @@ impl OpenError {
 }
 
 /// The bytes the user key signs for one SIP message from `origin` to
-/// `destination`: a captured message cannot be replayed from or to another node.
-pub fn sip_signed_bytes(origin: &NodeId, destination: &NodeId, sip: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(SIP_DOMAIN.len() + 44 + sip.len());
+/// `destination` sealed at `sent`: a captured message cannot be replayed
+/// from or to another node, nor (the receiver remembers recent ones, and
+/// refuses old ones) to the same node.
+pub fn sip_signed_bytes(origin: &NodeId, destination: &NodeId, sent: Time, sip: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIP_DOMAIN.len() + 52 + sip.len());
     m.extend_from_slice(SIP_DOMAIN);
     m.extend_from_slice(&origin.0);
     m.extend_from_slice(&destination.0);
+    m.extend_from_slice(&sent.as_micros().to_be_bytes());
     put_len_prefixed(&mut m, sip);
     m
 }
 
-/// The user key's signature over a SIP message from `origin` to `destination`.
-pub fn sign_sip(user: &Identity, origin: &NodeId, destination: &NodeId, sip: &[u8]) -> Sig {
-    Sig(user.sign(&sip_signed_bytes(origin, destination, sip)))
+/// The user key's signature over a SIP message from `origin` to
+/// `destination` sealed at `sent`.
+pub fn sign_sip(
+    user: &Identity,
+    origin: &NodeId,
+    destination: &NodeId,
+    sent: Time,
+    sip: &[u8],
+) -> Sig {
+    Sig(user.sign(&sip_signed_bytes(origin, destination, sent, sip)))
 }
 
 /// Seals `inner` from `origin` to the node whose Ed25519 public key is
@@ -205,6 +219,7 @@ mod tests {
         Inner {
             node_key: sender.public_key(),
             claim,
+            sent: Time(1),
             user_sig: Sig([7; 64]),
             sip: b"MESSAGE sip:bob@chordphone SIP/2.0\r\n\r\n".to_vec(),
         }

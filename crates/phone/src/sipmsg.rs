@@ -29,6 +29,10 @@ pub(crate) struct Summary {
     pub(crate) call_id: String,
     /// Who sent it: the From AOR of a request, the To AOR of a response.
     pub(crate) sender: Option<String>,
+    /// Whom a request is for: its To AOR (`None` for a response).
+    pub(crate) target: Option<String>,
+    /// A response's status code.
+    pub(crate) status: Option<u16>,
     /// A request outside any dialog (no To tag).
     pub(crate) initial: bool,
     /// A CANCEL saying the call was settled elsewhere: the cause (200
@@ -65,6 +69,11 @@ pub(crate) fn summarize(bytes: &[u8]) -> Option<Summary> {
                     .typed::<From>()
                     .and_then(Result::ok)
                     .and_then(|f| aor_of_uri(&f.uri)),
+                target: headers
+                    .typed::<To>()
+                    .and_then(Result::ok)
+                    .and_then(|t| aor_of_uri(&t.uri)),
+                status: None,
                 initial: !to_tag,
                 elsewhere,
                 request: Some(request),
@@ -78,6 +87,8 @@ pub(crate) fn summarize(bytes: &[u8]) -> Option<Summary> {
                 .typed::<To>()
                 .and_then(Result::ok)
                 .and_then(|t| aor_of_uri(&t.uri)),
+            target: None,
+            status: Some(response.status.code()),
             initial: false,
             elsewhere: None,
             request: None,
@@ -107,15 +118,16 @@ pub(crate) fn aor_of_uri(uri: &Uri) -> Option<String> {
     ))
 }
 
-/// A 403 Forbidden for a request refused before the user agent saw it:
-/// its Via rows, From, To (with `tag`), Call-ID and CSeq. `None` for an
-/// ACK (never answered) or a request without a Via.
-pub(crate) fn forbidden(request: &Request, tag: &str) -> Option<Vec<u8>> {
+/// An error response (403 Forbidden, 404 Not Found) for a request the
+/// phone refuses before the user agent sees it: its Via rows, From, To
+/// (with `tag`), Call-ID and CSeq. `None` for an ACK (never answered) or a
+/// request without a Via.
+pub(crate) fn refusal(request: &Request, code: u16, reason: &str, tag: &str) -> Option<Vec<u8>> {
     if request.method == Method::Ack {
         return None;
     }
     request.headers.get(&HeaderName::Via)?;
-    let mut response: Response = ResponseBuilder::new(StatusCode::new(403)?, "Forbidden")
+    let mut response: Response = ResponseBuilder::new(StatusCode::new(code)?, reason.to_owned())
         .ok()?
         .build();
     let mut headers = Headers::new();
@@ -239,7 +251,13 @@ mod tests {
     fn a_forbidden_answer_matches_the_request() {
         let invite = CANCEL.to_vec();
         let s = summarize(&invite).expect("parses");
-        let bytes = forbidden(s.request.as_ref().expect("request"), "xyz").expect("builds");
+        let bytes = refusal(
+            s.request.as_ref().expect("request"),
+            403,
+            "Forbidden",
+            "xyz",
+        )
+        .expect("builds");
         let text = String::from_utf8(bytes.clone()).expect("text");
         assert!(text.starts_with("SIP/2.0 403 Forbidden\r\n"), "{text}");
         assert!(text.contains("tag=xyz"), "{text}");

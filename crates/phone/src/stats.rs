@@ -19,10 +19,15 @@ pub struct Stats {
     pub bad_claim: u64,
     /// The user signature does not verify under the claim's writer.
     pub bad_user_sig: u64,
+    /// Sealed outside the replay window, or seen before: replays.
+    pub replayed: u64,
     /// The SIP sender's AOR is not the claimed one (or the SIP is unreadable).
     pub wrong_sender: u64,
     /// 403 Forbidden answers sent to refused requests.
     pub forbidden_sent: u64,
+    /// New calls and messages for a name this device does not hold
+    /// (answered 404).
+    pub misdirected: u64,
     /// Payloads that arrived while no name is registered.
     pub not_registered: u64,
     /// Incoming calls refused for lack of room (486).
@@ -35,6 +40,8 @@ pub struct Stats {
     pub stray_outcomes: u64,
     /// Lookup records that did not verify (forged claims or bindings).
     pub bad_records: u64,
+    /// Overlay requests given up on because too many waited for outcomes.
+    pub dropped_pending: u64,
     /// Notices dropped because the action queue was full.
     pub dropped_events: u64,
     /// The SIP user agent's own counters.

@@ -323,3 +323,45 @@ fn incoming_calls_beyond_the_table_are_busy() {
     assert_eq!(net.phone(1).calls().len(), MAX_CALLS);
     assert_eq!(net.phone(1).stats().calls_refused, 1);
 }
+
+#[test]
+fn a_device_bound_to_a_name_it_no_longer_holds_answers_not_found() {
+    use chordphone_overlay::{Kind, Record};
+    use chordphone_phone::{devices_key, Binding};
+    let mut net = two();
+    // Bob's tab takes another name; a binding of it to "bob" is still
+    // around (it crashed before removing it, say).
+    net.register(1, "robert");
+    let bob = "sip:bob@chordphone";
+    let node = net.node_identity(1);
+    let expires = net.now + Duration::from_secs(300);
+    let b = Binding::sign(
+        &harness::user_identity(BOB),
+        node.public_key(),
+        bob,
+        "old tab",
+        expires,
+    );
+    let stale = Record::sign(
+        &node,
+        devices_key(bob),
+        Kind::Multi,
+        u64::MAX / 2,
+        expires,
+        Some(b.encode()),
+    );
+    net.store.put(stale, net.now).unwrap();
+    // The claim on "bob" is still Bob's too.
+    assert!(!net
+        .records(chordphone_phone::claim_key(bob), Kind::Single)
+        .is_empty());
+    let call = net.call(0, "bob");
+    net.run_ms(500);
+    assert_eq!(
+        net.reason(0, call).as_deref(),
+        Some("bob is not registered")
+    );
+    assert!(net.phone(1).calls().is_empty());
+    assert_eq!(net.phone(1).stats().misdirected, 1);
+    assert_eq!(net.refusals(1), 0);
+}

@@ -8,7 +8,7 @@ mod harness;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use chordphone_overlay::{node_id_of, Identity, Kind, NodeId, Record};
+use chordphone_overlay::{node_id_of, Identity, Kind, NodeId, Record, Time};
 use chordphone_phone::seal::{open, seal, sign_sip, Inner, Sealed};
 use chordphone_phone::{claim_key, CallState, Phone, PhoneEvent, MAX_ACTIONS};
 use harness::{user_identity, Net};
@@ -51,11 +51,24 @@ fn sealed(
     to_key: [u8; 32],
     sip: Vec<u8>,
 ) -> Vec<u8> {
+    sealed_at(node, user, claim, to_key, sip, harness::T0)
+}
+
+/// Like [`sealed`], sealed at `sent`.
+fn sealed_at(
+    node: &Identity,
+    user: &Identity,
+    claim: Record,
+    to_key: [u8; 32],
+    sip: Vec<u8>,
+    sent: Time,
+) -> Vec<u8> {
     let to = node_id_of(&to_key);
     let inner = Inner {
         node_key: node.public_key(),
         claim,
-        user_sig: sign_sip(user, &node.node_id(), &to, &sip),
+        sent,
+        user_sig: sign_sip(user, &node.node_id(), &to, sent, &sip),
         sip,
     };
     seal(&inner, &node.node_id(), &to_key, [9; 32]).unwrap()
@@ -166,13 +179,20 @@ fn forged_claims_and_borrowed_node_keys_are_refused() {
     );
     net.inject(m.node_id(), BOB, &bad_claim);
     // Alice's node key inside, sent from Mallory's node.
-    let mut inner = Inner {
+    let sip = invite("sip:mallory@chordphone", "b2");
+    let inner = Inner {
         node_key: net.node_identity(ALICE).public_key(),
         claim: claim_of(&net, "mallory"),
-        user_sig: sign_sip(&user_identity(3), &m.node_id(), &net.nodes[BOB], b"x"),
-        sip: invite("sip:mallory@chordphone", "b2"),
+        sent: net.now,
+        user_sig: sign_sip(
+            &user_identity(3),
+            &m.node_id(),
+            &net.nodes[BOB],
+            net.now,
+            &sip,
+        ),
+        sip,
     };
-    inner.user_sig = sign_sip(&user_identity(3), &m.node_id(), &net.nodes[BOB], &inner.sip);
     let borrowed = seal(&inner, &m.node_id(), &bob_key, [3; 32]).unwrap();
     net.inject(m.node_id(), BOB, &borrowed);
     let stats = net.phone(BOB).stats().clone();
@@ -289,4 +309,66 @@ fn a_flood_does_not_grow_the_action_queue() {
     assert!(queued <= MAX_ACTIONS, "{queued}");
     assert_eq!(phone.stats().dropped_events, (2 * MAX_ACTIONS) as u64);
     assert_eq!(phone.stats().garbage, (3 * MAX_ACTIONS) as u64);
+}
+
+#[test]
+fn a_captured_invite_replayed_later_does_not_ring_again() {
+    let mut net = net();
+    let bob = net.nodes[BOB];
+    let captured = capture(&mut net, ALICE, bob);
+    let call = net.call(ALICE, "bob");
+    net.run_ms(500);
+    let inc = net.incoming(BOB);
+    net.with(BOB, |p, now| p.reject(inc, now)).unwrap();
+    net.run_ms(500);
+    assert_eq!(net.reason(ALICE, call).as_deref(), Some("Call declined"));
+    // Every message Alice sent Bob, played again a little later...
+    let payloads = captured.borrow().clone();
+    assert!(!payloads.is_empty());
+    net.run_secs(10);
+    let from = net.nodes[ALICE];
+    for p in &payloads {
+        net.inject(from, BOB, p);
+    }
+    let s = net.phone(BOB).stats().clone();
+    assert_eq!(s.replayed, payloads.len() as u64);
+    assert_eq!(net.phone(BOB).calls().len(), 1, "no second call");
+    // ...and much later, after Bob forgot the call and the signatures.
+    net.run_secs(3600);
+    for p in &payloads {
+        net.inject(from, BOB, p);
+    }
+    assert_eq!(net.phone(BOB).stats().replayed, 2 * payloads.len() as u64);
+    assert!(net.phone(BOB).calls().is_empty());
+}
+
+#[test]
+fn a_message_sealed_long_ago_is_refused() {
+    let mut net = net();
+    let m = net.node_identity(MALLORY);
+    let bob_key = net.node_identity(BOB).public_key();
+    let claim = claim_of(&net, "mallory");
+    let then = net.now - std::time::Duration::from_secs(600);
+    let old = sealed_at(
+        &m,
+        &user_identity(3),
+        claim.clone(),
+        bob_key,
+        invite("sip:mallory@chordphone", "o1"),
+        then,
+    );
+    net.inject(m.node_id(), BOB, &old);
+    assert_eq!(net.phone(BOB).stats().replayed, 1);
+    assert!(no_incoming(&net, BOB));
+    // The same, sealed now, rings.
+    let fresh = sealed_at(
+        &m,
+        &user_identity(3),
+        claim,
+        bob_key,
+        invite("sip:mallory@chordphone", "o2"),
+        net.now,
+    );
+    net.inject(m.node_id(), BOB, &fresh);
+    assert!(!no_incoming(&net, BOB));
 }

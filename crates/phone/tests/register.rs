@@ -153,3 +153,59 @@ fn no_route_to_the_network_fails_the_registration_in_plain_words() {
         .starts_with("could not reach the network"));
     assert_eq!(phone.aor(), None);
 }
+
+#[test]
+fn a_new_name_after_calls_under_the_old_one_starts_clean() {
+    let mut net = Net::new();
+    let a = net.add(1);
+    let b = net.add(2);
+    net.register(a, "alice");
+    net.register(b, "bob");
+    let first = net.call(b, "alice");
+    net.run_ms(500);
+    let old = net.incoming(a);
+    // Alice takes another name while Bob's call rings: it ends.
+    net.register(a, "alicia");
+    assert_eq!(net.phone(a).aor(), Some("sip:alicia@chordphone"));
+    assert_eq!(net.reason(a, old).as_deref(), Some("Call declined"));
+    net.run_ms(500);
+    assert!(net.reason(b, first).is_some());
+    // A call to the new name rings as a new call, not the old one.
+    let second = net.call(b, "alicia");
+    net.run_ms(500);
+    let new = net.incoming(a);
+    assert_ne!(new, old);
+    assert_eq!(
+        net.view(a, new).state,
+        chordphone_phone::CallState::Incoming
+    );
+    net.with(a, |p, now| p.answer(new, now)).unwrap();
+    net.run_ms(500);
+    assert_eq!(
+        net.view(b, second).state,
+        chordphone_phone::CallState::Active
+    );
+    assert_eq!(net.view(a, old).state, chordphone_phone::CallState::Ended);
+    // Once the old call is forgotten, the new one still hears its hang-up.
+    net.run_secs(61);
+    assert!(net.phone(a).calls().iter().all(|c| c.id != old));
+    net.with(b, |p, now| p.hangup(second, now)).unwrap();
+    net.run_ms(500);
+    assert_eq!(net.reason(a, new).as_deref(), Some("Hung up"));
+}
+
+#[test]
+fn a_claim_is_accepted_by_an_owner_whose_clock_is_behind() {
+    // The owner's clock is five minutes behind the phone's.
+    let mut net = Net::new();
+    let a = net.add(1);
+    net.register(a, "alice");
+    let claim = net.records(claim_key(AOR), Kind::Single).remove(0);
+    let mut store = chordphone_overlay::Store::new(chordphone_overlay::StoreLimits {
+        max_value: 4096,
+        max_ttl: std::time::Duration::from_secs(24 * 3600),
+        max_records: 10,
+    });
+    let behind = net.now - std::time::Duration::from_secs(300);
+    assert!(store.put(claim, behind).is_ok());
+}

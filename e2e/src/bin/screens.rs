@@ -4,7 +4,7 @@
 //! `ring.png` (a tab in the ring), `lookup.png` (after a lookup from the
 //! page), `joining.png` (a tab before it chose a name), and the phone:
 //! `phone-register.png`, `phone-taken.png` (a name someone else holds),
-//! `phone-dialer.png`, `phone-calling.png`, `phone-incoming.png`,
+//! `phone-dialer.png`, `phone-bad-name.png`, `phone-calling.png`, `phone-incoming.png`,
 //! `phone-call.png` (both sides talking), `phone-waiting.png` (a second call
 //! comes in), `phone-held.png`, `phone-chat.png`, `phone-not-registered.png`
 //! (a call to a name nobody has), `phone-settings.png`.
@@ -118,6 +118,15 @@ async fn phone(
     .await?;
     save("phone-taken.png", tabs[3].screenshot(PHONE).await?)?;
     save("phone-dialer.png", alice.screenshot(PHONE).await?)?;
+
+    // A name that cannot be one.
+    type_into(alice, "dial-form", "dial-target", "Bob Smith!").await?;
+    shows(
+        alice,
+        "return document.getElementById('phone-notice').innerText.length > 0;",
+    )
+    .await?;
+    save("phone-bad-name.png", alice.screenshot(PHONE).await?)?;
 
     // A call to a name nobody registered.
     type_into(alice, "dial-form", "dial-target", "nobody").await?;
