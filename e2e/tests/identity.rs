@@ -113,4 +113,49 @@ async fn an_identity_moves_between_browsers_with_its_passphrase_and_keeps_its_na
         .await
         .or_panic();
     assert_eq!(aor, json!("sip:alice@chordphone"));
+
+    // A call to alice rings in both browsers; one answers, the other
+    // stops ringing and says why.
+    tabs[2].register("carol").await.or_panic();
+    let id = tabs[2].dial("alice").await.or_panic();
+    let here = tabs[0].wait_incoming("carol").await.or_panic();
+    let there = tabs[3].wait_incoming("carol").await.or_panic();
+    tabs[3].act("answer", Some(&there.id)).await.or_panic();
+    tabs[2].wait_state(&id, "active").await.or_panic();
+    tabs[0].wait_ended(&here.id, "elsewhere").await.or_panic();
+    tabs[2].act("hangup", Some(&id)).await.or_panic();
+    tabs[3].wait_ended(&there.id, "hung up").await.or_panic();
+
+    // A reload leaves and comes back under the same name, and rings again.
+    tabs[0]
+        .execute(
+            "window.__old_page = true; location.reload(); return true;",
+            vec![],
+        )
+        .await
+        .or_panic();
+    until(
+        "alice's tab to register again after a reload",
+        BOUND,
+        async || {
+            let v = tabs[0]
+            .execute(
+                "return window.__old_page === undefined && typeof window.chordphone === 'object' \
+                 && window.chordphone.status().aor;",
+                vec![],
+            )
+            .await?;
+            if v == json!("sip:alice@chordphone") {
+                Ok(())
+            } else {
+                Err(format!("aor {v}"))
+            }
+        },
+    )
+    .await
+    .or_panic();
+    let id = tabs[2].dial("alice").await.or_panic();
+    let here = tabs[0].wait_incoming("carol").await.or_panic();
+    tabs[0].act("reject", Some(&here.id)).await.or_panic();
+    tabs[2].wait_ended(&id, "declined").await.or_panic();
 }

@@ -441,7 +441,7 @@ impl Shell {
             self.drain(now);
         }
         if self.phone.poll_timeout().is_some_and(|t| t <= now) {
-            self.phone.tick(now);
+            self.phone.tick(&mut self.session, now);
             self.drain(now);
         }
         self.media.sample_due(now);

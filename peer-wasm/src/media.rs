@@ -32,6 +32,9 @@ use web_sys::{
 /// Calls with media at once; more are refused (the phone bounds its calls
 /// too, this only guards the browser's resources).
 const MAX_CALLS: usize = 8;
+/// How long a failed media connection may wait for the call's own end
+/// (a BYE through the ring) before it ends the call itself.
+const FAIL_GRACE_MS: i32 = 20_000;
 /// How often the quality figures are read.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
@@ -256,11 +259,27 @@ impl Media {
         });
         let (i, p) = (self.inbox.clone(), pc.clone());
         let on_state = Closure::<dyn FnMut()>::new(move || {
-            if p.connection_state() == RtcPeerConnectionState::Failed {
-                i.push_control(Input::Media(
-                    call,
-                    Err("The connection to the other side was lost.".to_owned()),
-                ));
+            if p.connection_state() != RtcPeerConnectionState::Failed {
+                return;
+            }
+            // The other side closing its connection on hang-up fails ours
+            // at once, before its BYE comes through the ring: the call
+            // only ends for this if it is still failed a while later (a
+            // closed connection, after the BYE, is not).
+            let (i, p) = (i.clone(), p.clone());
+            let later = Closure::once_into_js(move || {
+                if p.connection_state() == RtcPeerConnectionState::Failed {
+                    i.push_control(Input::Media(
+                        call,
+                        Err("The connection to the other side was lost.".to_owned()),
+                    ));
+                }
+            });
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                    later.unchecked_ref(),
+                    FAIL_GRACE_MS,
+                );
             }
         });
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));

@@ -25,6 +25,12 @@ use wasm_bindgen::JsValue;
 
 /// Messages waiting for their outcome, at most.
 const MAX_SENDING: usize = 64;
+/// How long a link stays held after the call that held it ended: the last
+/// messages of the call (a BYE and its 200) still travel on it, and a link
+/// let go at once may be closed under them as idle.
+const RELEASE_DELAY: core::time::Duration = core::time::Duration::from_secs(5);
+/// Releases waiting, at most (one per call the core holds a link for).
+const MAX_RELEASES: usize = 64;
 /// Node requests of the phone in flight, at most (the core bounds its own
 /// queue; this guards the table against a core bug).
 const MAX_TOKENS: usize = 256;
@@ -91,6 +97,10 @@ pub struct PhoneShell {
     deferred: Option<(String, Option<Reply>)>,
     /// `send()` Promises, by message id.
     sending: VecMap<u32, Reply>,
+    /// An imported user key, taken up once the old phone said goodbye.
+    next_user: Option<[u8; 32]>,
+    /// Link holds to give back, and when.
+    releases: Vec<(NodeId, Time)>,
     /// What the screens and the API show.
     pub calls: Rc<RefCell<Calls>>,
 }
@@ -109,6 +119,8 @@ impl PhoneShell {
             register: None,
             deferred: None,
             sending: VecMap::new(),
+            next_user: None,
+            releases: Vec::new(),
             calls,
         }
     }
@@ -154,18 +166,34 @@ impl PhoneShell {
         }
     }
 
+    /// The phone's next deadline, or that of a link hold to give back.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.phone.poll_timeout()
+        let release = self.releases.iter().map(|(_, t)| *t).min();
+        match (self.phone.poll_timeout(), release) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    pub fn tick(&mut self, now: Time) {
+    pub fn tick(&mut self, session: &mut Session, now: Time) {
         if self.phone.poll_timeout().is_some_and(|t| t <= now) {
             self.phone.handle_timeout(now);
         }
+        self.releases.retain(|(peer, at)| {
+            if *at <= now {
+                session.release(*peer);
+            }
+            *at > now
+        });
     }
 
     /// A media step ended: the SDP made, or why the call cannot have media.
     pub fn media_done(&mut self, call: u32, out: Result<Option<String>, String>, now: Time) {
+        match &out {
+            Err(why) => log::info(&format!("media of call c{call} failed: {why}")),
+            Ok(Some(_)) => log::info(&format!("media of call c{call}: description ready")),
+            Ok(None) => {}
+        }
         match out {
             Ok(Some(sdp)) => self.phone.local_description(CallId(call), sdp, now),
             Ok(None) => {}
@@ -324,27 +352,44 @@ impl PhoneShell {
         settle(reply, out);
     }
 
-    /// Another person's identity now: a new phone under the new user key,
-    /// registered again under the name this tab had (if the new key may
-    /// hold it).
+    /// Another person's identity now: this phone hangs up and unregisters
+    /// (carried out by the next `drain`, which then swaps in a phone under
+    /// the new user key, registered again under this tab's name if the new
+    /// key may hold it).
     fn new_user(&mut self, user: [u8; 32], now: Time) {
+        let live: Vec<CallId> = self
+            .calls
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| c.live())
+            .map(|c| c.view.id)
+            .collect();
+        for c in live {
+            let _ = self.phone.hangup(c, now);
+        }
+        self.phone.unregister(now);
+        self.next_user = Some(user);
+    }
+
+    /// Swaps in the phone of the new user once the old one said goodbye.
+    fn swap_user(&mut self, user: [u8; 32], now: Time) {
         let name = self
             .calls
             .borrow()
             .aor
             .as_deref()
             .map(|a| user_part(a).to_owned());
-        self.phone.unregister(now);
-        // The old phone's requests still finish; their outcomes are dropped.
         let seed = crate::storage::random_bytes::<8>().map_or(0, u64::from_le_bytes);
-        let old = core::mem::replace(&mut self.phone, Phone::new(config(&self.node, user, seed)));
-        drop(old);
+        self.phone = Phone::new(config(&self.node, user, seed));
+        // The old phone's requests still finish; their outcomes are dropped.
         self.tokens.clear();
         {
             let mut c = self.calls.borrow_mut();
             c.user = user_hex(&user);
             c.aor = None;
             c.registering = None;
+            c.calls.clear();
         }
         if let Some(name) = name {
             self.start_register(&name, None, now);
@@ -354,7 +399,16 @@ impl PhoneShell {
     /// Carries out the core's actions until it has none; true if it had any.
     pub fn drain(&mut self, session: &mut Session, media: &mut Media, now: Time) -> bool {
         let mut any = false;
-        while let Some(a) = self.phone.poll_action() {
+        loop {
+            let Some(a) = self.phone.poll_action() else {
+                match self.next_user.take() {
+                    Some(user) => {
+                        self.swap_user(user, now);
+                        continue;
+                    }
+                    None => break,
+                }
+            };
             any = true;
             let node = session.node_mut();
             let (token, started) = match a {
@@ -381,7 +435,11 @@ impl PhoneShell {
                     continue;
                 }
                 Action::Release(peer) => {
-                    session.release(peer);
+                    if self.releases.len() >= MAX_RELEASES {
+                        session.release(peer);
+                    } else {
+                        self.releases.push((peer, now + RELEASE_DELAY));
+                    }
                     continue;
                 }
                 Action::Media(m) => {
@@ -423,6 +481,15 @@ impl PhoneShell {
                 settle(self.register.take(), Err(why));
             }
             PhoneEvent::CallChanged(view) => {
+                log::info(&format!(
+                    "call {} with {}: {}{}",
+                    view.id,
+                    view.peer,
+                    crate::calls::state_name(view.state),
+                    view.reason
+                        .as_deref()
+                        .map_or(String::new(), |r| format!(" ({r})"))
+                ));
                 c.update(view);
                 media.show(c.current().map(|c| c.view.id));
                 // A call waiting rings too: the person must hear it.
@@ -470,6 +537,9 @@ impl PhoneShell {
 
     /// Drops calls the core forgot (ended a while ago).
     pub fn forget_old(&self) {
+        if self.calls.borrow().calls.is_empty() {
+            return;
+        }
         let known: Vec<CallId> = self.phone.calls().iter().map(|c| c.id).collect();
         self.calls.borrow_mut().retain(&known);
     }
