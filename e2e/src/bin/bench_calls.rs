@@ -32,6 +32,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use chordphone_e2e::api::Tab;
+use chordphone_e2e::args;
 use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::calls::CALL_BOUND;
 use chordphone_e2e::cluster::Cluster;
@@ -51,11 +52,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args { tabs: 8, calls: 20 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut number = |name: &str| -> Result<usize, String> {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("{name} needs a number"))
-        };
+        let mut number = |name: &str| args::number(&mut it, name);
         match flag.as_str() {
             // At least 4: the callee is three tabs on, in the other browser.
             "--tabs" => args.tabs = number("--tabs")?.max(4),
@@ -354,22 +351,17 @@ async fn main() -> ExitCode {
             "\nchordphone call set-up over the ring ({} tabs)",
             args.tabs
         );
-        eprintln!(
-            "  dial -> ringing (ms)                   {}",
-            fmt_summary(&report["dial_to_ringing_ms"])
-        );
-        eprintln!(
-            "  dial -> two-way media (ms)             {}",
-            fmt_summary(&report["dial_to_two_way_media_ms"])
-        );
-        eprintln!(
-            "  dial -> active (ms)                    {}",
-            fmt_summary(&report["dial_to_active_ms"])
-        );
-        eprintln!(
-            "  peer run: raw call in one page (ms)    {}",
-            fmt_summary(&report["raw_call_two_way_media_ms"])
-        );
+        for (label, key) in [
+            ("dial -> ringing (ms)", "dial_to_ringing_ms"),
+            ("dial -> two-way media (ms)", "dial_to_two_way_media_ms"),
+            ("dial -> active (ms)", "dial_to_active_ms"),
+            (
+                "peer run: raw call in one page (ms)",
+                "raw_call_two_way_media_ms",
+            ),
+        ] {
+            eprintln!("  {label:<38} {}", fmt_summary(&report[key]));
+        }
         let p50 = |k: &str| report[k]["p50"].as_f64();
         if let (Some(call), Some(raw)) = (
             p50("dial_to_two_way_media_ms"),
