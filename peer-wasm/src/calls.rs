@@ -35,7 +35,7 @@ pub struct Call {
 impl Call {
     /// The API's name of the state.
     pub fn state(&self) -> &'static str {
-        state_name(self.view.state)
+        self.view.state.as_str()
     }
 
     /// `out` or `in`.
@@ -48,18 +48,6 @@ impl Call {
 
     pub fn live(&self) -> bool {
         self.view.state != CallState::Ended
-    }
-}
-
-/// The API's name of a call state.
-pub fn state_name(s: CallState) -> &'static str {
-    match s {
-        CallState::Calling => "calling",
-        CallState::Ringing => "ringing",
-        CallState::Incoming => "incoming",
-        CallState::Active => "active",
-        CallState::Held => "held",
-        CallState::Ended => "ended",
     }
 }
 

@@ -485,7 +485,7 @@ impl PhoneShell {
                     "call {} with {}: {}{}",
                     view.id,
                     view.peer,
-                    crate::calls::state_name(view.state),
+                    view.state.as_str(),
                     view.reason
                         .as_deref()
                         .map_or(String::new(), |r| format!(" ({r})"))

@@ -346,6 +346,8 @@ impl Phone {
     ) {
         let t = sip_time(now);
         let Some(offer) = offer.and_then(|o| String::from_utf8(o.to_vec()).ok()) else {
+            // No offer to answer (this phone never offers in a 200).
+            self.stats.calls_refused += 1;
             self.with_ua(|ua| ua.reject(leg, Failure::Incompatible, t));
             return;
         };

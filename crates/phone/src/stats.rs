@@ -30,7 +30,7 @@ pub struct Stats {
     pub misdirected: u64,
     /// Payloads that arrived while no name is registered.
     pub not_registered: u64,
-    /// Incoming calls refused for lack of room (486).
+    /// Incoming calls refused: no room (486), or no SDP offer (488).
     pub calls_refused: u64,
     /// Outgoing messages that could not be sealed (no key, too large).
     pub unsealable: u64,
