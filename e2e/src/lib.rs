@@ -46,12 +46,14 @@
 //! - [`wait`]: bounded polling that fails with every node's status.
 //! - [`linkclient`], [`loadgen`]: raw WebSocket link clients (hostile peers,
 //!   10,000 idle peers for the memory benchmark).
+//! - [`stats`], [`args`]: summary figures and flags of the benchmarks.
 
 // The harness measures and bounds wall time (polling deadlines, set-up
 // times); the clock ban protects the sans-IO cores, not this crate.
 #![allow(clippy::disallowed_methods)]
 
 pub mod api;
+pub mod args;
 pub mod browser;
 pub mod calls;
 pub mod cluster;

@@ -21,11 +21,18 @@
 //!   from the connection itself every 10 ms rather than from `calls()`,
 //!   whose figures are refreshed once a second);
 //! - dial to active: until the caller's call shows `active`.
+//!
+//! Beside them, the peer run: the same media between two
+//! RTCPeerConnections in one page, signalled directly (offer and answer
+//! after ICE gathering, as the app does) with no ring, no lookup, no SIP:
+//! from the start of the offer until audio has arrived both ways. What the
+//! calls take beyond it is what the overlay and the phone add.
 
 // Benchmarks measure wall time.
 #![allow(clippy::disallowed_methods)]
 
 use chordphone_e2e::api::Tab;
+use chordphone_e2e::args;
 use chordphone_e2e::browser::Chromedriver;
 use chordphone_e2e::calls::CALL_BOUND;
 use chordphone_e2e::cluster::Cluster;
@@ -45,11 +52,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args { tabs: 8, calls: 20 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut number = |name: &str| -> Result<usize, String> {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("{name} needs a number"))
-        };
+        let mut number = |name: &str| args::number(&mut it, name);
         match flag.as_str() {
             // At least 4: the callee is three tabs on, in the other browser.
             "--tabs" => args.tabs = number("--tabs")?.max(4),
@@ -128,16 +131,18 @@ return (async () => {
 })();
 "#;
 
-/// Callee: from now on for at most `arguments[1]` ms, answers the first
-/// call from `arguments[0]` as soon as it rings and notes when audio
-/// arrives; the result is the Promise `window.e2eAnswered`.
+/// Callee: from now on for at most `arguments[1]` ms (or until
+/// `window.e2eGiveUp`), answers the first call from `arguments[0]` as soon
+/// as it rings and notes when audio arrives; the result is the Promise
+/// `window.e2eAnswered`.
 const ARM: &str = r#"
 const [from, bound] = arguments;
 const before = new Set(window.e2ePcs);
+window.e2eGiveUp = false;
 window.e2eAnswered = (async () => {
   const t0 = now();
   const out = { incoming: null, active: null, audio: null };
-  while (now() - t0 < bound) {
+  while (now() - t0 < bound && !window.e2eGiveUp) {
     if (out.incoming === null) {
       const c = (await window.chordphone.calls()).find((c) =>
         c.direction === 'in' && c.state === 'incoming' && c.peer.includes(from));
@@ -164,6 +169,51 @@ window.e2eAnswered = (async () => {
 return true;
 "#;
 
+/// The peer run: camera and microphone from one connection to another in
+/// the same page and back, signalled directly; resolves with the ms from
+/// making the offer until audio packets have arrived at both ends.
+const RAW_CALL: &str = r#"
+return (async () => {
+  if (!window.e2eLocal) {
+    window.e2eLocal = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  }
+  const local = window.e2eLocal;
+  const gathered = (pc) => new Promise((done) => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') done();
+    });
+    setTimeout(done, 3000);
+  });
+  const heard = async (pc) => {
+    let got = false;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.packetsReceived > 0) got = true;
+    });
+    return got;
+  };
+  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+  try {
+    const t0 = now();
+    for (const t of local.getTracks()) { a.addTrack(t, local); b.addTrack(t, local); }
+    await a.setLocalDescription(await a.createOffer());
+    await gathered(a);
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription(await b.createAnswer());
+    await gathered(b);
+    await a.setRemoteDescription(b.localDescription);
+    while (!(await heard(a) && await heard(b))) {
+      if (now() - t0 > 30000) throw new Error('no audio both ways in 30 s');
+      await sleep(10);
+    }
+    return now() - t0;
+  } finally {
+    a.close();
+    b.close();
+  }
+})();
+"#;
+
 /// The name tab `i` registers.
 fn name(i: usize) -> String {
     format!("bench{i}")
@@ -183,7 +233,15 @@ async fn one_call(
     let dial = caller
         .execute(&format!("{HOOK}{DIAL}"), vec![json!(to), bound])
         .await?;
-    let answer = callee.execute("return window.e2eAnswered;", vec![]).await?;
+    // A call that never came up: the callee need not wait out its bound.
+    let give_up = if dial["active"].is_null() {
+        "window.e2eGiveUp = true; "
+    } else {
+        ""
+    };
+    let answer = callee
+        .execute(&format!("{give_up}return window.e2eAnswered;"), vec![])
+        .await?;
     // Both hang up whatever is left, and wait until nothing is live, so
     // the next call meets two idle phones.
     for tab in [caller, callee] {
@@ -246,6 +304,22 @@ async fn run(args: &Args) -> Result<Value, String> {
         }
     }
     failures.truncate(5);
+
+    // The peer run, spread over the tabs.
+    let (mut raw, mut raw_errors) = (Vec::new(), Vec::new());
+    for n in 0..args.calls {
+        match tabs[n % tabs.len()]
+            .execute(&format!("{HOOK}{RAW_CALL}"), vec![])
+            .await
+        {
+            Ok(v) => match v.as_f64() {
+                Some(ms) => raw.push(ms),
+                None => raw_errors.push(format!("not a number: {v}")),
+            },
+            Err(e) => raw_errors.push(e),
+        }
+    }
+    raw_errors.truncate(5);
     Ok(json!({
         "tabs": tabs.len(),
         "calls": args.calls,
@@ -253,6 +327,8 @@ async fn run(args: &Args) -> Result<Value, String> {
         "dial_to_two_way_media_ms": summary(&two_way),
         "dial_to_active_ms": summary(&active),
         "failures": failures,
+        "raw_call_two_way_media_ms": summary(&raw),
+        "raw_call_errors": raw_errors,
     }))
 }
 
@@ -275,18 +351,29 @@ async fn main() -> ExitCode {
             "\nchordphone call set-up over the ring ({} tabs)",
             args.tabs
         );
-        eprintln!(
-            "  dial -> ringing (ms)                   {}",
-            fmt_summary(&report["dial_to_ringing_ms"])
-        );
-        eprintln!(
-            "  dial -> two-way media (ms)             {}",
-            fmt_summary(&report["dial_to_two_way_media_ms"])
-        );
-        eprintln!(
-            "  dial -> active (ms)                    {}",
-            fmt_summary(&report["dial_to_active_ms"])
-        );
+        for (label, key) in [
+            ("dial -> ringing (ms)", "dial_to_ringing_ms"),
+            ("dial -> two-way media (ms)", "dial_to_two_way_media_ms"),
+            ("dial -> active (ms)", "dial_to_active_ms"),
+            (
+                "peer run: raw call in one page (ms)",
+                "raw_call_two_way_media_ms",
+            ),
+        ] {
+            eprintln!("  {label:<38} {}", fmt_summary(&report[key]));
+        }
+        let p50 = |k: &str| report[k]["p50"].as_f64();
+        if let (Some(call), Some(raw)) = (
+            p50("dial_to_two_way_media_ms"),
+            p50("raw_call_two_way_media_ms"),
+        ) {
+            if raw > 0.0 {
+                eprintln!(
+                    "  two-way media p50 / peer run p50       {:>8.2}",
+                    call / raw
+                );
+            }
+        }
     }
     println!("{report}");
     let measured = report["dial_to_two_way_media_ms"]["n"]

@@ -22,6 +22,7 @@
 // Benchmarks measure wall time.
 #![allow(clippy::disallowed_methods)]
 
+use chordphone_e2e::args;
 use chordphone_e2e::browser::{Browser, Chromedriver};
 use chordphone_e2e::cluster::Cluster;
 use chordphone_e2e::loadgen::IdlePeers;
@@ -63,11 +64,7 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut number = |name: &str| -> Result<usize, String> {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("{name} needs a number"))
-        };
+        let mut number = |name: &str| args::number(&mut it, name);
         match flag.as_str() {
             "--tabs" => args.tabs = number("--tabs")?.max(2),
             "--link-tabs" => args.link_tabs = number("--link-tabs")?,
