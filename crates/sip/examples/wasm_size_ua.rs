@@ -1,6 +1,7 @@
-//! Bundle-size probe: the user agent as the tab uses it (calls over the
-//! overlay: invite, answer, hang up, every input, timer and output), on
-//! input the optimiser cannot see. With `--features digest`, credentials
+//! Bundle-size probe: the user agent (calls over the overlay: invite,
+//! answer, hang up, every input, timer and output), on input the optimiser
+//! cannot see. With default features it is the gateway's user agent; with
+//! `--no-default-features` the tab's. With `--features digest`, credentials
 //! are set so the digest code is linked too. See the crate README.
 use std::io::Read;
 
@@ -54,6 +55,7 @@ fn main() {
         input.clone().into(),
         now,
     );
+    #[cfg(feature = "options")]
     let _ = ua.options("sip:b@x.invalid", flow, now);
     std::process::exit(n + ua.stats().received as i32);
 }

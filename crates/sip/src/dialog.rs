@@ -41,6 +41,7 @@ pub struct Dialog {
     /// `Route` URIs for requests in the dialog, in the order they are put.
     pub route_set: Vec<Uri>,
     /// Reliable provisional responses received in it (RFC 3262).
+    #[cfg(feature = "prack")]
     pub(crate) rseq: sipx_sip::rel::Sequence,
 }
 
@@ -113,6 +114,7 @@ impl Dialog {
             remote_addr: raw(&response.headers, &HeaderName::To)?,
             remote_target: contact_of(&response.headers).unwrap_or(to_uri),
             route_set,
+            #[cfg(feature = "prack")]
             rseq: Default::default(),
         })
     }
@@ -141,6 +143,7 @@ impl Dialog {
             remote_addr: raw(&request.headers, &HeaderName::From)?,
             remote_target: contact_of(&request.headers).unwrap_or(from_uri),
             route_set,
+            #[cfg(feature = "prack")]
             rseq: Default::default(),
         })
     }

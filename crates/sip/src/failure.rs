@@ -57,7 +57,7 @@ impl Failure {
             500..=599 => Failure::ServerError { code },
             _ => Failure::Rejected {
                 code,
-                reason: String::from_utf8_lossy(reason).chars().take(64).collect(),
+                reason: crate::msg::lossy(reason).chars().take(64).collect(),
             },
         }
     }

@@ -24,7 +24,10 @@ use crate::msg;
 use crate::transport::Transport;
 
 /// Option tags we support in `Require`.
+#[cfg(feature = "session-timer")]
 const SUPPORTED: &[&str] = &["timer"];
+#[cfg(not(feature = "session-timer"))]
+const SUPPORTED: &[&str] = &[];
 
 /// What a refused message gets: a request salvaged enough to answer, and the code.
 pub(crate) type Refusal = Option<Box<(Request, u16)>>;
@@ -170,14 +173,15 @@ pub(crate) fn check_response(response: &Response, via_host: &str) -> bool {
     if !validate_response(response).is_empty() {
         return false;
     }
-    let vias: Vec<_> = response.headers.typed_all::<Via>().collect();
-    let [Ok(via)] = vias.as_slice() else {
+    let mut vias = response.headers.typed_all::<Via>();
+    let (Some(Ok(via)), None) = (vias.next(), vias.next()) else {
         return false;
     };
-    let mut sent_by = String::from_utf8_lossy(&via.host.to_bytes()).into_owned();
+    // Compared as bytes: a host that is not UTF-8 cannot equal `via_host` either way.
+    let mut sent_by = via.host.to_bytes().to_vec();
     if let Some(port) = via.port {
-        sent_by.push(':');
-        sent_by.push_str(&port.to_string());
+        sent_by.push(b':');
+        sent_by.extend_from_slice(port.to_string().as_bytes());
     }
-    sent_by.eq_ignore_ascii_case(via_host)
+    sent_by.eq_ignore_ascii_case(via_host.as_bytes())
 }

@@ -40,6 +40,12 @@
 //! changes nothing else. Local misuse returns a [`LocalError`]; every call
 //! that does not end by a hang-up ends with a [`Failure`] with a `Display`
 //! text for the app.
+//!
+//! Features: `register` (REGISTER), `prack` (RFC 3262 reliable
+//! provisionals), `session-timer` (RFC 4028) and `options` (sending OPTIONS)
+//! are on by default: the gateway uses them. The browser tab builds with
+//! `default-features = false`, which leaves that code out of its WebAssembly;
+//! `digest` (401/407 answers) is off by default.
 
 #[cfg(feature = "digest")]
 mod auth;
@@ -51,6 +57,7 @@ mod ids;
 mod inbound;
 mod msg;
 mod rng;
+mod table;
 mod time;
 mod transport;
 mod ua;

@@ -119,6 +119,7 @@ pub(crate) fn set_body(response: &mut Response, content_type: &str, body: Bytes)
 }
 
 /// Whether any row of a token-list header (Supported, Require, ...) names `token`.
+#[cfg(any(feature = "prack", feature = "session-timer"))]
 pub(crate) fn has_token(headers: &Headers, name: &HeaderName, token: &str) -> bool {
     tokens(headers, name).iter().any(|t| t == token)
 }
@@ -128,7 +129,7 @@ pub(crate) fn tokens(headers: &Headers, name: &HeaderName) -> Vec<String> {
     let mut out = Vec::new();
     for h in headers.get_all(name) {
         for t in h.value().split(|&b| b == b',') {
-            let t = String::from_utf8_lossy(t).trim().to_ascii_lowercase();
+            let t = lossy(t).trim().to_ascii_lowercase();
             if !t.is_empty() {
                 out.push(t);
             }
@@ -148,19 +149,62 @@ pub(crate) fn body_is_sdp(headers: &Headers, body: &[u8]) -> bool {
 /// The Content-Type as text, or `application/octet-stream`.
 pub(crate) fn content_type(headers: &Headers) -> String {
     match headers.typed::<ContentType>() {
-        Some(Ok(ct)) => format!(
-            "{}/{}",
-            String::from_utf8_lossy(&ct.media_type),
-            String::from_utf8_lossy(&ct.subtype)
-        ),
+        Some(Ok(ct)) => {
+            let mut out = lossy(&ct.media_type);
+            out.push('/');
+            out.push_str(&lossy(&ct.subtype));
+            out
+        }
         _ => "application/octet-stream".to_owned(),
+    }
+}
+
+/// Bytes as text, each invalid UTF-8 sequence replaced by U+FFFD: what
+/// `String::from_utf8_lossy` gives, on the `from_utf8` already linked
+/// rather than its own decoder (a kilobyte of the tab's WebAssembly).
+pub(crate) fn lossy(mut bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    loop {
+        match core::str::from_utf8(bytes) {
+            Ok(text) => {
+                out.push_str(text);
+                return out;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                out.push_str(core::str::from_utf8(valid).unwrap_or_default());
+                out.push(char::REPLACEMENT_CHARACTER);
+                match e.error_len() {
+                    Some(len) => bytes = rest.get(len..).unwrap_or_default(),
+                    None => return out,
+                }
+            }
+        }
     }
 }
 
 /// A header value as lossy text.
 pub(crate) fn text(headers: &Headers, name: &HeaderName) -> String {
-    headers
-        .value(name)
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_default()
+    headers.value(name).map(|v| lossy(&v)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lossy;
+
+    #[test]
+    fn lossy_text_is_what_the_standard_library_gives() {
+        let cases: [&[u8]; 7] = [
+            b"plain",
+            b"",
+            "caf\u{e9} \u{1f4de}".as_bytes(),
+            b"a\xffb",
+            b"\xe2\x82",
+            b"x\xf0\x9f\x93y\xc3",
+            b"\xed\xa0\x80\xc0\xaf\xf8\x88\x80\x80\x80z",
+        ];
+        for bytes in cases {
+            assert_eq!(lossy(bytes), String::from_utf8_lossy(bytes), "{bytes:?}");
+        }
+    }
 }

@@ -25,9 +25,28 @@ impl Time {
 impl Add<Duration> for Time {
     type Output = Time;
     fn add(self, d: Duration) -> Time {
-        Time(
-            self.0
-                .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-        )
+        // In u64, saturating: `as_micros` would be u128 arithmetic, which
+        // wasm32 does in library calls.
+        let micros = d
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(d.subsec_micros()));
+        Time(self.0.saturating_add(micros))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Duration, Time};
+
+    #[test]
+    fn adding_saturates_and_keeps_microseconds() {
+        assert_eq!(Time(5) + Duration::from_nanos(2_999), Time(7));
+        assert_eq!(Time(1) + Duration::from_millis(1500), Time(1_500_001));
+        assert_eq!(Time(1) + Duration::from_secs(u64::MAX), Time(u64::MAX));
+        assert_eq!(
+            Time(u64::MAX - 1) + Duration::from_micros(5),
+            Time(u64::MAX)
+        );
     }
 }

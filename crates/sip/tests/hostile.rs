@@ -166,3 +166,34 @@ fn local_misuse_is_a_typed_error() {
         "the address is not a valid SIP URI"
     );
 }
+
+/// `Require: timer` is served only where session timers are built in;
+/// without them the INVITE is refused 420 naming the extension, and no call
+/// starts.
+#[test]
+fn require_timer_needs_session_timers() {
+    let mut ua: UserAgent<u32> = UserAgent::new(
+        Config::new("sip:ua@ua.test", "sip:ua@ua.test", "ua.test"),
+        3,
+    );
+    let invite = String::from_utf8(invite_from(1)).unwrap().replace(
+        "Content-Type:",
+        "Require: timer\r\nSupported: timer\r\nSession-Expires: 1800\r\nContent-Type:",
+    );
+    ua.handle_input(Flow::new(Transport::Overlay, 7), invite.as_bytes(), Time(0));
+    let incoming = matches!(ua.poll_event(), Some(Event::Incoming { .. }));
+    let sent: Vec<Bytes> = std::iter::from_fn(|| ua.poll_transmit())
+        .map(|t| t.bytes)
+        .collect();
+    if cfg!(feature = "session-timer") {
+        assert!(incoming);
+        assert!(sent.iter().all(|b| status_of(b) != 420));
+    } else {
+        assert!(!incoming);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(status_of(&sent[0]), 420);
+        let text = String::from_utf8_lossy(&sent[0]);
+        assert!(text.contains("\r\nUnsupported: timer\r\n"), "{text}");
+        assert_eq!(ua.active_calls(), 0);
+    }
+}

@@ -83,6 +83,7 @@ Content-Length: 0\r
 ";
 
 /// §24.1 F2: the registrar's 200 OK.
+#[cfg(feature = "register")]
 const REG_F2: &str = "SIP/2.0 200 OK\r
 Via: SIP/2.0/UDP bobspc.biloxi.example.com:5060;branch=z9hG4bKnashds7;received=192.0.2.4\r
 To: Bob <sip:bob@biloxi.example.com>;tag=2493k59kd\r
@@ -265,25 +266,9 @@ fn alice_calls_through_two_record_routing_proxies() {
     );
     assert_eq!(f1.body().as_ref(), SDP_ALICE.as_bytes());
     // Our Via, tag, Call-ID and CSeq go into the RFC's responses.
-    let ours = |msg: &[u8]| {
-        let m = replace(msg, "Via", &format!("Via: {}", header(&f1, "Via")[0]));
-        let m = replace(&m, "From", &format!("From: {}", header(&f1, "From")[0]));
-        let m = replace(
-            &m,
-            "Call-ID",
-            &format!("Call-ID: {}", header(&f1, "Call-ID")[0]),
-        );
-        replace(&m, "CSeq", &format!("CSeq: {}", header(&f1, "CSeq")[0]))
-    };
+    let ours = |msg: &[u8]| answering(msg, &f1);
     alice.handle_input(proxy.clone(), &ours(F8.as_bytes()), Time(100));
-    assert_eq!(
-        alice.poll_event(),
-        Some(Event::Progress {
-            call,
-            code: 180,
-            body: None
-        })
-    );
+    assert_ringing(&mut alice, call);
     alice.handle_input(proxy.clone(), &ours(&with_body(F11, SDP_BOB)), Time(200));
     assert_eq!(
         alice.poll_event(),
@@ -340,6 +325,7 @@ fn alice_calls_through_two_record_routing_proxies() {
     );
 }
 
+#[cfg(feature = "register")]
 #[test]
 fn bob_registers() {
     let mut bob: UserAgent<u32> = UserAgent::new(
@@ -394,10 +380,9 @@ fn bob_registers() {
     assert_eq!(bob.poll_timeout(), Some(Time(50_000 + 3_600_000_000)));
 }
 
-/// RFC 3262: a 180 sent reliably (Require: 100rel, RSeq) is acknowledged
-/// with one PRACK in its early dialog; its retransmission is not.
-#[test]
-fn reliable_ringing_gets_one_prack() {
+/// Alice calls Bob through the atlanta proxy (over TCP); her INVITE and
+/// §24.2 F8 (180 Ringing) sent reliably (Require: 100rel, RSeq) in reply to it.
+fn alice_and_a_reliable_180() -> (UserAgent<u32>, chordphone_sip::CallId, Message, Vec<u8>) {
     let mut alice: UserAgent<u32> = UserAgent::new(
         Config::new(
             "sip:alice@atlanta.example.com",
@@ -408,43 +393,50 @@ fn reliable_ringing_gets_one_prack() {
     );
     let proxy = Flow::new(Transport::Tcp, 1);
     let call = alice
-        .invite("sip:bob@biloxi.example.com", proxy.clone(), None, Time(0))
+        .invite("sip:bob@biloxi.example.com", proxy, None, Time(0))
         .unwrap();
     let f1 = parse(&alice.poll_transmit().unwrap().bytes);
-    assert!(header(&f1, "Supported")[0].contains("100rel"));
     let reliable = F8.replace(
         "Content-Length: 0\r\n",
         "Require: 100rel\r\nRSeq: 988789\r\nContent-Length: 0\r\n",
     );
-    let reliable = replace(
-        reliable.as_bytes(),
-        "Via",
-        &format!("Via: {}", header(&f1, "Via")[0]),
-    );
-    let reliable = replace(
-        &reliable,
-        "From",
-        &format!("From: {}", header(&f1, "From")[0]),
-    );
-    let reliable = replace(
-        &reliable,
-        "Call-ID",
-        &format!("Call-ID: {}", header(&f1, "Call-ID")[0]),
-    );
-    let reliable = replace(
-        &reliable,
-        "CSeq",
-        &format!("CSeq: {}", header(&f1, "CSeq")[0]),
-    );
-    alice.handle_input(proxy.clone(), &reliable, Time(100));
+    let reliable = answering(reliable.as_bytes(), &f1);
+    (alice, call, f1, reliable)
+}
+
+/// `msg` (a response from the RFC) as the answer to our request `ours`:
+/// with our Via, From (our tag), Call-ID and CSeq.
+fn answering(msg: &[u8], ours: &Message) -> Vec<u8> {
+    let mut out = msg.to_vec();
+    for name in ["Via", "From", "Call-ID", "CSeq"] {
+        let line = format!("{name}: {}", header(ours, name)[0]);
+        out = replace(&out, name, &line);
+    }
+    out
+}
+
+/// The next event is `call` ringing (180, no early media).
+fn assert_ringing(ua: &mut UserAgent<u32>, call: chordphone_sip::CallId) {
     assert_eq!(
-        alice.poll_event(),
+        ua.poll_event(),
         Some(Event::Progress {
             call,
             code: 180,
             body: None
         })
     );
+}
+
+/// RFC 3262: a 180 sent reliably (Require: 100rel, RSeq) is acknowledged
+/// with one PRACK in its early dialog; its retransmission is not.
+#[cfg(feature = "prack")]
+#[test]
+fn reliable_ringing_gets_one_prack() {
+    let (mut alice, call, f1, reliable) = alice_and_a_reliable_180();
+    let proxy = Flow::new(Transport::Tcp, 1);
+    assert!(header(&f1, "Supported")[0].contains("100rel"));
+    alice.handle_input(proxy.clone(), &reliable, Time(100));
+    assert_ringing(&mut alice, call);
     let prack = parse(&alice.poll_transmit().unwrap().bytes);
     let seq: u32 = header(&f1, "CSeq")[0]
         .split(' ')
@@ -473,4 +465,19 @@ fn reliable_ringing_gets_one_prack() {
     alice.handle_input(proxy, &reliable, Time(200));
     assert!(alice.poll_transmit().is_none());
     assert!(alice.poll_event().is_none());
+}
+
+/// Without the `prack` feature we do not offer 100rel, and a 1xx sent
+/// reliably anyway is taken as it comes: reported, never PRACKed.
+#[cfg(not(feature = "prack"))]
+#[test]
+fn without_prack_a_reliable_ringing_is_only_reported() {
+    let (mut alice, call, f1, reliable) = alice_and_a_reliable_180();
+    let proxy = Flow::new(Transport::Tcp, 1);
+    assert!(header(&f1, "Supported")
+        .iter()
+        .all(|v| !v.contains("100rel")));
+    alice.handle_input(proxy, &reliable, Time(100));
+    assert_ringing(&mut alice, call);
+    assert!(alice.poll_transmit().is_none());
 }

@@ -29,7 +29,8 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         };
         let via = self.via(transport);
         let contact = self.contact();
-        let session = self.calls.get(&call).and_then(|c| c.session);
+        #[cfg(feature = "session-timer")]
+        let session_expires = self.reinvite_session_expires(call, false);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -46,19 +47,11 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             Ok(b) => b,
             Err(_) => return,
         };
-        if let Some(s) = session {
-            let refresher = if s.we_refresh == c.outgoing {
-                session::Refresher::Uac
-            } else {
-                session::Refresher::Uas
-            };
-            let se = SessionExpires {
-                interval: s.interval,
-                refresher: Some(refresher),
-            };
+        #[cfg(feature = "session-timer")]
+        if let Some(se) = session_expires {
             b = match b
                 .header(HeaderName::Supported, "timer")
-                .and_then(|b| b.header(HeaderName::SessionExpires, se.to_string()))
+                .and_then(|b| b.header(HeaderName::SessionExpires, se))
             {
                 Ok(b) => b,
                 Err(_) => return,
@@ -93,44 +86,20 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         };
         let tag = c.local_tag.clone();
         let flow = c.flow.clone();
-        let session = c.session;
-        let outgoing = c.outgoing;
         let Some(mut response) = response_to(&pending.request, 200, Some(&tag)) else {
             return;
         };
         add_header(&mut response.headers, HeaderName::Contact, self.contact());
-        if let Some(s) = session {
-            // We answer a refresh: the refresher stays who it was.
-            let refresher = if s.we_refresh == outgoing {
-                session::Refresher::Uac
-            } else {
-                session::Refresher::Uas
-            };
-            // In the re-INVITE the other side is the UAC: swap the roles' names.
-            let refresher = match refresher {
-                session::Refresher::Uac => session::Refresher::Uas,
-                session::Refresher::Uas => session::Refresher::Uac,
-            };
-            let se = SessionExpires {
-                interval: s.interval,
-                refresher: Some(refresher),
-            };
-            add_header(
-                &mut response.headers,
-                HeaderName::SessionExpires,
-                se.to_string(),
-            );
+        // We answer a refresh: the refresher stays who it was.
+        #[cfg(feature = "session-timer")]
+        if let Some(se) = self.reinvite_session_expires(call, true) {
+            add_header(&mut response.headers, HeaderName::SessionExpires, se);
             add_header(&mut response.headers, HeaderName::Require, "timer");
         }
         set_body(&mut response, "application/sdp", answer);
         self.send_2xx(call, pending.txn, response, flow, now);
+        #[cfg(feature = "session-timer")]
         self.arm_session(call, now);
-    }
-
-    pub(super) fn arm_session(&mut self, call: CallId, now: Time) {
-        if let Some(s) = self.calls.get(&call).and_then(|c| c.session) {
-            self.arm(Slot::Call(call, CallTimer::Session), now + s.act_after());
-        }
     }
 
     /// Cancels our ringing call (now, or as soon as a provisional response
@@ -226,27 +195,8 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
                     }
                 }
             }
-            CallTimer::Session => {
-                let Some(s) = c.session else { return };
-                if c.state != CallState::Confirmed {
-                    return;
-                }
-                if s.we_refresh {
-                    if c.reinvite_out.is_some() || c.reinvite_in.is_some() {
-                        // Busy: try again shortly.
-                        self.arm(
-                            Slot::Call(call, CallTimer::Session),
-                            now + Duration::from_secs(1),
-                        );
-                    } else {
-                        let offer = c.local_sdp.clone().unwrap_or_default();
-                        self.send_reinvite(call, offer, true, now);
-                    }
-                } else {
-                    self.send_bye(call, now);
-                    self.end(call, EndReason::Failed(Failure::SessionExpired), now);
-                }
-            }
+            #[cfg(feature = "session-timer")]
+            CallTimer::Session => self.session_timer(call, now),
         }
     }
 }

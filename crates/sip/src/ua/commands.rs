@@ -1,5 +1,5 @@
 //! The commands the app gives: calls, answers, hang-ups, media changes,
-//! MESSAGE, OPTIONS, REGISTER.
+//! MESSAGE, OPTIONS (REGISTER is in `registration`).
 
 use super::*;
 
@@ -81,14 +81,23 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             .header(HeaderName::Allow, ALLOW)
             .ok()?;
         // Reliable provisionals are acknowledged (PRACK); we never send them.
-        if let Some(se) = self.config.session_expires {
+        #[cfg(feature = "session-timer")]
+        let session_expires = self.config.session_expires;
+        #[cfg(not(feature = "session-timer"))]
+        let session_expires: Option<Duration> = None;
+        let supported = match (cfg!(feature = "prack"), session_expires.is_some()) {
+            (true, true) => Some("100rel, timer"),
+            (true, false) => Some("100rel"),
+            (false, true) => Some("timer"),
+            (false, false) => None,
+        };
+        if let Some(supported) = supported {
+            b = b.header(HeaderName::Supported, supported).ok()?;
+        }
+        if let Some(se) = session_expires {
             b = b
-                .header(HeaderName::Supported, "100rel, timer")
-                .ok()?
                 .header(HeaderName::SessionExpires, se.as_secs().to_string())
                 .ok()?;
-        } else {
-            b = b.header(HeaderName::Supported, "100rel").ok()?;
         }
         if let Some((name, value)) = auth {
             b = b.header(name, value).ok()?;
@@ -134,25 +143,12 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         if let Some(d) = c.dialog.as_mut() {
             d.state = DialogState::Confirmed;
         }
-        let accepted = c.session_answer;
         let flow = c.flow.clone();
         let mut response = response_to(&request, 200, Some(&tag)).ok_or(LocalError::WrongState)?;
         add_header(&mut response.headers, HeaderName::Contact, self.contact());
         add_header(&mut response.headers, HeaderName::Allow, ALLOW);
-        if let Some(acc) = accepted {
-            let se = SessionExpires {
-                interval: acc.interval,
-                refresher: Some(acc.refresher),
-            };
-            add_header(
-                &mut response.headers,
-                HeaderName::SessionExpires,
-                se.to_string(),
-            );
-            if acc.require {
-                add_header(&mut response.headers, HeaderName::Require, "timer");
-            }
-        }
+        #[cfg(feature = "session-timer")]
+        self.add_session_answer(call, &mut response);
         set_body(&mut response, "application/sdp", answer);
         self.disarm(Slot::Call(call, CallTimer::Ring));
         self.send_2xx(call, n, response, flow, now);
@@ -281,7 +277,8 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
     }
 
     /// Sends an OPTIONS (a capability query, or a ping); the result comes as
-    /// [`Event::RequestDone`].
+    /// [`Event::RequestDone`]. (Feature `options`.)
+    #[cfg(feature = "options")]
     pub fn options(
         &mut self,
         target: &str,
@@ -319,102 +316,5 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         self.send_request(request, flow, Role::Request(id), now)
             .ok_or(LocalError::BadValue)?;
         Ok(id)
-    }
-
-    /// Registers our contact at `registrar` for `expires` seconds and keeps
-    /// it registered (refreshing at half time) until [`unregister`](Self::unregister).
-    pub fn register(
-        &mut self,
-        registrar: &str,
-        flow: Flow<A>,
-        expires: u32,
-        now: Time,
-    ) -> Result<RegistrationId, LocalError> {
-        let registrar = uri(registrar)?;
-        let id = RegistrationId(self.next_request);
-        self.next_request += 1;
-        let reg = Registration {
-            registrar,
-            flow,
-            call_id: self.new_call_id(),
-            from_tag: self.rng.hex(10),
-            cseq: 0,
-            expires,
-            auth_tries: 0,
-            txn: None,
-        };
-        self.regs.insert(id, reg);
-        self.send_register(id, None, now);
-        Ok(id)
-    }
-
-    /// Removes a registration (REGISTER with expires 0).
-    pub fn unregister(&mut self, id: RegistrationId, now: Time) -> Result<(), LocalError> {
-        let reg = self.regs.get_mut(&id).ok_or(LocalError::UnknownCall)?;
-        reg.expires = 0;
-        reg.auth_tries = 0;
-        self.disarm(Slot::Register(id));
-        self.send_register(id, None, now);
-        Ok(())
-    }
-
-    pub(super) fn send_register(
-        &mut self,
-        id: RegistrationId,
-        auth: Option<(HeaderName, String)>,
-        now: Time,
-    ) {
-        let Some(reg) = self.regs.get_mut(&id) else {
-            return;
-        };
-        reg.cseq += 1;
-        let (registrar, flow, call_id, tag, cseq, expires) = (
-            reg.registrar.clone(),
-            reg.flow.clone(),
-            reg.call_id.clone(),
-            reg.from_tag.clone(),
-            reg.cseq,
-            reg.expires,
-        );
-        let aor = self.config.local_uri.clone();
-        let Some(mut b) = self.out_of_dialog(
-            Method::Register,
-            &registrar,
-            &aor,
-            &call_id,
-            &tag,
-            cseq,
-            flow.transport,
-        ) else {
-            return;
-        };
-        let contact = self.contact();
-        b = match b
-            .header(HeaderName::Contact, contact)
-            .and_then(|b| b.header(HeaderName::Expires, expires.to_string()))
-        {
-            Ok(b) => b,
-            Err(_) => return,
-        };
-        if let Some((name, value)) = auth {
-            b = match b.header(name, value) {
-                Ok(b) => b,
-                Err(_) => return,
-            };
-        }
-        let Some(request) = self.finish(b, None) else {
-            return;
-        };
-        let n = self.send_request(request, flow, Role::Register(id), now);
-        if let Some(reg) = self.regs.get_mut(&id) {
-            reg.txn = n;
-        }
-    }
-
-    pub(super) fn refresh_registration(&mut self, id: RegistrationId, now: Time) {
-        if let Some(reg) = self.regs.get_mut(&id) {
-            reg.auth_tries = 0;
-        }
-        self.send_register(id, None, now);
     }
 }

@@ -15,8 +15,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             let limits = self.limits();
             let parser = self
                 .streams
-                .entry(from.clone())
-                .or_insert_with(|| StreamParser::new(limits));
+                .get_or_insert_with(from.clone(), || StreamParser::new(limits));
             let result = parser.push(bytes);
             let keepalives = parser.take_keepalives();
             self.stats.keepalives += keepalives as u64;
@@ -168,6 +167,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
                 let extra = [
                     (HeaderName::Allow, ALLOW.to_owned()),
                     (HeaderName::Accept, "application/sdp".to_owned()),
+                    #[cfg(feature = "session-timer")]
                     (HeaderName::Supported, "timer".to_owned()),
                 ];
                 self.respond_status(n, 200, &extra, now);
@@ -226,32 +226,10 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             return;
         }
         // Session timers, where asked (RFC 4028).
-        let mut session_answer = None;
-        let requested = request
-            .headers
-            .typed::<SessionExpires>()
-            .and_then(Result::ok);
-        if requested.is_some() {
-            let supports = msg::has_token(&request.headers, &HeaderName::Supported, "timer");
-            let min_se = request
-                .headers
-                .typed::<session::MinSe>()
-                .and_then(Result::ok)
-                .map(|m| m.0);
-            match session::answer(supports, requested, min_se, self.config.min_se) {
-                session::Answer::TooBrief(floor) => {
-                    self.respond_status(
-                        n,
-                        422,
-                        &[(HeaderName::MinSe, floor.as_secs().to_string())],
-                        now,
-                    );
-                    return;
-                }
-                session::Answer::Accept(acc) => session_answer = Some(acc),
-                session::Answer::None => {}
-            }
-        }
+        #[cfg(feature = "session-timer")]
+        let Ok(session_answer) = self.negotiate_session(n, &request, now) else {
+            return;
+        };
         let Some(txn) = self.txns.get(&n) else { return };
         let flow = txn.flow.clone();
         let id = CallId(self.next_call);
@@ -266,7 +244,10 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         call.server_invite = Some(n);
         call.remote_sdp = body_opt(request.body());
         call.dialog = Some(dialog);
-        call.session_answer = session_answer;
+        #[cfg(feature = "session-timer")]
+        {
+            call.session_answer = session_answer;
+        }
         call.invite_request = Some(request.clone());
         self.calls.insert(id, call);
         if let Some(t) = self.txns.get_mut(&n) {
@@ -387,7 +368,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             return;
         }
         if c.reinvite_in.is_some() || c.pending_2xx.is_some() {
-            let retry = format!("{}", 1 + self.rng.below(10));
+            let retry = (1 + self.rng.below(10)).to_string();
             self.respond_status(n, 500, &[(HeaderName::RetryAfter, retry)], now);
             return;
         }
@@ -407,6 +388,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         self.events.push_back(Event::Reoffer { call, offer: body });
     }
 
+    #[cfg_attr(not(feature = "session-timer"), allow(unused_variables))]
     pub(super) fn on_ack(&mut self, request: &Request, now: Time) {
         let Some(call) = self.call_of_dialog(request) else {
             self.stats.stray += 1;
@@ -428,14 +410,8 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         };
         if answered {
             c.state = CallState::Confirmed;
-            let accepted = c.session_answer;
-            if let Some(acc) = accepted {
-                c.session = Some(session::Session {
-                    interval: acc.interval,
-                    we_refresh: acc.refresher == session::Refresher::Uas,
-                });
-            }
-            self.arm_session(call, now);
+            #[cfg(feature = "session-timer")]
+            self.start_answered_session(call, now);
             self.events.push_back(Event::Connected { call });
         }
     }

@@ -2,11 +2,12 @@
 //! sipx-sip transaction layer, driven by inputs with `now` and drained of
 //! transmits, events and one timeout.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 use sipx_sip::headers::{CSeq, From, To};
+#[cfg(feature = "session-timer")]
 use sipx_sip::session::{self, SessionExpires};
 use sipx_sip::transaction::{Dispatch, Output, TuEvent};
 use sipx_sip::{
@@ -17,15 +18,22 @@ use sipx_sip::{
 mod call;
 mod commands;
 mod incoming;
+#[cfg(feature = "register")]
+mod registration;
 mod responses;
+#[cfg(feature = "session-timer")]
+mod session_timer;
 
 pub use crate::config::Config;
 use crate::dialog::{call_id_of, cseq_of, tag_of, Dialog, DialogState};
 pub use crate::event::{Event, Stats};
 use crate::failure::{EndReason, Failure, LocalError};
-use crate::ids::{CallId, RegistrationId, TransactionId};
+#[cfg(feature = "register")]
+use crate::ids::RegistrationId;
+use crate::ids::{CallId, TransactionId};
 use crate::msg::{self, add_header, response_to, set_body};
 use crate::rng::Rng;
+use crate::table::Table;
 use crate::time::Time;
 use crate::transport::{Flow, Transmit, Transport};
 
@@ -44,6 +52,7 @@ enum Role {
     /// A BYE for a stray forked 2xx, a CANCEL nobody waits for.
     Stray,
     Request(TransactionId),
+    #[cfg(feature = "register")]
     Register(RegistrationId),
 }
 
@@ -68,6 +77,7 @@ enum CallTimer {
     /// Re-INVITE glare: retry after the randomized delay (§14.1).
     GlareRetry,
     /// Session timer (RFC 4028): refresh, or give up on the other side.
+    #[cfg(feature = "session-timer")]
     Session,
 }
 
@@ -75,6 +85,7 @@ enum CallTimer {
 enum Slot {
     Txn(u64, u8),
     Call(CallId, CallTimer),
+    #[cfg(feature = "register")]
     Register(RegistrationId),
 }
 
@@ -136,6 +147,7 @@ struct Call<A> {
     // UAS
     server_invite: Option<u64>,
     invite_request: Option<Request>,
+    #[cfg(feature = "session-timer")]
     session_answer: Option<session::Accepted>,
     // both
     dialog: Option<Dialog>,
@@ -145,6 +157,7 @@ struct Call<A> {
     reinvite_out: Option<ReinviteOut>,
     reinvite_in: Option<ReinviteIn>,
     glare_offer: Option<Bytes>,
+    #[cfg(feature = "session-timer")]
     session: Option<session::Session>,
 }
 
@@ -173,6 +186,7 @@ impl<A> Call<A> {
             auth_tries: 0,
             server_invite: None,
             invite_request: None,
+            #[cfg(feature = "session-timer")]
             session_answer: None,
             dialog: None,
             local_sdp: None,
@@ -181,21 +195,10 @@ impl<A> Call<A> {
             reinvite_out: None,
             reinvite_in: None,
             glare_offer: None,
+            #[cfg(feature = "session-timer")]
             session: None,
         }
     }
-}
-
-#[derive(Debug)]
-struct Registration<A> {
-    registrar: Uri,
-    flow: Flow<A>,
-    call_id: String,
-    from_tag: String,
-    cseq: u32,
-    expires: u32,
-    auth_tries: u8,
-    txn: Option<u64>,
 }
 
 /// A SIP user agent: any number of calls, out-of-dialog requests and
@@ -211,16 +214,18 @@ pub struct UserAgent<A> {
     config: Config,
     rng: Rng,
     layer: TransactionLayer,
-    txns: BTreeMap<u64, Txn<A>>,
-    by_key: BTreeMap<Vec<u8>, u64>,
+    txns: Table<u64, Txn<A>>,
+    by_key: Table<Vec<u8>, u64>,
     next_txn: u64,
-    timers: BTreeSet<(Time, Slot)>,
-    armed: BTreeMap<Slot, Time>,
-    calls: BTreeMap<CallId, Call<A>>,
+    /// Deadlines in firing order (the value is unused).
+    timers: Table<(Time, Slot), ()>,
+    armed: Table<Slot, Time>,
+    calls: Table<CallId, Call<A>>,
     next_call: u64,
     next_request: u64,
-    regs: BTreeMap<RegistrationId, Registration<A>>,
-    streams: BTreeMap<Flow<A>, StreamParser>,
+    #[cfg(feature = "register")]
+    regs: Table<RegistrationId, registration::Registration<A>>,
+    streams: Table<Flow<A>, StreamParser>,
     transmits: VecDeque<Transmit<A>>,
     events: VecDeque<Event>,
     stats: Stats,
@@ -290,6 +295,15 @@ pub(crate) fn wire_request(r: &Request) -> Bytes {
     Bytes::from(out)
 }
 
+/// `<uri>`: a URI as an address header value.
+fn angle(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len() + 2);
+    out.push('<');
+    out.push_str(uri);
+    out.push('>');
+    out
+}
+
 fn body_opt(body: &Bytes) -> Option<Bytes> {
     if body.is_empty() {
         None
@@ -307,16 +321,17 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             config,
             rng: Rng::new(seed),
             layer,
-            txns: BTreeMap::new(),
-            by_key: BTreeMap::new(),
+            txns: Table::default(),
+            by_key: Table::default(),
             next_txn: 0,
-            timers: BTreeSet::new(),
-            armed: BTreeMap::new(),
-            calls: BTreeMap::new(),
+            timers: Table::default(),
+            armed: Table::default(),
+            calls: Table::default(),
             next_call: 1,
             next_request: 1,
-            regs: BTreeMap::new(),
-            streams: BTreeMap::new(),
+            #[cfg(feature = "register")]
+            regs: Table::default(),
+            streams: Table::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -365,7 +380,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.timers.iter().next().map(|(t, _)| *t)
+        self.timers.first().map(|((t, _), ())| *t)
     }
 
     /// A transport connection (TCP, TLS, WebSocket) closed: forget its framing state.
@@ -379,7 +394,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         if let Some(old) = self.armed.insert(slot, at) {
             self.timers.remove(&(old, slot));
         }
-        self.timers.insert((at, slot));
+        self.timers.insert((at, slot), ());
     }
 
     fn disarm(&mut self, slot: Slot) {
@@ -395,6 +410,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             CallTimer::CancelGuard,
             CallTimer::Retransmit2xx,
             CallTimer::GlareRetry,
+            #[cfg(feature = "session-timer")]
             CallTimer::Session,
         ] {
             self.disarm(Slot::Call(call, t));
@@ -406,7 +422,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         // Bounded: each round removes the timer it fires; a timer re-armed
         // for `now` (a zero-length wait) fires in the same call.
         for _ in 0..10_000 {
-            let Some(&(at, slot)) = self.timers.iter().next() else {
+            let Some(&((at, slot), ())) = self.timers.first() else {
                 return;
             };
             if at > now {
@@ -427,6 +443,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
                     self.run(n, outputs, now);
                 }
                 Slot::Call(call, t) => self.call_timer(call, t, now),
+                #[cfg(feature = "register")]
                 Slot::Register(id) => self.refresh_registration(id, now),
             }
         }
@@ -567,13 +584,18 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
 
     // ------------------------------------------------------------ building
 
+    // Headers are put together with `push_str` rather than `format!`: this
+    // runs in the browser tab's WebAssembly, where each `format!` call site
+    // costs code for its arguments.
     fn via(&mut self, transport: Transport) -> String {
-        format!(
-            "SIP/2.0/{} {};branch=z9hG4bK{};rport",
-            transport.via_token(),
-            self.config.via_host,
-            self.rng.hex(16)
-        )
+        let mut out = String::from("SIP/2.0/");
+        out.push_str(transport.via_token());
+        out.push(' ');
+        out.push_str(&self.config.via_host);
+        out.push_str(";branch=z9hG4bK");
+        out.push_str(&self.rng.hex(16));
+        out.push_str(";rport");
+        out
     }
 
     fn local_addr(&self, tag: &str) -> String {
@@ -596,7 +618,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
     }
 
     fn contact(&self) -> String {
-        format!("<{}>", self.config.contact)
+        angle(&self.config.contact)
     }
 
     /// Common headers every request we start carries after the dialog ones.
@@ -631,7 +653,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             .max_forwards(70)
             .header(HeaderName::From, self.local_addr(from_tag))
             .ok()?
-            .header(HeaderName::To, format!("<{to}>"))
+            .header(HeaderName::To, angle(to))
             .ok()?
             .header(HeaderName::CallId, call_id.to_owned())
             .ok()?
@@ -650,7 +672,10 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         if host.is_empty() {
             self.rng.hex(20)
         } else {
-            format!("{}@{}", self.rng.hex(20), host)
+            let mut id = self.rng.hex(20);
+            id.push('@');
+            id.push_str(&host);
+            id
         }
     }
 }

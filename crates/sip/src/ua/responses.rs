@@ -1,8 +1,9 @@
 //! Responses to our requests (and their absence): provisional and final
 //! answers to INVITEs, forks, re-INVITE glare, MESSAGE/OPTIONS results,
-//! REGISTER and its digest retry.
+//! and the digest retry of an INVITE (REGISTER's is in `registration`).
 
 use super::*;
+#[cfg(feature = "prack")]
 use sipx_sip::rel::{self, RSeq};
 
 impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
@@ -34,6 +35,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
                 id,
                 outcome: Err(Failure::Unreachable),
             }),
+            #[cfg(feature = "register")]
             Role::Register(id) => self.events.push_back(Event::RegistrationFailed {
                 id,
                 failure: Failure::Unreachable,
@@ -66,6 +68,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
                 };
                 self.events.push_back(Event::RequestDone { id, outcome });
             }
+            #[cfg(feature = "register")]
             Role::Register(id) if code >= 200 => self.on_register_response(id, response, now),
             _ => {}
         }
@@ -82,7 +85,10 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
         let Some(transport) = self.calls.get(&call).map(|c| c.flow.transport) else {
             return;
         };
+        #[cfg(feature = "prack")]
         let prack_via = self.via(transport);
+        #[cfg(not(feature = "prack"))]
+        let _ = transport;
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -94,11 +100,14 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             if code > 100 {
                 // A reliable provisional (RFC 3262) is acknowledged with a
                 // PRACK in its early dialog, once per RSeq, in order.
+                #[cfg(feature = "prack")]
                 let rseq = msg::has_token(&response.headers, &HeaderName::Require, "100rel")
                     .then(|| response.headers.typed::<RSeq>().and_then(Result::ok))
                     .flatten()
                     .map(|r| r.0);
+                #[cfg_attr(not(feature = "prack"), allow(unused_mut))]
                 let mut fresh = true;
+                #[cfg(feature = "prack")]
                 let mut prack = None;
                 if let Some(d) = Dialog::uac(&invite, &response) {
                     let i = match c
@@ -114,6 +123,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
                     };
                     if let Some(e) = c.early.get_mut(i) {
                         e.refresh_target(&response.headers);
+                        #[cfg(feature = "prack")]
                         if let Some(rseq) = rseq {
                             fresh = e.rseq.accept(rseq) == rel::Received::Acknowledge;
                             if fresh {
@@ -129,8 +139,10 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
                         }
                     }
                 }
+                #[cfg(feature = "prack")]
                 let flow = c.flow.clone();
                 let report = fresh && c.state == CallState::Calling && c.cancelling.is_none();
+                #[cfg(feature = "prack")]
                 if let Some(request) = prack.and_then(|b| self.finish(b, None)) {
                     self.send_request(request, flow, Role::Stray, now);
                 }
@@ -201,7 +213,7 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             .unwrap_or(1)
             .wrapping_add(1);
         let target = old.uri.clone();
-        let to = String::from_utf8_lossy(&target.to_bytes()).into_owned();
+        let to = msg::lossy(&target.to_bytes());
         let Some(request) = self.build_invite(
             &target,
             &to,
@@ -280,7 +292,6 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             return;
         }
         let cancelling = self.calls.get(&call).and_then(|c| c.cancelling.clone());
-        let asked = self.config.session_expires;
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -297,17 +308,13 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             return;
         }
         c.state = CallState::Confirmed;
-        let se = response
-            .headers
-            .typed::<SessionExpires>()
-            .and_then(Result::ok);
-        c.session = session::adopt(se, asked);
         self.disarm(Slot::Call(call, CallTimer::InviteTimeout));
         self.events.push_back(Event::Answered {
             call,
             answer: body_opt(response.body()),
         });
-        self.arm_session(call, now);
+        #[cfg(feature = "session-timer")]
+        self.start_answering_session(call, &response, now);
         if other_forks {
             // The other devices still ring: stop them (they answer 487).
             if let Some(cancel) = build_cancel(&invite) {
@@ -359,16 +366,8 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             if !answer.is_empty() {
                 c.remote_sdp = Some(answer.clone());
             }
-            if let Some(se) = response
-                .headers
-                .typed::<SessionExpires>()
-                .and_then(Result::ok)
-            {
-                if let Some(s) = c.session.as_mut() {
-                    s.interval = se.interval;
-                }
-            }
-            self.arm_session(call, now);
+            #[cfg(feature = "session-timer")]
+            self.refresh_session(call, &response, now);
             if !out.refresh {
                 self.events.push_back(Event::MediaChanged { call, answer });
             }
@@ -434,68 +433,6 @@ impl<A: Clone + Ord + core::fmt::Debug> UserAgent<A> {
             Some((call, Some(invite))) => self.on_invite_2xx(call, invite, response, now),
             _ => self.stats.stray += 1,
         }
-    }
-
-    pub(super) fn on_register_response(
-        &mut self,
-        id: RegistrationId,
-        response: Response,
-        now: Time,
-    ) {
-        let code = response.status.code();
-        let Some(reg) = self.regs.get_mut(&id) else {
-            return;
-        };
-        reg.txn = None;
-        if code < 300 {
-            reg.auth_tries = 0;
-            let mut granted = reg.expires;
-            if let Some(Ok(e)) = response.headers.typed::<sipx_sip::headers::Expires>() {
-                granted = e.0;
-            }
-            for contact in response
-                .headers
-                .typed_all::<sipx_sip::headers::Contact>()
-                .flatten()
-            {
-                if let Some(v) = contact.param("expires") {
-                    if let Some(e) = std::str::from_utf8(v)
-                        .ok()
-                        .and_then(|s| s.parse::<u32>().ok())
-                    {
-                        granted = e;
-                    }
-                }
-            }
-            if reg.expires == 0 {
-                granted = 0;
-            }
-            self.events.push_back(Event::Registered {
-                id,
-                expires: granted,
-            });
-            if granted == 0 {
-                self.regs.remove(&id);
-            } else {
-                let half = Duration::from_secs(u64::from(granted.max(2)) / 2);
-                self.arm(Slot::Register(id), now + half);
-            }
-            return;
-        }
-        if (code == 401 || code == 407) && reg.auth_tries == 0 {
-            reg.auth_tries += 1;
-            let registrar = reg.registrar.clone();
-            let probe = Request::new(Method::Register, registrar);
-            if let Some(auth) = self.authorization(&response, &probe) {
-                self.send_register(id, Some(auth), now);
-                return;
-            }
-        }
-        self.regs.remove(&id);
-        self.events.push_back(Event::RegistrationFailed {
-            id,
-            failure: Failure::from_status(code, &response.reason),
-        });
     }
 
     /// An Authorization / Proxy-Authorization for a challenge, if digest is
