@@ -151,14 +151,14 @@ impl Tab {
             .ok_or_else(|| format!("tab {}: link({id}): unexpected answer {v}", self.name))
     }
 
-    /// `send(id, text[, service])`: a message to node `id` through the ring;
+    /// `note(id, text[, service])`: a message to node `id` through the ring;
     /// resolves once that node took it.
-    pub async fn send(&self, id: &str, text: &str, service: Option<u16>) -> crate::Result<Value> {
+    pub async fn note(&self, id: &str, text: &str, service: Option<u16>) -> crate::Result<Value> {
         let mut args = vec![json!(id), json!(text)];
         if let Some(s) = service {
             args.push(json!(s));
         }
-        self.call("send", args).await
+        self.call("note", args).await
     }
 
     /// `notes()`: the notes this tab received, as (sender id, text).

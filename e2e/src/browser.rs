@@ -122,20 +122,45 @@ pub struct Browser {
     _chromedriver: Chromedriver,
 }
 
+/// How a [`Browser`] is launched beyond the flags every browser gets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LaunchOpts {
+    /// Fake capture devices: the camera shows Chromium's moving pattern,
+    /// the microphone plays a pure tone of this many Hz, and pages may use
+    /// both without a prompt (or play media without a gesture). `None`: no
+    /// media flags at all, the browser as the other tests know it.
+    pub tone_hz: Option<u32>,
+}
+
 impl Browser {
     /// Launches a headless Chromium with a fresh profile.
     pub async fn launch(chromedriver: &Chromedriver, label: &str) -> crate::Result<Arc<Browser>> {
+        Browser::launch_with(chromedriver, label, LaunchOpts::default()).await
+    }
+
+    /// Launches a headless Chromium with a fresh profile and `opts`.
+    pub async fn launch_with(
+        chromedriver: &Chromedriver,
+        label: &str,
+        opts: LaunchOpts,
+    ) -> crate::Result<Arc<Browser>> {
         let profile = tempfile::Builder::new()
             .prefix(&format!("chordphone-e2e-{label}-profile-"))
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
+        let mut args = chromium_args(profile.path());
+        if let Some(hz) = opts.tone_hz {
+            // The file lives in the profile, so it goes with the browser.
+            let wav = crate::media::write_tone_wav(profile.path(), hz)?;
+            args.extend(fake_media_args(&wav));
+        }
         let mut caps = DesiredCapabilities::chrome();
         let fail = |e: thirtyfour::error::WebDriverError| format!("capabilities: {e}");
         caps.set_binary(&chromium_bin()).map_err(fail)?;
         // Console output and uncaught errors of the pages, for failures.
         caps.set_browser_log_level(LoggingPrefsLogLevel::All)
             .map_err(fail)?;
-        for arg in chromium_args(profile.path()) {
+        for arg in args {
             caps.add_arg(&arg).map_err(fail)?;
         }
         let driver = WebDriver::new(chromedriver.url(), caps)
@@ -388,4 +413,16 @@ fn chromium_args(profile: &Path) -> Vec<String> {
     .collect();
     args.push(format!("--user-data-dir={}", profile.display()));
     args
+}
+
+/// Chromium flags for fake capture: the camera's moving pattern, `wav` as
+/// the microphone (looped), no permission prompt, and media that plays
+/// without a user gesture (the tests never click before a call is heard).
+fn fake_media_args(wav: &Path) -> Vec<String> {
+    vec![
+        "--use-fake-ui-for-media-stream".to_string(),
+        "--use-fake-device-for-media-stream".to_string(),
+        format!("--use-file-for-fake-audio-capture={}", wav.display()),
+        "--autoplay-policy=no-user-gesture-required".to_string(),
+    ]
 }

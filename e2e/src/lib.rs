@@ -27,7 +27,8 @@
 //! output and the server's log.
 //!
 //! The benchmarks run with `bash scripts/bench-web.sh` (the `web-bench`
-//! binary); they print figures, they assert nothing.
+//! binary) and `bash scripts/bench-calls.sh` (the `bench_calls` binary:
+//! call set-up times); they print figures, they assert nothing.
 //!
 //! # Layout
 //!
@@ -36,6 +37,10 @@
 //! - [`browser`]: chromedriver, one Chromium process per [`browser::Browser`],
 //!   several tabs each, abrupt kills.
 //! - [`api`]: `window.chordphone` calls from Rust.
+//! - [`calls`]: the phone in a tab: names, calls and their states,
+//!   messages, what a call carries.
+//! - [`media`]: a pure tone per browser as its microphone, and the tone and
+//!   video frames a page receives, measured in the page.
 //! - [`status`], [`ring`], [`cluster`]: node status, the ring the live ids
 //!   imply, and checks of one against the other.
 //! - [`wait`]: bounded polling that fails with every node's status.
@@ -48,10 +53,12 @@
 
 pub mod api;
 pub mod browser;
+pub mod calls;
 pub mod cluster;
 pub mod http;
 pub mod linkclient;
 pub mod loadgen;
+pub mod media;
 pub mod paths;
 pub mod ports;
 pub mod process;

@@ -32,7 +32,7 @@ async fn a_note_reaches_the_node_it_names_and_says_who_sent_it() {
     for (i, tab) in tabs.iter().enumerate() {
         let to = (i + 3) % tabs.len();
         let text = format!("hello from notes-{i}");
-        let answer = tab.send(&ids[to], &text, None).await.or_panic();
+        let answer = tab.note(&ids[to], &text, None).await.or_panic();
         assert!(answer["hops"].as_u64().is_some(), "{answer}");
     }
     for (i, tab) in tabs.iter().enumerate() {
@@ -56,14 +56,14 @@ async fn a_note_reaches_the_node_it_names_and_says_who_sent_it() {
 
     // A service nobody serves: refused with a reason, nothing delivered.
     let err = tabs[0]
-        .send(&ids[3], "for a service nobody runs", Some(999))
+        .note(&ids[3], "for a service nobody runs", Some(999))
         .await
         .expect_err("an unserved service is refused");
     assert!(err.contains("not supported"), "{err}");
     // A node that is not in the ring.
     let nobody = "00000000000000000000000000000000000000ff";
     let err = tabs[0]
-        .send(nobody, "anyone there?", None)
+        .note(nobody, "anyone there?", None)
         .await
         .expect_err("a node that is not there is reported");
     assert!(err.contains("not delivered"), "{err}");

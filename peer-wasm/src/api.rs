@@ -1,18 +1,22 @@
 //! `window.chordphone`: the tab's node for people (devtools) and tests.
 //!
-//! `status()` and `notes()` answer at once from the snapshot; the other
+//! `status()`, `notes()`, `calls()` and `messages()` answer at once from
+//! the snapshots; `exportIdentity`/`importIdentity` run in WebCrypto; the other
 //! calls queue a request for the driver and return a Promise it settles. Every rejection
 //! is an `Error` with a message that says why.
 
+use crate::calls::Calls;
 use crate::inbox::Inbox;
 use crate::input::{Input, Op, Reply};
 use crate::notes::{Notes, NOTE_SERVICE};
+use crate::phone::PhoneOp;
+use crate::user;
 use crate::view::{LinkKind, View};
 use js_sys::{Array, Object, Promise, Reflect};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::Closure;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
@@ -70,12 +74,26 @@ fn status(v: &View) -> JsValue {
 
 /// A Promise settled by the driver, or rejected at once when the inbox is full.
 fn request(inbox: &Inbox<Input>, op: Result<Op, &'static str>) -> Promise {
+    queue(inbox, op.map(|op| move |r| Input::Api(op, r)))
+}
+
+/// A phone request: a Promise settled by the driver.
+fn phone(inbox: &Inbox<Input>, op: Result<PhoneOp, &'static str>) -> Promise {
+    queue(inbox, op.map(|op| move |r| Input::Phone(op, Some(r))))
+}
+
+fn queue(
+    inbox: &Inbox<Input>,
+    input: Result<impl FnOnce(Reply) -> Input, &'static str>,
+) -> Promise {
     let mut ends = None;
     let promise = Promise::new(&mut |resolve, reject| ends = Some(Reply { resolve, reject }));
     if let Some(reply) = ends {
-        match op {
-            Ok(op) => {
-                if let Err(Input::Api(_, reply)) = inbox.push(Input::Api(op, reply)) {
+        match input {
+            Ok(make) => {
+                if let Err(Input::Api(_, reply) | Input::Phone(_, Some(reply))) =
+                    inbox.push(make(reply))
+                {
                     reply.err("busy: too many requests waiting");
                 }
             }
@@ -83,6 +101,152 @@ fn request(inbox: &Inbox<Input>, op: Result<Op, &'static str>) -> Promise {
         }
     }
     promise
+}
+
+/// An optional call id: a string like `"c7"`, a number, or nothing.
+fn call_id(v: &JsValue) -> Result<Option<String>, &'static str> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(n) = v.as_f64() {
+        return Ok(Some((n as u32).to_string()));
+    }
+    v.as_string().map(Some).ok_or("call id must be a string")
+}
+
+/// The `calls()` array.
+fn calls_list(c: &Calls) -> JsValue {
+    let num = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from_f64);
+    c.calls
+        .iter()
+        .map(|call| {
+            let o = Object::new();
+            set(&o, "id", &JsValue::from_str(&call.view.id.to_string()));
+            set(&o, "direction", &JsValue::from_str(call.direction()));
+            set(&o, "peer", &JsValue::from_str(&call.view.peer));
+            set(&o, "state", &JsValue::from_str(call.state()));
+            set(
+                &o,
+                "reason",
+                &call
+                    .view
+                    .reason
+                    .as_deref()
+                    .map_or(JsValue::NULL, JsValue::from_str),
+            );
+            set(
+                &o,
+                "held_by_peer",
+                &JsValue::from_bool(call.view.held_by_peer),
+            );
+            let q = &call.quality;
+            let m = Object::new();
+            set(&m, "rtt_ms", &num(q.rtt_ms));
+            set(&m, "jitter_ms", &num(q.jitter_ms));
+            set(&m, "loss", &num(q.loss));
+            set(&m, "audio_in", &JsValue::from_f64(q.audio_in as f64));
+            set(&m, "video_in", &JsValue::from_f64(q.video_in as f64));
+            set(&o, "media", &m);
+            JsValue::from(o)
+        })
+        .collect::<Array>()
+        .into()
+}
+
+/// The `messages()` array.
+fn messages_list(c: &Calls) -> JsValue {
+    c.messages
+        .iter()
+        .map(|m| {
+            let o = Object::new();
+            set(&o, "from", &JsValue::from_str(&m.from));
+            set(&o, "to", &JsValue::from_str(&m.to));
+            set(&o, "text", &JsValue::from_str(&m.text));
+            set(&o, "at", &JsValue::from_f64(m.at_ms));
+            set(
+                &o,
+                "direction",
+                &JsValue::from_str(if m.outgoing { "out" } else { "in" }),
+            );
+            set(&o, "outgoing", &JsValue::from_bool(m.outgoing));
+            set(&o, "status", &JsValue::from_str(m.status.as_str()));
+            if let Some(r) = &m.reason {
+                set(&o, "reason", &JsValue::from_str(r));
+            }
+            JsValue::from(o)
+        })
+        .collect::<Array>()
+        .into()
+}
+
+/// Installs the phone's part of the API.
+fn install_phone(api: &Object, inbox: &Inbox<Input>, calls: &Rc<RefCell<Calls>>) {
+    let one = |name: &str, make: fn(JsValue) -> Result<PhoneOp, &'static str>| {
+        let i = inbox.clone();
+        let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |v: JsValue| phone(&i, make(v)));
+        set(api, name, &f.into_js_value());
+    };
+    one("register", |v| {
+        string(&v, "name must be a string").map(PhoneOp::Register)
+    });
+    one("call", |v| {
+        string(&v, "target must be a string").map(PhoneOp::Call)
+    });
+    one("answer", |v| call_id(&v).map(PhoneOp::Answer));
+    one("reject", |v| call_id(&v).map(PhoneOp::Reject));
+    one("hangup", |v| call_id(&v).map(PhoneOp::Hangup));
+    one("hold", |v| call_id(&v).map(PhoneOp::Hold));
+    one("resume", |v| call_id(&v).map(PhoneOp::Resume));
+    // `mute()` alone mutes; `camera()` alone turns the camera on.
+    one("mute", |v| {
+        Ok(PhoneOp::Mute(v.is_undefined() || v.is_truthy()))
+    });
+    one("camera", |v| {
+        Ok(PhoneOp::Camera(v.is_undefined() || v.is_truthy()))
+    });
+
+    let i = inbox.clone();
+    let f =
+        Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |to: JsValue, text: JsValue| {
+            let op = string(&to, "target must be a string").and_then(|to| {
+                Ok(PhoneOp::Message(
+                    to,
+                    string(&text, "text must be a string")?,
+                ))
+            });
+            phone(&i, op)
+        });
+    set(api, "send", &f.into_js_value());
+
+    let c = Rc::clone(calls);
+    let f = Closure::<dyn Fn() -> JsValue>::new(move || calls_list(&c.borrow()));
+    set(api, "calls", &f.into_js_value());
+    let c = Rc::clone(calls);
+    let f = Closure::<dyn Fn() -> JsValue>::new(move || messages_list(&c.borrow()));
+    set(api, "messages", &f.into_js_value());
+
+    let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |pass: JsValue| {
+        match string(&pass, "passphrase must be a string").and_then(|p| user::export(&p)) {
+            Ok(p) => p,
+            Err(why) => Promise::reject(&js_sys::Error::new(why)),
+        }
+    });
+    set(api, "exportIdentity", &f.into_js_value());
+
+    let i = inbox.clone();
+    let f =
+        Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |blob: JsValue, pass: JsValue| {
+            let i = i.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                let blob = blob.as_string().unwrap_or_default();
+                let pass = pass.as_string().unwrap_or_default();
+                let seed = user::open(&blob, &pass).await?;
+                user::replace(&seed);
+                i.push_control(Input::Phone(PhoneOp::User(seed), None));
+                Ok(JsValue::TRUE)
+            })
+        });
+    set(api, "importIdentity", &f.into_js_value());
 }
 
 fn string(v: &JsValue, what: &'static str) -> Result<String, &'static str> {
@@ -94,12 +258,23 @@ pub fn install(
     inbox: &Inbox<Input>,
     view: &Rc<RefCell<View>>,
     notes: &Rc<RefCell<Notes>>,
+    calls: &Rc<RefCell<Calls>>,
 ) -> Result<(), JsValue> {
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
     let api = Object::new();
 
-    let v = Rc::clone(view);
-    let f = Closure::<dyn Fn() -> JsValue>::new(move || status(&v.borrow()));
+    let (v, c) = (Rc::clone(view), Rc::clone(calls));
+    let f = Closure::<dyn Fn() -> JsValue>::new(move || {
+        let s = status(&v.borrow());
+        let c = c.borrow();
+        set(
+            s.unchecked_ref(),
+            "aor",
+            &c.aor.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+        );
+        set(s.unchecked_ref(), "user", &JsValue::from_str(&c.user));
+        s
+    });
     set(&api, "status", &f.into_js_value());
 
     let i = inbox.clone();
@@ -141,7 +316,7 @@ pub fn install(
                 _ => Err("service must be a number from 0 to 65535"),
             };
             let op = string(&id, "id must be a 40-digit hex string").and_then(|to| {
-                Ok(Op::Send {
+                Ok(Op::Note {
                     to,
                     text: string(&text, "text must be a string")?,
                     service: service?,
@@ -150,7 +325,7 @@ pub fn install(
             request(&i, op)
         },
     );
-    set(&api, "send", &f.into_js_value());
+    set(&api, "note", &f.into_js_value());
 
     let n = Rc::clone(notes);
     let f = Closure::<dyn Fn() -> JsValue>::new(move || {
@@ -167,6 +342,7 @@ pub fn install(
     });
     set(&api, "notes", &f.into_js_value());
 
+    install_phone(&api, inbox, calls);
     Reflect::set(&window, &JsValue::from_str("chordphone"), &api)?;
     Ok(())
 }

@@ -7,14 +7,17 @@
 //! until the next input or the one earliest deadline (a single
 //! `setTimeout`).
 
+use crate::calls::Calls;
 use crate::clock;
 use crate::health;
 use crate::inbox::Inbox;
 use crate::input::{Input, LinkId, Op};
 use crate::links::{view_peers, Applied, Transports};
 use crate::log;
+use crate::media::Media;
 use crate::notes::{Notes, NOTE_SERVICE};
 use crate::page::Page;
+use crate::phone::{PhoneOp, PhoneShell};
 use crate::requests::{PageChange, Requests};
 use crate::storage;
 use crate::urls::health_url;
@@ -41,6 +44,9 @@ const MAX_NAME: usize = 64;
 /// a second instead of a busy loop that floods the neighbours.
 const MIN_TICK: Duration = Duration::from_millis(50);
 
+/// What the page and the API read: the node, the notes, the calls.
+pub type Snapshots = (Rc<RefCell<View>>, Rc<RefCell<Notes>>, Rc<RefCell<Calls>>);
+
 /// The state the task owns.
 #[derive(Debug)]
 pub struct Shell {
@@ -50,6 +56,9 @@ pub struct Shell {
     /// Notes received, shared with `window.chordphone.notes()`.
     notes: Rc<RefCell<Notes>>,
     page: Option<Page>,
+    /// The phone core and the calls' media.
+    phone: PhoneShell,
+    media: Media,
 
     /// The browser object behind each link of the session.
     transports: Transports,
@@ -129,21 +138,27 @@ impl Timer {
 impl Shell {
     /// A shell for a node with this identity, not yet joined.
     pub fn new(
-        identity: Identity,
-        seed: [u8; 32],
+        (identity, user, seed): (Identity, [u8; 32], [u8; 32]),
         server_url: String,
         inbox: Inbox<Input>,
-        (view, notes): (Rc<RefCell<View>>, Rc<RefCell<Notes>>),
+        (view, notes, calls): Snapshots,
         page: Option<Page>,
         now: Time,
     ) -> Shell {
         let health_url = health_url(&server_url);
         let transport_inbox = inbox.clone();
+        let phone_seed = u64::from_le_bytes([
+            seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+        ]);
+        let phone = PhoneShell::new(identity.clone(), user, phone_seed, calls);
         let mut session = Session::new(identity, Config::browser(), seed, now);
         session.set_bootstrap(vec![server_url]);
         session.node_mut().serve(NOTE_SERVICE);
+        PhoneShell::serve(&mut session);
         Shell {
             session,
+            phone,
+            media: Media::new(inbox.clone()),
             timer: Timer::new(&inbox),
             inbox,
             view,
@@ -190,19 +205,30 @@ impl Shell {
     /// Carries out what the session wants done, until it wants nothing
     /// more (carrying out an output may queue more).
     fn drain(&mut self, now: Time) {
-        while let Some(out) = self.session.poll_output() {
-            match self.transports.apply(out) {
-                Applied::Done => {}
-                Applied::Event(e) => self.on_session_event(e, now),
-                Applied::Failed(link, why) => self.session.handle_failed(link, &why, now),
-                Applied::Broken(link, why) => self.session.handle_closed(link, why, now),
+        loop {
+            let mut any = false;
+            while let Some(out) = self.session.poll_output() {
+                any = true;
+                match self.transports.apply(out) {
+                    Applied::Done => {}
+                    Applied::Event(e) => self.on_session_event(e, now),
+                    Applied::Failed(link, why) => self.session.handle_failed(link, &why, now),
+                    Applied::Broken(link, why) => self.session.handle_closed(link, why, now),
+                }
+            }
+            // The phone's actions become node requests, and the node's
+            // answers feed the phone: go on until both are quiet.
+            if self.phone.drain(&mut self.session, &mut self.media, now) {
+                self.dirty = true;
+            } else if !any {
+                return;
             }
         }
     }
 
     fn on_session_event(&mut self, e: Event, now: Time) {
         match e {
-            Event::Overlay(e) => self.on_node_event(e),
+            Event::Overlay(e) => self.on_node_event(e, now),
             Event::LinkUp {
                 peer,
                 transport,
@@ -286,11 +312,29 @@ impl Shell {
                 }
                 Op::Get(key) => self.requests.api_get(&mut self.session, &key, reply, now),
                 Op::Link(hex) => self.requests.api_link(&mut self.session, &hex, reply, now),
-                Op::Send { to, text, service } => {
+                Op::Note { to, text, service } => {
                     self.requests
                         .api_send(&mut self.session, (&to, text, service), reply, now)
                 }
             },
+            Input::Phone(op, reply) => {
+                if let PhoneOp::Register(name) = &op {
+                    // A name to be reached under: join the ring first if
+                    // this tab has not asked to yet.
+                    if self.name.is_none() {
+                        let name = name.clone();
+                        self.on_join(&name, now);
+                    }
+                }
+                let joined = self.session.node().phase() == Phase::Joined;
+                self.phone.op(op, reply, joined, &mut self.media, now);
+                self.dirty = true;
+            }
+            Input::Media(call, out) => self.phone.media_done(call, out, now),
+            Input::Quality(call, q) => {
+                self.phone.calls.borrow_mut().set_quality(call, q);
+                self.dirty = true;
+            }
         }
     }
 
@@ -302,11 +346,12 @@ impl Shell {
     }
 
     /// An event of the overlay node.
-    fn on_node_event(&mut self, e: NodeEvent) {
+    fn on_node_event(&mut self, e: NodeEvent, now: Time) {
         match e {
             NodeEvent::Joined => {
                 self.notice.clear();
                 self.dirty = true;
+                self.phone.joined(now);
             }
             NodeEvent::JoinFailed(why) => {
                 self.notice = format!("Joining failed ({why}); trying again.");
@@ -319,9 +364,16 @@ impl Shell {
                 outcome,
                 ..
             } => {
-                let change = self.requests.done(id, hops, elapsed, outcome);
-                self.page_change(change);
+                if !self.phone.outcome(id, &outcome, now) {
+                    let change = self.requests.done(id, hops, elapsed, outcome);
+                    self.page_change(change);
+                }
             }
+            NodeEvent::App {
+                from,
+                service,
+                payload,
+            } if self.phone.app(from, service, &payload, now) => {}
             NodeEvent::App {
                 from,
                 service,
@@ -388,6 +440,11 @@ impl Shell {
             self.session.handle_timeout(now);
             self.drain(now);
         }
+        if self.phone.poll_timeout().is_some_and(|t| t <= now) {
+            self.phone.tick(now);
+            self.drain(now);
+        }
+        self.media.sample_due(now);
         if now >= self.next_health {
             self.next_health = now + HEALTH_INTERVAL;
             if let Some(url) = &self.health_url {
@@ -432,9 +489,17 @@ impl Shell {
             .map(|t| t.max(self.last_tick + MIN_TICK));
         let mut at = |t: Time| wake = Some(wake.map_or(t, |w| w.min(t)));
         at(self.next_health);
-        if let Some(t) = self.requests.next_deadline() {
+        for t in [
+            self.requests.next_deadline(),
+            self.phone.poll_timeout(),
+            self.media.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             at(t);
         }
+        self.phone.forget_old();
         if self.dirty && self.page.as_ref().is_some_and(Page::visible) {
             let due = self.last_draw + DRAW_INTERVAL;
             if now >= due {
@@ -442,6 +507,7 @@ impl Shell {
                 self.last_draw = now;
                 if let Some(page) = &self.page {
                     page.render(&self.view.borrow(), self.name.is_some());
+                    page.render_phone(&self.phone.calls.borrow(), now);
                 }
             } else {
                 at(due);

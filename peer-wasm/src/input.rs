@@ -2,6 +2,8 @@
 //! WebRTC's asynchronous steps, health checks, and requests from people
 //! (the page) and programs (`window.chordphone`).
 
+use crate::calls::Quality;
+pub use crate::phone::PhoneOp;
 use chordphone_link::MAX_LINK_FRAME;
 pub use chordphone_session::LinkId;
 use js_sys::{ArrayBuffer, Function, Uint8Array};
@@ -36,6 +38,12 @@ pub enum Input {
     Redraw,
     /// A `window.chordphone` call.
     Api(Op, Reply),
+    /// A phone request, from the page (no Promise) or the API.
+    Phone(PhoneOp, Option<Reply>),
+    /// A media step of a call ended: the SDP made, nothing, or why not.
+    Media(u32, Result<Option<String>, String>),
+    /// A call's media figures.
+    Quality(u32, Quality),
 }
 
 /// A `window.chordphone` request.
@@ -49,8 +57,8 @@ pub enum Op {
     Get(String),
     /// `link(idHex)`.
     Link(String),
-    /// `send(idHex, text, service)`: a note (or bytes for another service).
-    Send {
+    /// `note(idHex, text, service)`: a note (or bytes for another service).
+    Note {
         /// The node, 40 hex digits.
         to: String,
         /// What to say.

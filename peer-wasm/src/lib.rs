@@ -31,9 +31,13 @@
 //! channel), `ws` and `rtc` (the two transports), `health` (is
 //! the server there), `api` (`window.chordphone`), `page` and [`ui`] (what
 //! the person sees), `clock`, `storage` (identity in `sessionStorage`),
+//! `user` (the person's key, shared by the tabs, and moving it), `phone`
+//! (the phone core wired to the node), `media` (the calls' WebRTC media),
+//! [`calls`] (what the phone screens show),
 //! `log` (link life in the console), [`urls`], [`view`]. The platform-free
 //! modules build and test natively.
 
+pub mod calls;
 pub mod inbox;
 pub mod notes;
 pub mod ui;
@@ -55,25 +59,36 @@ mod links;
 #[cfg(target_arch = "wasm32")]
 mod log;
 #[cfg(target_arch = "wasm32")]
+mod media;
+#[cfg(target_arch = "wasm32")]
 mod page;
+#[cfg(target_arch = "wasm32")]
+mod phone;
 #[cfg(target_arch = "wasm32")]
 mod requests;
 #[cfg(target_arch = "wasm32")]
 mod rtc;
 #[cfg(target_arch = "wasm32")]
+mod screens;
+#[cfg(target_arch = "wasm32")]
+mod settings;
+#[cfg(target_arch = "wasm32")]
 mod storage;
 #[cfg(target_arch = "wasm32")]
 mod twin;
+#[cfg(target_arch = "wasm32")]
+mod user;
 #[cfg(target_arch = "wasm32")]
 mod ws;
 
 #[cfg(target_arch = "wasm32")]
 mod start {
+    use crate::calls::Calls;
     use crate::inbox::Inbox;
-    use crate::input::Input;
+    use crate::input::{Input, PhoneOp};
     use crate::notes::Notes;
     use crate::view::View;
-    use crate::{api, clock, driver, log, page, storage, twin, urls};
+    use crate::{api, clock, driver, log, page, storage, twin, urls, user};
     use chordphone_overlay::Identity;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -120,14 +135,15 @@ mod start {
         let inbox: Inbox<Input> = Inbox::default();
         let view = Rc::new(RefCell::new(View::new(identity.node_id())));
         let notes = Rc::new(RefCell::new(Notes::default()));
-        api::install(&inbox, &view, &notes)?;
+        let calls = Rc::new(RefCell::new(Calls::default()));
+        api::install(&inbox, &view, &notes, &calls)?;
         let page = page::Page::attach(&inbox);
+        user::follow(&inbox);
         let shell = driver::Shell::new(
-            identity,
-            seed,
+            (identity, user::seed()?, seed),
             server_url,
             inbox.clone(),
-            (view, notes),
+            (view, notes, calls),
             page,
             clock::now(),
         );
@@ -135,6 +151,10 @@ mod start {
         // this tab used before.
         if let Some(name) = params.get("name").or_else(storage::saved_name) {
             inbox.push_control(Input::Join(name));
+        }
+        // A reload registers again under the phone name this tab had.
+        if let Some(name) = storage::saved_phone_name() {
+            inbox.push_control(Input::Phone(PhoneOp::Register(name), None));
         }
         shell.run().await;
         drop(claim);

@@ -1,12 +1,16 @@
 //! The page: the join form, the state line, the ring picture and the lookup
-//! box. The page's elements are in `web/index.html`; this module finds them,
+//! box, with the phone's screens (`screens`) and settings (`settings`). The page's elements are in `web/index.html`; this module finds them,
 //! forwards what the person does to the driver, and redraws from the view.
 //! Names and keys are always set as text, never as markup.
 
+use crate::calls::Calls;
 use crate::inbox::Inbox;
 use crate::input::Input;
+use crate::screens::Screens;
+use crate::settings;
 use crate::ui::{ring_summary, ring_svg};
 use crate::view::{LinkKind, View};
+use chordphone_overlay::Time;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement};
@@ -23,6 +27,8 @@ pub struct Page {
     lookup_form: HtmlElement,
     lookup_result: Element,
     notice: Element,
+    /// The phone's screens.
+    screens: Option<Screens>,
 }
 
 fn by_id(doc: &Document, id: &str) -> Option<Element> {
@@ -63,7 +69,26 @@ impl Page {
         let _ =
             doc.add_event_listener_with_callback("visibilitychange", f.as_ref().unchecked_ref());
         f.forget();
+        settings::attach(&doc, inbox);
+        // Leaving (or reloading): remove this device's binding so that calls
+        // stop forking to it. The task runs in the microtasks right after
+        // this handler, while the page can still send.
+        let i = inbox.clone();
+        let f = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+            // A page kept for the back button (`persisted`) may come back.
+            let kept = js_sys::Reflect::get(&ev, &"persisted".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if !kept {
+                i.push_control(Input::Phone(crate::input::PhoneOp::Leave, None));
+            }
+        });
+        let window = web_sys::window()?;
+        let _ = window.add_event_listener_with_callback("pagehide", f.as_ref().unchecked_ref());
+        f.forget();
         Some(Page {
+            screens: Screens::attach(&doc, inbox),
             state: by_id(&doc, "state")?,
             who: by_id(&doc, "who")?,
             join_form,
@@ -80,6 +105,13 @@ impl Page {
     /// wasted work).
     pub fn visible(&self) -> bool {
         self.state.owner_document().is_none_or(|d| !d.hidden())
+    }
+
+    /// Redraws the phone's screens.
+    pub fn render_phone(&self, calls: &Calls, now: Time) {
+        if let Some(s) = &self.screens {
+            s.render(calls, now);
+        }
     }
 
     /// Redraws from the view.

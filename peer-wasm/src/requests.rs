@@ -25,7 +25,7 @@ pub enum Pending {
     Put(Reply),
     /// `get()`.
     Get(Reply),
-    /// `send()`.
+    /// `note()`.
     Send(Reply),
 }
 
@@ -162,7 +162,7 @@ impl Requests {
         session.connect(peer, now);
     }
 
-    /// `send(idHex, text, service)`: a message to a node through the ring,
+    /// `note(idHex, text, service)`: a message to a node through the ring,
     /// settled when the node took it.
     pub fn api_send(
         &mut self,

@@ -28,7 +28,7 @@ const MAX_BUFFERED: u32 = 4 << 20;
 /// The peer connection settings. ICE servers (STUN, TURN with credentials)
 /// go here once the overlay announces relays; host candidates suffice on
 /// one network.
-fn configuration() -> RtcConfiguration {
+pub fn configuration() -> RtcConfiguration {
     let config = RtcConfiguration::new();
     config.set_ice_servers(&Array::new());
     config

@@ -1,12 +1,14 @@
 //! What a tab keeps across reloads, in `sessionStorage`: its identity seed
 //! (a reload keeps the node id; another tab gets its own storage and so is
-//! another node) and the display name it joined under.
+//! another node), the display name it joined under and the phone name it
+//! registered. (The person's own key is in `localStorage`: see `user`.)
 
 use crate::urls::{seed_from_hex, to_hex};
 use wasm_bindgen::JsValue;
 
 const SEED_KEY: &str = "chordphone.seed";
 const NAME_KEY: &str = "chordphone.name";
+const PHONE_KEY: &str = "chordphone.phone-name";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
@@ -52,5 +54,17 @@ pub fn saved_name() -> Option<String> {
 pub fn save_name(name: &str) {
     if let Some(s) = storage() {
         let _ = s.set_item(NAME_KEY, name);
+    }
+}
+
+/// The phone name this tab registered under (registered again on reload).
+pub fn saved_phone_name() -> Option<String> {
+    storage()?.get_item(PHONE_KEY).ok().flatten()
+}
+
+/// Remembers the phone name for the next reload.
+pub fn save_phone_name(name: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(PHONE_KEY, name);
     }
 }

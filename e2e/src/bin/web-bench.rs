@@ -27,7 +27,7 @@ use chordphone_e2e::cluster::Cluster;
 use chordphone_e2e::loadgen::IdlePeers;
 use chordphone_e2e::ring::Ring;
 use chordphone_e2e::server::{Server, ServerOpts};
-use chordphone_e2e::stats::quantile;
+use chordphone_e2e::stats::{fmt_summary, summary};
 use chordphone_e2e::status::NodeStatus;
 use chordphone_e2e::{paths, process, wait};
 use serde_json::{json, Value};
@@ -80,17 +80,6 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(args)
-}
-
-/// Median and 95th percentile of a sample, with its size.
-fn summary(values: &[f64]) -> Value {
-    json!({
-        "n": values.len(),
-        "p50": quantile(values, 0.5),
-        "p95": quantile(values, 0.95),
-        "min": quantile(values, 0.0),
-        "max": quantile(values, 1.0),
-    })
 }
 
 /// Bytes of `gzip -9` of a file.
@@ -380,26 +369,21 @@ return (async () => {
 })();
 "#;
 
-fn fmt_ms(v: &Value) -> String {
-    let f = |k: &str| v[k].as_f64().map_or("-".to_string(), |x| format!("{x:.1}"));
-    format!("p50 {:>8}  p95 {:>8}  (n={})", f("p50"), f("p95"), v["n"])
-}
-
 fn table(report: &Value) -> String {
     let mut t = String::from("\nchordphone web benchmarks\n");
     let b = &report["browser"];
     if b.is_object() {
         t += &format!(
             "  join, open tab -> ring position (ms)   {}\n",
-            fmt_ms(&b["join_ms"])
+            fmt_summary(&b["join_ms"])
         );
         t += &format!(
             "  link(id) set-up over WebRTC (ms)       {}\n",
-            fmt_ms(&b["link_ms"])
+            fmt_summary(&b["link_ms"])
         );
         t += &format!(
             "  peer run: raw data channel, no ring    {}\n",
-            fmt_ms(&b["raw_data_channel_ms"])
+            fmt_summary(&b["raw_data_channel_ms"])
         );
         if let (Some(l), Some(r)) = (
             b["link_ms"]["p50"].as_f64(),
@@ -411,11 +395,11 @@ fn table(report: &Value) -> String {
         }
         t += &format!(
             "  lookup latency (ms)                    {}\n",
-            fmt_ms(&b["lookup_ms"])
+            fmt_summary(&b["lookup_ms"])
         );
         t += &format!(
             "  lookup hops                            {}\n",
-            fmt_ms(&b["lookup_hops"])
+            fmt_summary(&b["lookup_hops"])
         );
         t += &format!(
             "  lookups with a wrong owner             {}\n",
