@@ -2,7 +2,8 @@
 //! and outputs of the sans-IO loop. Commands and handlers live in the files
 //! named after what they do (register, calls, messages, inbound, outbound).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use chordphone_overlay::{VecMap, VecSet};
+use std::collections::VecDeque;
 
 use core::time::Duration;
 
@@ -121,17 +122,17 @@ pub struct Phone {
     /// The SIP user agent; exists from `register` on (it needs the AOR).
     pub(crate) ua: Option<UserAgent<NodeId>>,
     pub(crate) reg: Registration,
-    pub(crate) calls: BTreeMap<CallId, Call>,
+    pub(crate) calls: VecMap<CallId, Call>,
     /// Which phone call each user agent call (a leg) belongs to.
-    pub(crate) legs: BTreeMap<chordphone_sip::CallId, CallId>,
+    pub(crate) legs: VecMap<chordphone_sip::CallId, CallId>,
     pub(crate) lookups: Lookups,
-    pub(crate) pending: BTreeMap<Token, Pending>,
-    pub(crate) messages: BTreeMap<MessageId, Outgoing>,
+    pub(crate) pending: VecMap<Token, Pending>,
+    pub(crate) messages: VecMap<MessageId, Outgoing>,
     /// Node public keys of peers, for sealing to them.
-    pub(crate) keys: BTreeMap<NodeId, [u8; 32]>,
+    pub(crate) keys: VecMap<NodeId, [u8; 32]>,
     /// SIP Call-IDs of our legs cancelled because the call was settled on
     /// another device, with the cause their CANCEL gives.
-    pub(crate) elsewhere: BTreeMap<String, u16>,
+    pub(crate) elsewhere: VecMap<String, u16>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) stats: Stats,
     /// Signatures of recent messages (no replays).
@@ -158,13 +159,13 @@ impl Phone {
             rng,
             ua: None,
             reg: Registration::default(),
-            calls: BTreeMap::new(),
-            legs: BTreeMap::new(),
+            calls: VecMap::new(),
+            legs: VecMap::new(),
             lookups: Lookups::default(),
-            pending: BTreeMap::new(),
-            messages: BTreeMap::new(),
-            keys: BTreeMap::new(),
-            elsewhere: BTreeMap::new(),
+            pending: VecMap::new(),
+            messages: VecMap::new(),
+            keys: VecMap::new(),
+            elsewhere: VecMap::new(),
             actions: VecDeque::new(),
             stats: Stats::default(),
             replays: Replays::default(),
@@ -298,8 +299,9 @@ impl Phone {
     pub(crate) fn learn_key(&mut self, node: NodeId, key: [u8; 32]) {
         if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(&node) {
             // Keep the keys of the nodes in calls; forget one other.
-            let busy: BTreeSet<NodeId> = self.calls.values().flat_map(Call::nodes).collect();
-            if let Some(old) = self.keys.keys().find(|n| !busy.contains(n)).copied() {
+            let busy: VecSet<NodeId> = self.calls.values().flat_map(Call::nodes).collect();
+            let old = self.keys.keys().find(|n| !busy.contains(n)).copied();
+            if let Some(old) = old {
                 self.keys.remove(&old);
             } else {
                 return;
