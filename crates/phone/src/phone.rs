@@ -11,7 +11,6 @@ use chordphone_overlay::{Answer, Identity, NodeId, QueryError, ServiceId, Time};
 use chordphone_sip::UserAgent;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use sha2::{Digest, Sha256};
 
 use crate::action::{Action, CallId, CallView, MessageId, PhoneEvent, Token};
 use crate::call::Call;
@@ -149,11 +148,11 @@ impl Phone {
     pub fn new(config: Config) -> Phone {
         // The ephemeral sealing keys must be unpredictable to others even
         // if the 64-bit seed leaks: mix in the node's secret.
-        let mut h = Sha256::new();
-        h.update(b"chordphone phone rng\0");
-        h.update(config.seed.to_be_bytes());
-        h.update(config.node.seed());
-        let rng = ChaCha20Rng::from_seed(h.finalize().into());
+        let rng = ChaCha20Rng::from_seed(crate::seal::digest32(&[
+            b"chordphone phone rng\0",
+            &config.seed.to_be_bytes(),
+            &config.node.seed(),
+        ]));
         Phone {
             config,
             rng,
