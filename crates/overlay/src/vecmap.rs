@@ -218,11 +218,13 @@ impl<K: Ord> VecSet<K> {
 
 impl<K: Ord> FromIterator<K> for VecSet<K> {
     fn from_iter<I: IntoIterator<Item = K>>(iter: I) -> Self {
-        let mut keys: Vec<K> = iter.into_iter().collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let values = keys.iter().map(|_| ()).collect();
-        VecSet(VecMap { keys, values })
+        // Element by element rather than sort and dedup: these sets are
+        // small, and a sort would bring its own code per element type.
+        let mut set = VecSet::new();
+        for key in iter {
+            set.insert(key);
+        }
+        set
     }
 }
 

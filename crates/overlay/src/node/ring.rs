@@ -165,8 +165,7 @@ impl Ring {
             .into_iter()
             .filter(|c| *c != self.me && !dead(c) && seen.insert(*c))
             .collect();
-        let me = self.me;
-        list.sort_by_key(|c| me.distance_to(c));
+        in_ring_order(self.me, &mut list);
         list.truncate(self.max_succ);
         if list != self.succ {
             self.succ = list;
@@ -180,10 +179,16 @@ impl Ring {
     pub fn distinct_fingers(&self) -> Vec<NodeId> {
         let set: VecSet<NodeId> = self.fingers.iter().flatten().copied().collect();
         let mut v: Vec<NodeId> = set.into_vec();
-        let me = self.me;
-        v.sort_by_key(|c| me.distance_to(c));
+        in_ring_order(self.me, &mut v);
         v
     }
+}
+
+/// Sorts `nodes` clockwise from `me`. One function for every such sort:
+/// each call site of a generic sort would bring its own copy of the sort.
+#[inline(never)]
+fn in_ring_order(me: NodeId, nodes: &mut [NodeId]) {
+    nodes.sort_by_key(|c| me.distance_to(c));
 }
 
 /// Of `candidates`, the one closest before `key` going clockwise from `me`
