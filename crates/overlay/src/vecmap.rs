@@ -72,13 +72,15 @@ impl<K: Ord, V> VecMap<K, V> {
 
     /// Puts `value` under `key`; returns the value it replaces.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        // The common case for increasing keys: append without a search.
-        if self.keys.last().is_none_or(|last| *last < key) {
-            self.keys.push(key);
-            self.values.push(value);
-            return None;
-        }
-        match self.find(&key) {
+        // The common case for increasing keys: at the end, without a search.
+        // (The same `insert` below rather than a `push`: one growth path
+        // per map type in the WebAssembly, not two.)
+        let at = if self.keys.last().is_none_or(|last| *last < key) {
+            Err(self.keys.len())
+        } else {
+            self.find(&key)
+        };
+        match at {
             Ok(i) => Some(core::mem::replace(&mut self.values[i], value)),
             Err(i) => {
                 self.keys.insert(i, key);
