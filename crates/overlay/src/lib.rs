@@ -82,7 +82,7 @@ pub use record::{Kind, Record, Sig};
 pub use stats::Stats;
 pub use store::{PutOutcome, Store, StoreError, StoreLimits};
 pub use time::Time;
-pub use vecmap::VecMap;
+pub use vecmap::{VecMap, VecSet};
 pub use wire::{
     CloseReason, Message, Mode, QueryNo, Reply, Request, Route, RouteError, WireError, MAX_ATTACH,
     MAX_AVOID, MAX_FRAME, MAX_LIST, MAX_UNKNOWN, WIRE_VERSION,

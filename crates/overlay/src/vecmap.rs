@@ -72,13 +72,15 @@ impl<K: Ord, V> VecMap<K, V> {
 
     /// Puts `value` under `key`; returns the value it replaces.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        // The common case for increasing keys: append without a search.
-        if self.keys.last().is_none_or(|last| *last < key) {
-            self.keys.push(key);
-            self.values.push(value);
-            return None;
-        }
-        match self.find(&key) {
+        // The common case for increasing keys: at the end, without a search.
+        // (The same `insert` below rather than a `push`: one growth path
+        // per map type in the WebAssembly, not two.)
+        let at = if self.keys.last().is_none_or(|last| *last < key) {
+            Err(self.keys.len())
+        } else {
+            self.find(&key)
+        };
+        match at {
             Ok(i) => Some(core::mem::replace(&mut self.values[i], value)),
             Err(i) => {
                 self.keys.insert(i, key);
@@ -142,11 +144,95 @@ impl<K: Ord, V> VecMap<K, V> {
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
         self.values.iter_mut()
     }
+
+    /// Keys in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
+        self.keys.iter()
+    }
+
+    /// Takes the entry with the smallest key out of the map.
+    pub fn pop_first(&mut self) -> Option<(K, V)> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        Some((self.keys.remove(0), self.values.remove(0)))
+    }
+}
+
+/// A set kept as a sorted vector: a [`VecMap`] without values, for the same
+/// reason (small bounded sets, no B-tree code per element type).
+#[derive(Clone, PartialEq, Eq)]
+pub struct VecSet<K>(VecMap<K, ()>);
+
+impl<K> Default for VecSet<K> {
+    fn default() -> Self {
+        VecSet(VecMap::default())
+    }
+}
+
+impl<K: core::fmt::Debug> core::fmt::Debug for VecSet<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_set().entries(self.0.keys.iter()).finish()
+    }
+}
+
+impl<K: Ord> VecSet<K> {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True if there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// True when `key` is in the set.
+    pub fn contains(&self, key: &K) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Adds `key`; true if it was not there yet.
+    pub fn insert(&mut self, key: K) -> bool {
+        self.0.insert(key, ()).is_none()
+    }
+
+    /// Removes `key`; true if it was there.
+    pub fn remove(&mut self, key: &K) -> bool {
+        self.0.remove(key).is_some()
+    }
+
+    /// Elements in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
+        self.0.keys()
+    }
+
+    /// The elements in order, as a vector.
+    pub fn into_vec(self) -> Vec<K> {
+        self.0.keys
+    }
+}
+
+impl<K: Ord> FromIterator<K> for VecSet<K> {
+    fn from_iter<I: IntoIterator<Item = K>>(iter: I) -> Self {
+        // Element by element rather than sort and dedup: these sets are
+        // small, and a sort would bring its own code per element type.
+        let mut set = VecSet::new();
+        for key in iter {
+            set.insert(key);
+        }
+        set
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::VecMap;
+    use super::{VecMap, VecSet};
     use rand_chacha::ChaCha8Rng;
     use rand_core::{RngCore, SeedableRng};
     use std::collections::BTreeMap;
@@ -184,6 +270,37 @@ mod tests {
         m.clear();
         assert_eq!(m.len(), 0);
         assert_eq!(format!("{m:?}"), "{}");
+    }
+
+    #[test]
+    fn pop_first_and_keys() {
+        let mut m: VecMap<u32, char> =
+            [(7, 'g'), (2, 'b'), (4, 'd')]
+                .into_iter()
+                .fold(VecMap::new(), |mut m, (k, v)| {
+                    m.insert(k, v);
+                    m
+                });
+        assert_eq!(m.keys().copied().collect::<Vec<_>>(), vec![2, 4, 7]);
+        assert_eq!(m.pop_first(), Some((2, 'b')));
+        assert_eq!(m.pop_first(), Some((4, 'd')));
+        assert_eq!(m.pop_first(), Some((7, 'g')));
+        assert_eq!(m.pop_first(), None);
+    }
+
+    #[test]
+    fn set_operations() {
+        let mut s: VecSet<u8> = [5, 1, 5, 3].into_iter().collect();
+        assert_eq!(s.len(), 3);
+        assert!(s.contains(&5) && !s.contains(&2));
+        assert!(s.insert(2));
+        assert!(!s.insert(2));
+        assert!(s.remove(&1));
+        assert!(!s.remove(&1));
+        assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![2, 3, 5]);
+        assert_eq!(format!("{s:?}"), "{2, 3, 5}");
+        assert_eq!(s.into_vec(), vec![2, 3, 5]);
+        assert!(VecSet::<u8>::new().is_empty());
     }
 
     /// Random operations give the same results and contents as a `BTreeMap`.

@@ -2,7 +2,7 @@
 //! call per device rung; an incoming call has one) and the media step it
 //! waits for.
 
-use std::collections::BTreeSet;
+use chordphone_overlay::VecSet;
 
 use chordphone_overlay::{NodeId, Time};
 
@@ -69,7 +69,7 @@ pub(crate) struct Call {
     /// (the CANCEL's cause: 200 answered, 603 declined).
     pub(crate) elsewhere: Option<u16>,
     /// Nodes we asked the shell to keep linked.
-    pub(crate) held: BTreeSet<NodeId>,
+    pub(crate) held: VecSet<NodeId>,
 }
 
 impl Call {
@@ -93,7 +93,7 @@ impl Call {
             devices: None,
             wait: Wait::Idle,
             elsewhere: None,
-            held: BTreeSet::new(),
+            held: VecSet::new(),
         }
     }
 

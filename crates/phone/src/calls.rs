@@ -613,7 +613,7 @@ impl Phone {
         c.ended = Some(now);
         c.wait = Wait::Idle;
         c.devices = None;
-        let held: Vec<NodeId> = std::mem::take(&mut c.held).into_iter().collect();
+        let held: Vec<NodeId> = std::mem::take(&mut c.held).into_vec();
         self.drop_lookups(Purpose::Call(call));
         self.act(Action::Media(Media::Close { call }));
         for node in held {

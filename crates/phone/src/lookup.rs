@@ -1,7 +1,7 @@
 //! Looking a name up: the claim and the device bindings, read in
 //! parallel, then checked against each other.
 
-use std::collections::BTreeMap;
+use chordphone_overlay::VecMap;
 
 use chordphone_overlay::{Answer, Kind, NodeId, QueryError, Record, Time};
 
@@ -42,7 +42,7 @@ struct Lookup {
 /// The lookups in flight.
 #[derive(Debug, Default)]
 pub(crate) struct Lookups {
-    table: BTreeMap<u32, Lookup>,
+    table: VecMap<u32, Lookup>,
     next: u32,
 }
 

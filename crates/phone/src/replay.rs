@@ -4,7 +4,7 @@
 //! outside a window around its own clock, and remembers the signatures of
 //! those inside it.
 
-use std::collections::BTreeMap;
+use chordphone_overlay::VecMap;
 
 use core::time::Duration;
 
@@ -30,7 +30,7 @@ pub(crate) enum Replay {
 /// The signatures of recent messages and when they were sealed.
 #[derive(Debug, Default)]
 pub(crate) struct Replays {
-    seen: BTreeMap<[u8; 64], Time>,
+    seen: VecMap<[u8; 64], Time>,
 }
 
 impl Replays {

@@ -15,12 +15,12 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use chordphone_overlay::{x25519_public_of, Identity, NodeId, Record, Sig, Time, MAX_APP};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha512};
 
 use crate::binding::put_len_prefixed;
 
 /// Domain of the sealing key derivation.
-const KEY_DOMAIN: &[u8] = b"chordphone seal v1\0";
+const KEY_DOMAIN: &[u8] = b"chordphone seal v2\0";
 /// Domain of the user key's signature over a SIP message.
 const SIP_DOMAIN: &[u8] = b"chordphone sip v1\0";
 
@@ -187,12 +187,20 @@ pub fn open(payload: &[u8], origin: &NodeId, me: &Identity) -> Result<Inner, Ope
 /// The AEAD key: fresh for every message (a new ephemeral key each time),
 /// so the all-zero nonce never repeats under one key.
 fn derive_key(shared: &[u8; 32], ephemeral: &[u8; 32], destination_x: &[u8; 32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(KEY_DOMAIN);
-    h.update(shared);
-    h.update(ephemeral);
-    h.update(destination_x);
-    h.finalize().into()
+    digest32(&[KEY_DOMAIN, shared, ephemeral, destination_x])
+}
+
+/// SHA-512 of the concatenated `parts`, truncated to 32 bytes: the phone's
+/// key derivations. SHA-512 rather than SHA-256 because Ed25519 links it
+/// into the tab already; a second hash function would only add code.
+pub(crate) fn digest32(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha512::new();
+    for part in parts {
+        h.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&h.finalize()[..32]);
+    out
 }
 
 fn aad(origin: &NodeId, destination: &NodeId) -> [u8; 40] {
@@ -223,6 +231,22 @@ mod tests {
             user_sig: Sig([7; 64]),
             sip: b"MESSAGE sip:bob@chordphone SIP/2.0\r\n\r\n".to_vec(),
         }
+    }
+
+    /// The derivation is SHA-512 over the parts in order, truncated: both
+    /// sides of a call must derive the same key from the same inputs.
+    #[test]
+    fn digest32_is_truncated_sha512_of_the_concatenation() {
+        let whole = Sha512::digest(b"chordphone");
+        assert_eq!(digest32(&[b"chord", b"", b"phone"]), whole[..32]);
+        assert_eq!(
+            digest32(&[]),
+            [
+                0xcf, 0x83, 0xe1, 0x35, 0x7e, 0xef, 0xb8, 0xbd, 0xf1, 0x54, 0x28, 0x50, 0xd6, 0x6d,
+                0x80, 0x07, 0xd6, 0x20, 0xe4, 0x05, 0x0b, 0x57, 0x15, 0xdc, 0x83, 0xf4, 0xa9, 0x21,
+                0xd3, 0x6c, 0xe9, 0xce
+            ]
+        );
     }
 
     #[test]

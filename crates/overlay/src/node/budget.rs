@@ -6,8 +6,8 @@ use crate::event::Event;
 use crate::id::NodeId;
 use crate::node::ring::FINGERS;
 use crate::time::Time;
+use crate::vecmap::VecSet;
 use crate::wire::CloseReason;
-use std::collections::BTreeSet;
 
 impl Node {
     /// predecessor, the next successors, then fingers from the farthest.
@@ -47,7 +47,7 @@ impl Node {
     }
 
     /// The links the budget protects: the top of the ranking.
-    pub(super) fn essential_set(&self) -> BTreeSet<NodeId> {
+    pub(super) fn essential_set(&self) -> VecSet<NodeId> {
         self.essential_ranked()
             .into_iter()
             .take(self.cold.config.max_links)
@@ -128,12 +128,12 @@ impl Node {
         } else {
             self.cold.config.max_links
         };
-        let keep: BTreeSet<NodeId> = self.essential_ranked().into_iter().take(budget).collect();
+        let keep: VecSet<NodeId> = self.essential_ranked().into_iter().take(budget).collect();
         // A stranger only displaces a link no request is waiting on; a
         // neighbour displaces any link outside the protected top, even one
         // being opened (the requests on it are routed elsewhere).
-        let busy_routes: BTreeSet<NodeId> = if neighbour {
-            BTreeSet::new()
+        let busy_routes: VecSet<NodeId> = if neighbour {
+            VecSet::new()
         } else {
             self.pending.values().filter_map(|p| p.next).collect()
         };

@@ -33,6 +33,7 @@ use crate::stats::Stats;
 use crate::store::Store;
 use crate::time::Time;
 use crate::vecmap::VecMap;
+use crate::vecmap::VecSet;
 use crate::wire::{Message, Mode, Request, WireError, MAX_ATTACH};
 use core::time::Duration;
 use links::Links;
@@ -40,7 +41,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use ring::Ring;
 use route::{Pending, Purpose, Upstream};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// Period of housekeeping (idle links, expired records, forgotten deaths).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -214,7 +215,7 @@ struct Cold {
     attach_waiting: VecMap<AttachToken, AttachWait>,
     next_token: u64,
     /// Services this node accepts application messages for.
-    services: BTreeSet<ServiceId>,
+    services: VecSet<ServiceId>,
     /// Peers whose links an application holds open, with the count of holds.
     holds: VecMap<NodeId, u32>,
     /// Peers a link could not be set up to lately.
@@ -288,7 +289,7 @@ impl Node {
                 next_query: 1,
                 attach_waiting: VecMap::new(),
                 next_token: 1,
-                services: BTreeSet::new(),
+                services: VecSet::new(),
                 holds: VecMap::new(),
                 out_of_reach: VecMap::new(),
                 pred_heard: now,

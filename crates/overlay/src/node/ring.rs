@@ -2,7 +2,7 @@
 //! the choice of the next hop towards a key.
 
 use crate::id::{Id, NodeId, ID_BITS};
-use std::collections::BTreeSet;
+use crate::vecmap::VecSet;
 
 /// Fingers kept: bits `ID_BITS - FINGERS .. ID_BITS`. Lower fingers all
 /// point at the immediate successor for any ring under 2^40 nodes, so they
@@ -160,13 +160,12 @@ impl Ring {
         candidates: impl IntoIterator<Item = NodeId>,
         dead: &dyn Fn(&NodeId) -> bool,
     ) -> bool {
-        let mut seen = BTreeSet::new();
+        let mut seen = VecSet::new();
         let mut list: Vec<NodeId> = candidates
             .into_iter()
             .filter(|c| *c != self.me && !dead(c) && seen.insert(*c))
             .collect();
-        let me = self.me;
-        list.sort_by_key(|c| me.distance_to(c));
+        in_ring_order(self.me, &mut list);
         list.truncate(self.max_succ);
         if list != self.succ {
             self.succ = list;
@@ -178,12 +177,18 @@ impl Ring {
 
     /// Distinct fingers, in ring order from me.
     pub fn distinct_fingers(&self) -> Vec<NodeId> {
-        let set: BTreeSet<NodeId> = self.fingers.iter().flatten().copied().collect();
-        let mut v: Vec<NodeId> = set.into_iter().collect();
-        let me = self.me;
-        v.sort_by_key(|c| me.distance_to(c));
+        let set: VecSet<NodeId> = self.fingers.iter().flatten().copied().collect();
+        let mut v: Vec<NodeId> = set.into_vec();
+        in_ring_order(self.me, &mut v);
         v
     }
+}
+
+/// Sorts `nodes` clockwise from `me`. One function for every such sort:
+/// each call site of a generic sort would bring its own copy of the sort.
+#[inline(never)]
+fn in_ring_order(me: NodeId, nodes: &mut [NodeId]) {
+    nodes.sort_by_key(|c| me.distance_to(c));
 }
 
 /// Of `candidates`, the one closest before `key` going clockwise from `me`
