@@ -66,6 +66,7 @@ mod call;
 mod calls;
 mod error;
 mod inbound;
+mod inbox;
 mod lookup;
 mod messages;
 mod names;
@@ -82,6 +83,10 @@ pub use action::{
 };
 pub use binding::{claim_record, claimed_aor, valid_devices, Binding, Claim, Device, MAX_DEVICES};
 pub use error::{PhoneError, RegisterError};
+pub use inbox::{
+    inbox_key, Letter, Letters, INBOX_REFRESH, INBOX_TTL, MAX_INBOX_VALUE, MAX_INBOX_VALUES,
+    MAX_LETTERS,
+};
 pub use names::{
     aor_of, claim_key, devices_key, normalize_name, parse_target, DEFAULT_OVERLAY_NAME,
 };
