@@ -85,6 +85,9 @@ pub(crate) struct Inbox {
     outbox: Vec<Outbox>,
     /// (sender AOR, letter id) of the letters shown, oldest first.
     seen: Vec<(String, u64)>,
+    /// (writer, version) of the values already opened or refused: each
+    /// read skips them rather than opening (and counting) them again.
+    judged: Vec<(NodeId, u64)>,
     due: Option<Time>,
 }
 
@@ -244,6 +247,13 @@ impl Phone {
                 continue;
             }
             let from = node_id_of(&r.writer);
+            if self.inbox.judged.contains(&(from, r.version)) {
+                continue;
+            }
+            if self.inbox.judged.len() >= MAX_SEEN {
+                self.inbox.judged.remove(0);
+            }
+            self.inbox.judged.push((from, r.version));
             match self.open_letters(r, &key, &aor, now) {
                 Ok((sender, letters)) => {
                     for l in letters {

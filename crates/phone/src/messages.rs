@@ -153,11 +153,18 @@ impl Phone {
         }) else {
             return;
         };
-        let (why, offline) = match error {
+        // A device whose node left, or that the ring cannot reach, may come
+        // back: the message may wait for it. Our own node's trouble
+        // (not joined, overloaded) is no reason to think so.
+        let offline = matches!(
+            error,
+            QueryError::Route(_) | QueryError::Timeout | QueryError::Unsupported
+        );
+        let why = match error {
             QueryError::Route(RouteError::NoSuchNode) | QueryError::Unsupported => {
-                (format!("{name} is offline"), true)
+                format!("{name} is offline")
             }
-            e => (format!("No route to {name} ({e})"), false),
+            e => format!("No route to {name} ({e})"),
         };
         self.fail_attempt(id, i, why, offline, now);
     }
