@@ -260,3 +260,27 @@ fn a_letter_sealed_to_another_user_is_not_read() {
     assert!(received(&net, c).is_empty());
     assert_eq!(net.phone(c).stats().inbox_refused, 1);
 }
+
+#[test]
+fn a_rewritten_value_shows_only_its_new_letters() {
+    let mut net = bob_gone();
+    send(&mut net, 0, "bob", "one");
+    let b = bob_returns(&mut net);
+    assert_eq!(received(&net, b).len(), 1);
+    // Bob goes away again; Alice's next letter rewrites her value with
+    // both letters in it. Back, Bob's device shows only the new one.
+    net.with(b, |p, now| p.unregister(now));
+    net.run_ms(500);
+    send(&mut net, 0, "bob", "two");
+    let stored = net.records(inbox_key(BOB), Kind::Multi);
+    assert_eq!(stored.len(), 1, "still one value for Alice's device");
+    net.register(b, "bob");
+    net.run_ms(500);
+    assert_eq!(
+        received(&net, b),
+        vec![
+            (ALICE.to_owned(), "one".to_owned()),
+            (ALICE.to_owned(), "two".to_owned())
+        ]
+    );
+}
