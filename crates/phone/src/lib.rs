@@ -7,7 +7,9 @@
 //! vouched for by the user key, so all of a user's tabs ring. Calls and
 //! messages are SIP, each message sealed to the destination node's key
 //! and carrying the sender's claim, so the receiver knows who calls
-//! without asking anyone.
+//! without asking anyone. A message for a user none of whose devices is
+//! online waits in the overlay, sealed to the user's key, and reaches the
+//! user's devices when they register again (see `inbox`).
 //!
 //! Sans-IO like the other cores: no clock, socket, timer or global
 //! randomness. The shell feeds inputs with the current time, performs the

@@ -158,15 +158,23 @@ fn a_name_nobody_holds_gets_no_letter() {
 /// A letter to Bob written by the node `node`, claiming to be from
 /// `claim`'s holder and signed by `signer`.
 fn forged(net: &Net, node: u8, claim: &Record, signer: &Identity, to: &str) -> Record {
+    forged_n(net, node, claim, signer, to, 1)
+}
+
+/// [`forged`] with `n` letters.
+fn forged_n(net: &Net, node: u8, claim: &Record, signer: &Identity, to: &str, n: usize) -> Record {
     let mallory_node = Identity::from_seed([node; 32]);
     let bob_user = user_identity(2);
-    let body = postcard::to_allocvec(&Letters {
-        to: to.to_owned(),
-        letters: vec![Letter {
-            id: 7,
+    let letters = (0..n as u64)
+        .map(|id| Letter {
+            id,
             sent: net.now,
             text: "send me your password".to_owned(),
-        }],
+        })
+        .collect();
+    let body = postcard::to_allocvec(&Letters {
+        to: to.to_owned(),
+        letters,
     })
     .unwrap();
     let me = mallory_node.node_id();
@@ -203,6 +211,15 @@ fn forged_and_foreign_letters_are_refused_and_counted() {
         &user_identity(1),
         "sip:carol@chordphone",
     );
+    // Properly Alice's, but more letters than any sender keeps.
+    let too_many = forged_n(
+        &net,
+        70,
+        &alice_claim,
+        &user_identity(1),
+        BOB,
+        MAX_LETTERS + 1,
+    );
     // Not sealed at all.
     let garbage = Record::sign(
         &Identity::from_seed([67; 32]),
@@ -223,7 +240,7 @@ fn forged_and_foreign_letters_are_refused_and_counted() {
         real.expires,
         real.value.clone(),
     );
-    for r in [forged_sender, elsewhere, garbage, copied] {
+    for r in [forged_sender, elsewhere, too_many, garbage, copied] {
         net.store.put(r, net.now).unwrap();
     }
     let b = bob_returns(&mut net);
@@ -231,8 +248,12 @@ fn forged_and_foreign_letters_are_refused_and_counted() {
         received(&net, b),
         vec![(ALICE.to_owned(), "the real one".to_owned())]
     );
-    assert_eq!(net.phone(b).stats().inbox_refused, 4);
-    assert_eq!(net.refusals(b), 4);
+    assert_eq!(net.phone(b).stats().inbox_refused, 5);
+    assert_eq!(net.refusals(b), 5);
+    // Read again later: counted once, not at every read.
+    net.run_secs(2 * INBOX_REFRESH.as_secs());
+    assert_eq!(net.phone(b).stats().inbox_refused, 5);
+    assert_eq!(received(&net, b).len(), 1);
 }
 
 #[test]
