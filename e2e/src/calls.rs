@@ -91,7 +91,8 @@ pub struct Message {
     /// `out` (sent here) or `in` (received).
     #[serde(default)]
     pub direction: String,
-    /// `sending`, `delivered`, `undeliverable` or `received`.
+    /// `sending`, `delivered`, `waiting` (in the overlay for a person with
+    /// no tab open), `undeliverable` or `received`.
     #[serde(default)]
     pub status: String,
 }
@@ -282,8 +283,9 @@ impl Tab {
         .await
     }
 
-    /// `send(target, text)`: an instant message; resolves once a device of
-    /// `target` took it.
+    /// `send(target, text)`: an instant message; resolves with `true` once
+    /// a device of `target` took it, or `"waiting"` once it waits in the
+    /// overlay for a person with no device online.
     pub async fn message(&self, target: &str, text: &str) -> crate::Result<Value> {
         self.call("send", vec![json!(target), json!(text)]).await
     }

@@ -58,6 +58,9 @@ pub enum Status {
     Sending,
     /// A device of the other side took it.
     Delivered,
+    /// No device of the other side is online: it waits in the overlay,
+    /// sealed to them, until one comes back.
+    Waiting,
     /// No device could take it (the reason is kept with the message).
     Undeliverable,
     /// It came to us.
@@ -69,6 +72,7 @@ impl Status {
         match self {
             Status::Sending => "sending",
             Status::Delivered => "delivered",
+            Status::Waiting => "waiting",
             Status::Undeliverable => "undeliverable",
             Status::Received => "received",
         }
@@ -189,6 +193,13 @@ impl Calls {
             .find(|c| c.view.state == CallState::Held && Some(c.view.id) != current)
     }
 
+    /// A message of ours waits in the overlay for the other side.
+    pub fn message_waiting(&mut self, id: u32) {
+        if let Some(m) = self.messages.iter_mut().find(|m| m.id == Some(id)) {
+            m.status = Status::Waiting;
+        }
+    }
+
     /// A message arrived or was sent.
     pub fn add_message(&mut self, m: Message) {
         if self.messages.len() == MAX_MESSAGES {
@@ -201,6 +212,8 @@ impl Calls {
     pub fn message_done(&mut self, id: u32, outcome: Result<(), String>) {
         if let Some(m) = self.messages.iter_mut().find(|m| m.id == Some(id)) {
             match outcome {
+                // A waiting message stays waiting: nobody took it yet.
+                Ok(()) if m.status == Status::Waiting => {}
                 Ok(()) => m.status = Status::Delivered,
                 Err(why) => {
                     m.status = Status::Undeliverable;
@@ -329,6 +342,15 @@ mod tests {
         c.message_done(1, Err("bob is not registered".into()));
         c.message_done(5, Err("bob is not registered".into()));
         c.message_done(10, Ok(()));
+        c.message_waiting(6);
+        c.message_done(6, Ok(()));
+        assert_eq!(
+            c.messages
+                .iter()
+                .find(|m| m.id == Some(6))
+                .map(|m| m.status),
+            Some(Status::Waiting)
+        );
         let five = c.messages.iter().find(|m| m.id == Some(5));
         assert_eq!(five.map(|m| m.status), Some(Status::Undeliverable));
         assert_eq!(

@@ -521,6 +521,14 @@ impl PhoneShell {
                     reason: None,
                 });
             }
+            PhoneEvent::MessageWaiting { id, .. } => {
+                c.message_waiting(id.0);
+                // `send()` resolves with "waiting" rather than true.
+                settle(
+                    self.sending.remove(&id.0),
+                    Ok(JsValue::from_str(Status::Waiting.as_str())),
+                );
+            }
             PhoneEvent::MessageDone { id, outcome } => {
                 c.message_done(id.0, outcome.clone());
                 settle(self.sending.remove(&id.0), outcome.map(|()| JsValue::TRUE));

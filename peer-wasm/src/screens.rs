@@ -383,6 +383,7 @@ impl Screens {
                 if let Ok(mark) = self.doc.create_element("span") {
                     let (class, text) = match m.status {
                         Status::Delivered => ("mark ok", "✓ delivered".to_owned()),
+                        Status::Waiting => ("mark", format!("waiting for {}", user_part(&m.to))),
                         Status::Undeliverable => (
                             "mark bad",
                             format!("✗ not delivered: {}", m.reason.as_deref().unwrap_or("")),

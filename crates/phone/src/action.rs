@@ -169,6 +169,16 @@ pub enum PhoneEvent {
         /// Delivered, or why not.
         outcome: Result<(), String>,
     },
+    /// A message of ours found no device of the target online and waits
+    /// in the overlay, sealed to the target's user key, until one comes
+    /// back (or the record expires). Comes just before its
+    /// [`PhoneEvent::MessageDone`] with `Ok`.
+    MessageWaiting {
+        /// The message.
+        id: MessageId,
+        /// The target's AOR.
+        to: String,
+    },
     /// Hostile or forged input was refused (and counted in [`crate::Stats`]).
     Refused {
         /// The node it came from.

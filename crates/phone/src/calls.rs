@@ -208,11 +208,13 @@ impl Phone {
         }
         let name = name_of(&c.peer).to_owned();
         match found {
-            Found::NotRegistered => self.end_call(call, format!("{name} is not registered"), now),
+            Found::NotRegistered | Found::Offline(_) => {
+                self.end_call(call, format!("{name} is not registered"), now)
+            }
             Found::NoRoute(e) => {
                 self.end_call(call, format!("Could not look {name} up ({e})"), now)
             }
-            Found::Devices(devices) => {
+            Found::Devices(devices, _) => {
                 c.devices = Some(devices);
                 if c.offer.is_some() {
                     self.fork(call, now);

@@ -7,7 +7,9 @@
 //! vouched for by the user key, so all of a user's tabs ring. Calls and
 //! messages are SIP, each message sealed to the destination node's key
 //! and carrying the sender's claim, so the receiver knows who calls
-//! without asking anyone.
+//! without asking anyone. A message for a user none of whose devices is
+//! online waits in the overlay, sealed to the user's key, and reaches the
+//! user's devices when they register again (see `inbox`).
 //!
 //! Sans-IO like the other cores: no clock, socket, timer or global
 //! randomness. The shell feeds inputs with the current time, performs the
@@ -66,6 +68,7 @@ mod call;
 mod calls;
 mod error;
 mod inbound;
+mod inbox;
 mod lookup;
 mod messages;
 mod names;
@@ -82,6 +85,10 @@ pub use action::{
 };
 pub use binding::{claim_record, claimed_aor, valid_devices, Binding, Claim, Device, MAX_DEVICES};
 pub use error::{PhoneError, RegisterError};
+pub use inbox::{
+    inbox_key, Letter, Letters, INBOX_REFRESH, INBOX_TTL, MAX_INBOX_VALUE, MAX_INBOX_VALUES,
+    MAX_LETTERS,
+};
 pub use names::{
     aor_of, claim_key, devices_key, normalize_name, parse_target, DEFAULT_OVERLAY_NAME,
 };

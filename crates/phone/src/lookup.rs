@@ -21,10 +21,12 @@ pub(crate) enum Purpose {
 /// What a lookup found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Found {
-    /// The devices to try (never empty).
-    Devices(Vec<Device>),
-    /// Nobody holds the name, or no device of the holder is bound.
+    /// The devices to try (never empty), and the user key holding the name.
+    Devices(Vec<Device>, [u8; 32]),
+    /// Nobody holds the name.
     NotRegistered,
+    /// The user key that holds the name, which no device answers for now.
+    Offline([u8; 32]),
     /// The overlay could not answer; the text says why.
     NoRoute(String),
 }
@@ -141,8 +143,8 @@ fn resolve(aor: &str, claim: Part, devices: Part, me: NodeId, now: Time) -> (Fou
     let bad = bad_claims + bindings.len().saturating_sub(valid.len()) as u64;
     let others: Vec<Device> = valid.into_iter().filter(|d| d.node != me).collect();
     if others.is_empty() {
-        (Found::NotRegistered, bad)
+        (Found::Offline(holder.writer), bad)
     } else {
-        (Found::Devices(others), bad)
+        (Found::Devices(others, holder.writer), bad)
     }
 }

@@ -14,9 +14,12 @@ use crate::phone::{sip_time, Phone, MAX_MESSAGES, MAX_MESSAGE_BYTES};
 /// A message on its way.
 #[derive(Clone, Debug)]
 pub(crate) struct Outgoing {
-    aor: String,
-    text: String,
+    pub(crate) aor: String,
+    pub(crate) text: String,
     attempts: Vec<Attempt>,
+    /// The user key holding the target's name, once looked up: where the
+    /// message waits if no device takes it.
+    pub(crate) user_key: Option<[u8; 32]>,
 }
 
 /// The message to one device.
@@ -25,6 +28,8 @@ struct Attempt {
     tx: TransactionId,
     call_id: Option<String>,
     failed: Option<String>,
+    /// The device is gone (not refused): the message may wait for it.
+    offline: bool,
 }
 
 impl Phone {
@@ -55,16 +60,18 @@ impl Phone {
                 aor,
                 text: text.to_owned(),
                 attempts: Vec::new(),
+                user_key: None,
             },
         );
         Ok(id)
     }
 
     pub(crate) fn message_found(&mut self, id: MessageId, found: Found, now: Time) {
-        let Some(m) = self.messages.get(&id) else {
+        let Some(m) = self.messages.get_mut(&id) else {
             return;
         };
         let name = name_of(&m.aor).to_owned();
+        let (aor, text) = (m.aor.clone(), m.text.clone());
         let devices = match found {
             Found::NotRegistered => {
                 return self.message_done(id, Err(format!("{name} is not registered")))
@@ -72,9 +79,12 @@ impl Phone {
             Found::NoRoute(e) => {
                 return self.message_done(id, Err(format!("Could not look {name} up ({e})")))
             }
-            Found::Devices(d) => d,
+            Found::Offline(user_key) => return self.leave_letter(id, user_key, now),
+            Found::Devices(d, user_key) => {
+                m.user_key = Some(user_key);
+                d
+            }
         };
-        let (aor, text) = (m.aor.clone(), m.text.clone());
         for d in devices {
             self.learn_key(d.node, d.node_key);
             let flow = Flow::new(Transport::Overlay, d.node);
@@ -96,6 +106,7 @@ impl Phone {
                     tx,
                     call_id,
                     failed: None,
+                    offline: false,
                 });
             }
         }
@@ -109,7 +120,12 @@ impl Phone {
     }
 
     /// A MESSAGE of ours got its final answer.
-    pub(crate) fn on_request_done(&mut self, tx: TransactionId, outcome: Result<u16, Failure>) {
+    pub(crate) fn on_request_done(
+        &mut self,
+        tx: TransactionId,
+        outcome: Result<u16, Failure>,
+        now: Time,
+    ) {
         let Some((id, i)) = self
             .messages
             .iter()
@@ -119,12 +135,15 @@ impl Phone {
         };
         match outcome {
             Ok(_) => self.message_done(id, Ok(())),
-            Err(f) => self.fail_attempt(id, i, f.to_string()),
+            Err(f) => {
+                let offline = f == Failure::Unreachable;
+                self.fail_attempt(id, i, f.to_string(), offline, now)
+            }
         }
     }
 
     /// The overlay could not deliver a MESSAGE.
-    pub(crate) fn on_message_undelivered(&mut self, call_id: &str, error: QueryError) {
+    pub(crate) fn on_message_undelivered(&mut self, call_id: &str, error: QueryError, now: Time) {
         let Some((id, i, name)) = self.messages.iter().find_map(|(id, m)| {
             let i = m
                 .attempts
@@ -134,23 +153,37 @@ impl Phone {
         }) else {
             return;
         };
+        // A device whose node left, or that the ring cannot reach, may come
+        // back: the message may wait for it. Our own node's trouble
+        // (not joined, overloaded) is no reason to think so.
+        let offline = matches!(
+            error,
+            QueryError::Route(_) | QueryError::Timeout | QueryError::Unsupported
+        );
         let why = match error {
             QueryError::Route(RouteError::NoSuchNode) | QueryError::Unsupported => {
                 format!("{name} is offline")
             }
             e => format!("No route to {name} ({e})"),
         };
-        self.fail_attempt(id, i, why);
+        self.fail_attempt(id, i, why, offline, now);
     }
 
-    fn fail_attempt(&mut self, id: MessageId, i: usize, why: String) {
+    fn fail_attempt(&mut self, id: MessageId, i: usize, why: String, offline: bool, now: Time) {
         let Some(m) = self.messages.get_mut(&id) else {
             return;
         };
         if let Some(a) = m.attempts.get_mut(i) {
-            a.failed.get_or_insert(why);
+            if a.failed.is_none() {
+                a.failed = Some(why);
+                a.offline = offline;
+            }
         }
         if m.attempts.iter().all(|a| a.failed.is_some()) {
+            // Every device is gone (none refused it): leave it in the inbox.
+            if let Some(user_key) = m.user_key.filter(|_| m.attempts.iter().all(|a| a.offline)) {
+                return self.leave_letter(id, user_key, now);
+            }
             let why = m
                 .attempts
                 .iter()
@@ -161,7 +194,7 @@ impl Phone {
         }
     }
 
-    fn message_done(&mut self, id: MessageId, outcome: Result<(), String>) {
+    pub(crate) fn message_done(&mut self, id: MessageId, outcome: Result<(), String>) {
         if self.messages.remove(&id).is_some() {
             self.drop_lookups(Purpose::Message(id));
             self.emit(PhoneEvent::MessageDone { id, outcome });

@@ -77,7 +77,7 @@ pub fn devices_key(aor: &str) -> Id {
     key_for(b"chordphone devices\0", aor)
 }
 
-fn key_for(domain: &[u8], aor: &str) -> Id {
+pub(crate) fn key_for(domain: &[u8], aor: &str) -> Id {
     let mut bytes = Vec::with_capacity(domain.len() + aor.len());
     bytes.extend_from_slice(domain);
     bytes.extend_from_slice(aor.as_bytes());

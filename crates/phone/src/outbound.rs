@@ -114,7 +114,7 @@ impl Phone {
     pub(crate) fn on_send_failed(&mut self, sent: Sent, error: QueryError, now: Time) {
         match sent {
             Sent::Invite(call_id) => self.on_invite_undelivered(&call_id, error, now),
-            Sent::Message(call_id) => self.on_message_undelivered(&call_id, error),
+            Sent::Message(call_id) => self.on_message_undelivered(&call_id, error, now),
             Sent::Other => {}
         }
     }
@@ -141,7 +141,7 @@ impl Phone {
                     self.on_message(from, &content_type, &body, now);
                 }
             }
-            Event::RequestDone { id, outcome } => self.on_request_done(id, outcome),
+            Event::RequestDone { id, outcome } => self.on_request_done(id, outcome, now),
             _ => {}
         }
     }

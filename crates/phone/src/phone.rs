@@ -14,6 +14,7 @@ use rand_core::{RngCore, SeedableRng};
 
 use crate::action::{Action, CallId, CallView, MessageId, PhoneEvent, Token};
 use crate::call::Call;
+use crate::inbox::Inbox;
 use crate::lookup::Lookups;
 use crate::messages::Outgoing;
 use crate::names::DEFAULT_OVERLAY_NAME;
@@ -94,6 +95,10 @@ pub(crate) enum Pending {
     LookupDevices(u32),
     /// A sealed SIP message.
     Send(Sent),
+    /// A read of our inbox.
+    InboxGet,
+    /// A message left in the target's inbox.
+    InboxPut(MessageId),
 }
 
 /// What a sent SIP message was, for when its delivery fails.
@@ -141,6 +146,8 @@ pub struct Phone {
     pub(crate) replays: Replays,
     /// The proven sender of the input being handled (node, AOR).
     pub(crate) origin: Option<(NodeId, String)>,
+    /// Messages waiting in the overlay: ours for others, and those read.
+    pub(crate) inbox: Inbox,
     next_call: u32,
     pub(crate) next_message: u32,
     next_token: u32,
@@ -172,6 +179,7 @@ impl Phone {
             stats: Stats::default(),
             replays: Replays::default(),
             origin: None,
+            inbox: Inbox::default(),
             next_call: 1,
             next_message: 1,
             next_token: 1,
@@ -210,10 +218,15 @@ impl Phone {
             .as_ref()
             .and_then(UserAgent::poll_timeout)
             .map(overlay_time);
-        [ua, self.reg.next_timeout(), self.calls_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            ua,
+            self.reg.next_timeout(),
+            self.calls_timeout(),
+            self.inbox_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires whatever is due at `now`.
@@ -224,6 +237,7 @@ impl Phone {
         self.drain_ua(now);
         self.registration_timers(now);
         self.call_timers(now);
+        self.inbox_timers(now);
     }
 
     /// The outcome of an [`Action`] that carried `token`.
@@ -238,6 +252,8 @@ impl Phone {
             Pending::Unbind => {}
             Pending::LookupClaim(id) => self.on_lookup_part(id, true, outcome, now),
             Pending::LookupDevices(id) => self.on_lookup_part(id, false, outcome, now),
+            Pending::InboxGet => self.on_inbox_read(outcome, now),
+            Pending::InboxPut(id) => self.on_letter_stored(id, outcome),
             Pending::Send(sent) => {
                 if let Err(e) = outcome {
                     self.stats.send_failed += 1;

@@ -214,6 +214,7 @@ impl Phone {
                 if self.reg.state == RegState::Binding {
                     self.reg.state = RegState::Registered;
                     self.emit(PhoneEvent::Registered { aor });
+                    self.read_inbox(now);
                 }
             }
             Err(e) if self.reg.state == RegState::Binding => {

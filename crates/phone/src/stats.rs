@@ -44,6 +44,11 @@ pub struct Stats {
     pub dropped_pending: u64,
     /// Notices dropped because the action queue was full.
     pub dropped_events: u64,
+    /// Inbox values that were not a message for us from whom they claim
+    /// (sealed to another key, forged sender, malformed, too many letters).
+    pub inbox_refused: u64,
+    /// Inbox values beyond what one read opens.
+    pub inbox_dropped: u64,
     /// The SIP user agent's own counters.
     pub sip: chordphone_sip::Stats,
 }

@@ -67,14 +67,15 @@ fn a_message_to_an_unknown_name_is_not_delivered() {
 }
 
 #[test]
-fn a_message_to_a_device_that_is_gone_is_not_delivered() {
+fn a_message_to_a_device_that_is_gone_waits_for_it() {
     let mut net = two();
     net.remove(1);
     let id = net
         .with(0, |p, now| p.send_message("bob", "still there?", now))
         .unwrap();
     net.run_ms(500);
-    assert_eq!(done(&net, 0), vec![(id, Err("bob is offline".to_owned()))]);
+    assert_eq!(done(&net, 0), vec![(id, Ok(()))]);
+    assert!(net.has(0, |e| matches!(e, PhoneEvent::MessageWaiting { id: w, to } if *w == id && to == "sip:bob@chordphone")));
 }
 
 #[test]
