@@ -16,7 +16,6 @@ use chordphone_e2e::server::{Server, ServerOpts};
 use chordphone_e2e::setup::two_phones;
 use chordphone_e2e::wait::{until, OrPanic};
 use core::time::Duration;
-use serde_json::Value;
 
 /// Registers each tab under its name, in order.
 async fn register_all(tabs: &[(&Tab, &str)]) {
