@@ -40,6 +40,9 @@ pub struct MediaFigures {
     /// Video frames decoded.
     #[serde(default)]
     pub video_in: u64,
+    /// The selected candidate pair goes through a TURN relay.
+    #[serde(default)]
+    pub relayed: bool,
 }
 
 /// One entry of `calls()`.
@@ -300,4 +303,31 @@ impl Tab {
             )
         })
     }
+}
+
+/// `caller` calls `callee` (registered as `name`), who answers: returns
+/// both sides' call ids once both are active.
+pub async fn connect(
+    caller: &Tab,
+    callee: &Tab,
+    name: &str,
+    caller_name: &str,
+) -> crate::Result<(Value, Value)> {
+    let out = caller.dial(name).await?;
+    let incoming = callee.wait_incoming(caller_name).await?;
+    caller.wait_state(&out, "ringing").await?;
+    callee.act("answer", Some(&incoming.id)).await?;
+    caller.wait_state(&out, "active").await?;
+    callee.wait_state(&incoming.id, "active").await?;
+    Ok((out, incoming.id))
+}
+
+/// Each side of an active call hears the other's tone, sees frames, and
+/// counts media arriving: `(tab, its call id, the tone it should hear)`.
+pub async fn two_way(a: (&Tab, &Value, u32), b: (&Tab, &Value, u32)) -> crate::Result<()> {
+    for (tab, id, hears) in [a, b] {
+        tab.wait_hears(hears).await?;
+        tab.wait_media_flows(id).await?;
+    }
+    Ok(())
 }

@@ -19,7 +19,7 @@ pub async fn two_browsers(
         Browser::launch(driver, "a").await?,
         Browser::launch(driver, "b").await?,
     ];
-    let tabs = open_tabs(&browsers, server, prefix, n).await?;
+    let tabs = open_tabs(&browsers, server, (prefix, ""), n).await?;
     Ok((browsers, tabs))
 }
 
@@ -41,23 +41,37 @@ pub async fn two_phones(
     prefix: &str,
     n: usize,
 ) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
+    two_phones_with(driver, server, prefix, n, "").await
+}
+
+/// [`two_phones`] whose pages carry `settings` as well, URL parameters
+/// such as `&relay=only`.
+pub async fn two_phones_with(
+    driver: &Chromedriver,
+    server: &Server,
+    prefix: &str,
+    n: usize,
+    settings: &str,
+) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
     let browsers = phone_browsers(driver).await?;
-    let tabs = open_tabs(&browsers, server, prefix, n).await?;
+    let tabs = open_tabs(&browsers, server, (prefix, settings), n).await?;
     Ok((browsers, tabs))
 }
 
-/// Opens `n` tabs named `<prefix>-<i>`, tab `i` in browser `i mod len`.
+/// Opens `n` tabs named `<prefix>-<i>`, tab `i` in browser `i mod len`,
+/// their page URLs ending in `settings`.
 async fn open_tabs(
     browsers: &[Arc<Browser>],
     server: &Server,
-    prefix: &str,
+    (prefix, settings): (&str, &str),
     n: usize,
 ) -> crate::Result<Vec<Tab>> {
     let mut tabs = Vec::with_capacity(n);
     for i in 0..n {
         let name = format!("{prefix}-{i}");
         let browser = &browsers[i % browsers.len()];
-        tabs.push(browser.open_tab(&name, &server.page_url(&name)).await?);
+        let url = format!("{}{settings}", server.page_url(&name));
+        tabs.push(browser.open_tab(&name, &url).await?);
     }
     Ok(tabs)
 }

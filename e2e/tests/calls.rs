@@ -9,40 +9,18 @@
 
 use chordphone_e2e::api::Tab;
 use chordphone_e2e::browser::Chromedriver;
-use chordphone_e2e::calls::Call;
+use chordphone_e2e::calls::{connect, two_way, Call};
 use chordphone_e2e::cluster::{tabs_on_webrtc, Cluster};
 use chordphone_e2e::media::{TONE_A_HZ, TONE_B_HZ};
 use chordphone_e2e::server::{Server, ServerOpts};
 use chordphone_e2e::setup::two_phones;
 use chordphone_e2e::wait::{until, OrPanic};
 use core::time::Duration;
-use serde_json::Value;
 
 /// Registers each tab under its name, in order.
 async fn register_all(tabs: &[(&Tab, &str)]) {
     for (tab, name) in tabs {
         tab.register(name).await.or_panic();
-    }
-}
-
-/// `caller` calls `callee` (registered as `name`), who answers: returns
-/// both sides' call ids once both are active.
-async fn connect(caller: &Tab, callee: &Tab, name: &str, caller_name: &str) -> (Value, Value) {
-    let out = caller.dial(name).await.or_panic();
-    let incoming = callee.wait_incoming(caller_name).await.or_panic();
-    caller.wait_state(&out, "ringing").await.or_panic();
-    callee.act("answer", Some(&incoming.id)).await.or_panic();
-    caller.wait_state(&out, "active").await.or_panic();
-    callee.wait_state(&incoming.id, "active").await.or_panic();
-    (out, incoming.id)
-}
-
-/// Each side of an active call hears the other's tone, sees frames, and
-/// counts media arriving.
-async fn two_way(a: (&Tab, &Value, u32), b: (&Tab, &Value, u32)) {
-    for (tab, id, hears) in [a, b] {
-        tab.wait_hears(hears).await.or_panic();
-        tab.wait_media_flows(id).await.or_panic();
     }
 }
 
@@ -100,8 +78,10 @@ async fn a_call_carries_both_voices_and_video_holds_resumes_and_outlives_the_ser
     dial_fails(alice, "nobody", "not registered").await;
 
     // A call: each hears the other's tone and sees the other's camera.
-    let (a_id, b_id) = connect(alice, bob, "bob", "alice").await;
-    two_way((alice, &a_id, TONE_B_HZ), (bob, &b_id, TONE_A_HZ)).await;
+    let (a_id, b_id) = connect(alice, bob, "bob", "alice").await.or_panic();
+    two_way((alice, &a_id, TONE_B_HZ), (bob, &b_id, TONE_A_HZ))
+        .await
+        .or_panic();
 
     // Hold: alice asks bob to stop sending (sendonly on her side), so no
     // audio reaches her; resume brings bob's voice back.
@@ -122,7 +102,7 @@ async fn a_call_carries_both_voices_and_video_holds_resumes_and_outlives_the_ser
     bob.wait_state(&b_id, "ended").await.or_panic();
 
     // The other way round, and alice hangs up.
-    let (b_id, a_id) = connect(bob, alice, "alice", "bob").await;
+    let (b_id, a_id) = connect(bob, alice, "alice", "bob").await.or_panic();
     alice.act("hangup", Some(&a_id)).await.or_panic();
     bob.wait_ended(&b_id, "hung up").await.or_panic();
     alice.wait_state(&a_id, "ended").await.or_panic();
@@ -137,8 +117,10 @@ async fn a_call_carries_both_voices_and_video_holds_resumes_and_outlives_the_ser
         )
         .await
         .or_panic();
-    let (a_id, b_id) = connect(alice, bob, "bob", "alice").await;
-    two_way((alice, &a_id, TONE_B_HZ), (bob, &b_id, TONE_A_HZ)).await;
+    let (a_id, b_id) = connect(alice, bob, "bob", "alice").await.or_panic();
+    two_way((alice, &a_id, TONE_B_HZ), (bob, &b_id, TONE_A_HZ))
+        .await
+        .or_panic();
     alice.act("hangup", Some(&a_id)).await.or_panic();
     bob.wait_ended(&b_id, "hung up").await.or_panic();
 }
@@ -176,7 +158,7 @@ async fn declined_cancelled_busy_waiting_and_forked_calls() {
     alice.wait_state(&out, "ended").await.or_panic();
 
     // Busy: bob is in a call with alice and turns carol's call away.
-    let (a_id, b_alice) = connect(alice, bob, "bob", "alice").await;
+    let (a_id, b_alice) = connect(alice, bob, "bob", "alice").await.or_panic();
     let out = carol.dial("bob").await.or_panic();
     let waiting = bob.wait_incoming("carol").await.or_panic();
     bob.act("reject", Some(&waiting.id)).await.or_panic();
@@ -190,7 +172,9 @@ async fn declined_cancelled_busy_waiting_and_forked_calls() {
     bob.wait_state(&b_alice, "held").await.or_panic();
     bob.wait_state(&waiting.id, "active").await.or_panic();
     carol.wait_state(&out, "active").await.or_panic();
-    two_way((carol, &out, TONE_B_HZ), (bob, &waiting.id, TONE_A_HZ)).await;
+    two_way((carol, &out, TONE_B_HZ), (bob, &waiting.id, TONE_A_HZ))
+        .await
+        .or_panic();
     bob.act("hangup", Some(&waiting.id)).await.or_panic();
     carol.wait_ended(&out, "hung up").await.or_panic();
     bob.act("hangup", Some(&b_alice)).await.or_panic();
@@ -205,7 +189,9 @@ async fn declined_cancelled_busy_waiting_and_forked_calls() {
     bob2.act("answer", Some(&second.id)).await.or_panic();
     alice.wait_state(&out, "active").await.or_panic();
     bob.wait_ended(&first.id, "elsewhere").await.or_panic();
-    two_way((alice, &out, TONE_B_HZ), (bob2, &second.id, TONE_A_HZ)).await;
+    two_way((alice, &out, TONE_B_HZ), (bob2, &second.id, TONE_A_HZ))
+        .await
+        .or_panic();
     alice.act("hangup", Some(&out)).await.or_panic();
     bob2.wait_ended(&second.id, "hung up").await.or_panic();
 }

@@ -2,9 +2,8 @@
 //! the run command's defaults: two peer connections in one page take their
 //! ICE servers from `/ice`, are forced to relay-only, and carry a message
 //! over a data channel whose selected candidate pair is relay to relay,
-//! reaching the relay over UDP and over TCP.
-//! (The tab itself does not use `/ice` yet; this checks the server side
-//! the tab will use.)
+//! reaching the relay over UDP and over TCP. (The app's own tabs relayed
+//! are in `relay_calls`.)
 
 use chordphone_e2e::browser::{Browser, Chromedriver};
 use chordphone_e2e::server::{Server, ServerOpts};

@@ -53,8 +53,7 @@ fn status(v: &View) -> JsValue {
         "websocket",
         &JsValue::from(v.count(LinkKind::WebSocket) as u32),
     );
-    // Relayed links (through a TURN relay) are not made yet.
-    set(&links, "relayed", &JsValue::from(0u32));
+    set(&links, "relayed", &JsValue::from(v.relayed_links() as u32));
     set(&obj, "links", &links);
     let peers: Array = v
         .peers
@@ -63,6 +62,7 @@ fn status(v: &View) -> JsValue {
             let p = Object::new();
             set(&p, "id", &JsValue::from_str(&id.to_hex()));
             set(&p, "kind", &JsValue::from_str(kind.as_str()));
+            set(&p, "relayed", &JsValue::from_bool(v.is_relayed(id)));
             JsValue::from(p)
         })
         .collect();
@@ -146,6 +146,7 @@ fn calls_list(c: &Calls) -> JsValue {
             set(&m, "loss", &num(q.loss));
             set(&m, "audio_in", &JsValue::from_f64(q.audio_in as f64));
             set(&m, "video_in", &JsValue::from_f64(q.video_in as f64));
+            set(&m, "relayed", &JsValue::from_bool(q.relayed == Some(true)));
             set(&o, "media", &m);
             JsValue::from(o)
         })

@@ -23,6 +23,9 @@ pub struct Quality {
     pub audio_in: u64,
     /// Video frames decoded.
     pub video_in: u64,
+    /// The selected path goes through a TURN relay; `None` before a path
+    /// is selected.
+    pub relayed: Option<bool>,
 }
 
 /// One call as shown.

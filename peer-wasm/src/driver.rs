@@ -331,6 +331,10 @@ impl Shell {
                 self.dirty = true;
             }
             Input::Media(call, out) => self.phone.media_done(call, out, now),
+            Input::Path(link, relayed) => {
+                self.transports.set_path(link, relayed);
+                self.dirty = true;
+            }
             Input::Quality(call, q) => {
                 self.phone.calls.borrow_mut().set_quality(call, q);
                 self.dirty = true;
@@ -445,6 +449,7 @@ impl Shell {
             self.drain(now);
         }
         self.media.sample_due(now);
+        self.transports.sample_due(now);
         if now >= self.next_health {
             self.next_health = now + HEALTH_INTERVAL;
             if let Some(url) = &self.health_url {
@@ -472,6 +477,7 @@ impl Shell {
             successors: s.successors,
             fingers: s.fingers,
             peers: view_peers(&self.session),
+            relayed: self.transports.relayed_peers(),
             records: s.records,
             route: self.route.clone(),
             notice: self.notice.clone(),
@@ -493,6 +499,7 @@ impl Shell {
             self.requests.next_deadline(),
             self.phone.poll_timeout(),
             self.media.next_deadline(),
+            self.transports.next_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -44,6 +44,9 @@ pub enum Input {
     Media(u32, Result<Option<String>, String>),
     /// A call's media figures.
     Quality(u32, Quality),
+    /// Whether a WebRTC link's selected path is relayed (`None`: none
+    /// selected yet).
+    Path(LinkId, Option<bool>),
 }
 
 /// A `window.chordphone` request.

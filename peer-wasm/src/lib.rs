@@ -28,8 +28,8 @@
 //! Modules, one job each: [`inbox`] (bounded queue), `driver` (the loop),
 //! `links` (the browser objects behind the session's links), `requests`
 //! (lookup/put/get/link/send), [`notes`] (text notes over the application
-//! channel), `ws` and `rtc` (the two transports), `health` (is
-//! the server there), `api` (`window.chordphone`), `page` and [`ui`] (what
+//! channel), `ws` and `rtc` (the two transports), `ice` (their
+//! relay settings, timed by [`relay`]), `health` (is the server there), `api` (`window.chordphone`), `page` and [`ui`] (what
 //! the person sees), `clock`, `storage` (identity in `sessionStorage`),
 //! `user` (the person's key, shared by the tabs, and moving it), `phone`
 //! (the phone core wired to the node), `media` (the calls' WebRTC media),
@@ -40,6 +40,7 @@
 pub mod calls;
 pub mod inbox;
 pub mod notes;
+pub mod relay;
 pub mod ui;
 pub mod urls;
 pub mod view;
@@ -52,6 +53,8 @@ mod clock;
 mod driver;
 #[cfg(target_arch = "wasm32")]
 mod health;
+#[cfg(target_arch = "wasm32")]
+mod ice;
 #[cfg(target_arch = "wasm32")]
 mod input;
 #[cfg(target_arch = "wasm32")]
@@ -88,7 +91,7 @@ mod start {
     use crate::input::{Input, PhoneOp};
     use crate::notes::Notes;
     use crate::view::View;
-    use crate::{api, clock, driver, log, page, storage, twin, urls, user};
+    use crate::{api, clock, driver, ice, log, page, relay, storage, twin, urls, user};
     use chordphone_overlay::Identity;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -131,6 +134,10 @@ mod start {
         let identity = Identity::from_seed(seed);
         let claim = twin::claim(&identity.node_id());
         log::set_me(&identity.node_id());
+        ice::start(
+            urls::ice_url(&server_url, &identity.node_id().to_hex()),
+            relay::relay_only(params.get("relay").as_deref()),
+        );
         let seed = storage::random_bytes::<32>()?;
         let inbox: Inbox<Input> = Inbox::default();
         let view = Rc::new(RefCell::new(View::new(identity.node_id())));

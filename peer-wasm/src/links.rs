@@ -8,8 +8,9 @@ use crate::rtc::{self, RtcLink};
 use crate::view::LinkKind;
 use crate::ws::WsLink;
 use chordphone_link::CloseCode;
-use chordphone_overlay::{NodeId, VecMap};
+use chordphone_overlay::{NodeId, Time, VecMap};
 use chordphone_session::{Event, Open, Output, Session, Transport as Kind};
+use core::time::Duration;
 use wasm_bindgen_futures::spawn_local;
 
 /// The browser object behind a link.
@@ -53,11 +54,19 @@ pub enum Applied {
     Broken(LinkId, &'static str),
 }
 
+/// How often the open WebRTC links' paths (direct or relayed) are read.
+const PATH_EVERY: Duration = Duration::from_secs(2);
+
 /// The browser object behind each link of the session.
 #[derive(Debug)]
 pub struct Transports {
     map: VecMap<LinkId, Transport>,
     inbox: Inbox<Input>,
+    /// The peer of each WebRTC link that is up.
+    up: VecMap<LinkId, NodeId>,
+    /// The WebRTC links whose selected path goes through a relay.
+    relayed: VecMap<LinkId, ()>,
+    next_path: Time,
 }
 
 impl Transports {
@@ -66,12 +75,57 @@ impl Transports {
         Transports {
             map: VecMap::new(),
             inbox,
+            up: VecMap::new(),
+            relayed: VecMap::new(),
+            next_path: Time(0),
         }
     }
 
     /// Forgets (and so closes) the transport of `link`.
     pub fn remove(&mut self, link: LinkId) {
         self.map.remove(&link);
+        self.up.remove(&link);
+        self.relayed.remove(&link);
+    }
+
+    /// Reads the path of every WebRTC link that is up, every few seconds;
+    /// each answer comes back as `Input::Path`.
+    pub fn sample_due(&mut self, now: Time) {
+        if now < self.next_path || self.up.is_empty() {
+            return;
+        }
+        self.next_path = now + PATH_EVERY;
+        for (link, _) in self.up.iter() {
+            let Some(Transport::Rtc(rtc)) = self.map.get(link) else {
+                continue;
+            };
+            let (link, pc, inbox) = (*link, rtc.pc(), self.inbox.clone());
+            spawn_local(async move {
+                let _ = inbox.push(Input::Path(link, rtc::path_relayed(&pc).await));
+            });
+        }
+    }
+
+    /// When the next path reading is due, while WebRTC links are up.
+    pub fn next_deadline(&self) -> Option<Time> {
+        (!self.up.is_empty()).then_some(self.next_path)
+    }
+
+    /// Notes what a path reading found (for a link still up).
+    pub fn set_path(&mut self, link: LinkId, relayed: Option<bool>) {
+        if relayed == Some(true) && self.up.contains_key(&link) {
+            self.relayed.insert(link, ());
+        } else if relayed == Some(false) {
+            self.relayed.remove(&link);
+        }
+    }
+
+    /// The peers reached over a relayed WebRTC link.
+    pub fn relayed_peers(&self) -> Vec<NodeId> {
+        self.relayed
+            .iter()
+            .filter_map(|(link, ())| self.up.get(link).copied())
+            .collect()
     }
 
     /// Carries out one output of the session.
@@ -117,7 +171,18 @@ impl Transports {
                 }
                 Applied::Done
             }
-            Output::Event(e) => Applied::Event(e),
+            Output::Event(e) => {
+                if let Event::LinkUp {
+                    peer,
+                    link,
+                    transport: Kind::WebRtc { .. },
+                    ..
+                } = &e
+                {
+                    self.up.insert(*link, peer.id);
+                }
+                Applied::Event(e)
+            }
         }
     }
 

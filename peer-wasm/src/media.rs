@@ -245,8 +245,7 @@ impl Media {
         if self.calls.len() >= MAX_CALLS {
             return Err("Too many calls at once.".to_owned());
         }
-        let pc = RtcPeerConnection::new_with_configuration(&rtc::configuration())
-            .map_err(|e| error_text(&e))?;
+        let pc = rtc::peer_connection().map_err(|e| error_text(&e))?;
         let remote = MediaStream::new().map_err(|e| error_text(&e))?;
         let r = Clone::clone(&remote);
         let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(move |ev: RtcTrackEvent| {
@@ -401,8 +400,10 @@ impl Media {
         self.next_sample = now + SAMPLE_EVERY;
         for (call, m) in self.calls.iter() {
             let (call, inbox, p) = (*call, self.inbox.clone(), sample(&m.pc));
+            let pc = m.pc.clone();
             spawn_local(async move {
                 if let Ok(q) = JsFuture::from(p).await {
+                    let relayed = rtc::path_relayed(&pc).await;
                     let _ = inbox.push(Input::Quality(
                         call,
                         Quality {
@@ -411,6 +412,7 @@ impl Media {
                             loss: number(&q, "loss"),
                             audio_in: number(&q, "audio_in").unwrap_or(0.0) as u64,
                             video_in: number(&q, "video_in").unwrap_or(0.0) as u64,
+                            relayed,
                         },
                     ));
                 }

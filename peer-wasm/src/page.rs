@@ -134,9 +134,13 @@ impl Page {
         self.lookup_form.set_hidden(!v.joined);
         self.ring.set_inner_html(&ring_svg(v));
         let _ = self.picture.set_attribute("aria-label", &ring_summary(v));
+        let rtc = v.count(LinkKind::WebRtc);
+        let relayed = v.relayed_links();
         let caption = format!(
-            "{} WebRTC · {} WebSocket · {} records held",
-            v.count(LinkKind::WebRtc),
+            "{} WebRTC ({} direct, {} relayed) · {} WebSocket · {} records held",
+            rtc,
+            rtc - relayed,
+            relayed,
             v.count(LinkKind::WebSocket),
             v.records
         );

@@ -7,11 +7,12 @@
 //! a cap), so one attach round trip through the ring sets the link up.
 
 use crate::inbox::Inbox;
-use crate::input::{message_input, Input, LinkId};
-use js_sys::{Array, Function, Promise, Reflect};
+use crate::input::{error_text, message_input, Input, LinkId};
+use crate::{ice, log};
+use js_sys::{Function, Promise, Reflect};
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -25,13 +26,45 @@ const GATHER_CAP_MS: i32 = 3000;
 /// A peer that lets this much pile up unsent is not keeping up.
 const MAX_BUFFERED: u32 = 4 << 20;
 
-/// The peer connection settings. ICE servers (STUN, TURN with credentials)
-/// go here once the overlay announces relays; host candidates suffice on
-/// one network.
-pub fn configuration() -> RtcConfiguration {
-    let config = RtcConfiguration::new();
-    config.set_ice_servers(&Array::new());
-    config
+#[wasm_bindgen(inline_js = r#"
+export async function relayed(pc) {
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach(s => {
+    if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+  });
+  if (!pair) stats.forEach(s => {
+    if (!pair && s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s;
+  });
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+  return !!((local && local.candidateType === "relay") || (remote && remote.candidateType === "relay"));
+}
+"#)]
+extern "C" {
+    /// A Promise of whether the selected candidate pair goes through a
+    /// relay (either end a `relay` candidate), or `null` before one is
+    /// selected.
+    fn relayed(pc: &RtcPeerConnection) -> Promise;
+}
+
+/// Whether the connection's selected path is relayed; `None` while none
+/// is selected or the statistics cannot be read.
+pub async fn path_relayed(pc: &RtcPeerConnection) -> Option<bool> {
+    JsFuture::from(relayed(pc)).await.ok()?.as_bool()
+}
+
+/// A new peer connection with the tab's ICE settings (see `ice`). Should
+/// the browser refuse them, it is made with host candidates only rather
+/// than not at all.
+pub fn peer_connection() -> Result<RtcPeerConnection, JsValue> {
+    RtcPeerConnection::new_with_configuration(&ice::configuration()).or_else(|e| {
+        log::info(&format!(
+            "ICE settings refused ({}); host candidates only",
+            error_text(&e)
+        ));
+        RtcPeerConnection::new_with_configuration(&RtcConfiguration::new())
+    })
 }
 
 /// A peer connection, its data channel and the callbacks feeding the inbox.
@@ -48,7 +81,7 @@ pub struct RtcLink {
 impl RtcLink {
     /// A new peer connection with its channel; negotiation is up to the caller.
     pub fn new(link: LinkId, inbox: &Inbox<Input>) -> Result<RtcLink, JsValue> {
-        let pc = RtcPeerConnection::new_with_configuration(&configuration())?;
+        let pc = peer_connection()?;
         let init = RtcDataChannelInit::new();
         init.set_negotiated(true);
         init.set_id(0);

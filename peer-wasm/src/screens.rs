@@ -121,10 +121,15 @@ fn whole(v: f64) -> String {
     ((v.max(0.0) + 0.5) as u64).to_string()
 }
 
-/// The quality line: "RTT 23 ms · jitter 2 ms · loss 0.4 %".
+/// The quality line: "direct · RTT 23 ms · jitter 2 ms · loss 0.4 %".
 fn quality_line(c: &Call) -> String {
     let q = &c.quality;
     let mut out = String::new();
+    match q.relayed {
+        Some(true) => out.push_str("relayed · "),
+        Some(false) => out.push_str("direct · "),
+        None => {}
+    }
     if let Some(r) = q.rtt_ms {
         out.push_str("RTT ");
         out.push_str(&whole(r));

@@ -100,6 +100,7 @@ pub fn ring_svg(view: &View) -> String {
         let (x, y) = point(peer);
         let (x, y) = (P(x), P(y));
         let class = match kind {
+            LinkKind::WebRtc if view.is_relayed(peer) => "link rtc relayed",
             LinkKind::WebRtc => "link rtc",
             LinkKind::WebSocket => "link ws",
         };
@@ -127,6 +128,7 @@ pub fn ring_svg(view: &View) -> String {
     }
 
     for (id, r) in roles.iter() {
+        let relayed = view.is_relayed(id);
         let (xf, yf) = point(id);
         let (x, y) = (P(xf), P(yf));
         let mut label = Vec::new();
@@ -143,7 +145,8 @@ pub fn ring_svg(view: &View) -> String {
             label.push("finger");
         }
         match r.link {
-            Some(LinkKind::WebRtc) => label.push("WebRTC link"),
+            Some(LinkKind::WebRtc) if relayed => label.push("WebRTC link, relayed"),
+            Some(LinkKind::WebRtc) => label.push("WebRTC link, direct"),
             Some(LinkKind::WebSocket) => label.push("WebSocket link (server)"),
             None => {}
         }

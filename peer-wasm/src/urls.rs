@@ -19,6 +19,17 @@ pub fn server_url(page_protocol: &str, page_host: &str, server_param: Option<&st
 
 /// The health endpoint on the same origin as a WebSocket URL.
 pub fn health_url(ws_url: &str) -> Option<String> {
+    Some(format!("{}/healthz", http_origin(ws_url)?))
+}
+
+/// The server's ICE settings (TURN credentials) for node `node_hex`, on
+/// the same origin as a WebSocket URL.
+pub fn ice_url(ws_url: &str, node_hex: &str) -> Option<String> {
+    Some(format!("{}/ice?peer={node_hex}", http_origin(ws_url)?))
+}
+
+/// `http(s)://host[:port]` of a `ws(s)://` URL.
+fn http_origin(ws_url: &str) -> Option<String> {
     let (scheme, rest) = if let Some(r) = ws_url.strip_prefix("wss://") {
         ("https", r)
     } else if let Some(r) = ws_url.strip_prefix("ws://") {
@@ -30,7 +41,7 @@ pub fn health_url(ws_url: &str) -> Option<String> {
     if host.is_empty() {
         return None;
     }
-    Some(format!("{scheme}://{host}/healthz"))
+    Some(format!("{scheme}://{host}"))
 }
 
 /// Lowercase hex of bytes.
@@ -79,6 +90,11 @@ mod tests {
         );
         assert_eq!(health_url("http://b"), None);
         assert_eq!(health_url("ws:///"), None);
+        assert_eq!(
+            ice_url("wss://b:9/ws", "ab").as_deref(),
+            Some("https://b:9/ice?peer=ab")
+        );
+        assert_eq!(ice_url("ftp://b", "ab"), None);
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub struct View {
     pub fingers: Vec<NodeId>,
     /// Open links (handshake done), by peer.
     pub peers: Vec<(NodeId, LinkKind)>,
+    /// Peers whose WebRTC link goes through a TURN relay.
+    pub relayed: Vec<NodeId>,
     /// Records held.
     pub records: usize,
     /// The last lookup made from the page.
@@ -122,6 +124,7 @@ impl View {
             successors: Vec::new(),
             fingers: Vec::new(),
             peers: Vec::new(),
+            relayed: Vec::new(),
             records: 0,
             route: None,
             notice: String::new(),
@@ -131,6 +134,19 @@ impl View {
     /// Open links of one kind.
     pub fn count(&self, kind: LinkKind) -> usize {
         self.peers.iter().filter(|(_, k)| *k == kind).count()
+    }
+
+    /// The link to `peer` goes through a relay.
+    pub fn is_relayed(&self, peer: &NodeId) -> bool {
+        self.relayed.contains(peer)
+    }
+
+    /// Open WebRTC links that go through a relay.
+    pub fn relayed_links(&self) -> usize {
+        self.peers
+            .iter()
+            .filter(|(id, k)| *k == LinkKind::WebRtc && self.is_relayed(id))
+            .count()
     }
 }
 

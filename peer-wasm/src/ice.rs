@@ -1,0 +1,182 @@
+//! The ICE servers of every new peer connection (overlay links and calls):
+//! TURN credentials fetched from the bootstrap server's `/ice`, renewed
+//! when the server says, and the relay-only test setting.
+//!
+//! A server that does not answer stops nothing: the tab goes on with host
+//! candidates only and asks again with back-off. What the server sends is
+//! checked and bounded before it reaches `RTCPeerConnection`, whose
+//! constructor throws on a malformed server list.
+
+use crate::log;
+use crate::relay::{renew_after, retry_after};
+use core::time::Duration;
+use js_sys::{Array, Object, Promise, Reflect};
+use std::cell::RefCell;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{AbortSignal, RequestInit, Response, RtcConfiguration, RtcIceTransportPolicy};
+
+/// A fetch that has not answered after this long failed.
+const TIMEOUT_MS: u32 = 5000;
+/// At most this many ICE servers, URLs per server, and characters per
+/// string are taken from an answer.
+const MAX_SERVERS: u32 = 4;
+const MAX_URLS: u32 = 4;
+const MAX_TEXT: usize = 512;
+
+/// What every new peer connection is made with.
+#[derive(Default)]
+struct Settings {
+    /// The checked `iceServers` list, once fetched.
+    servers: Option<Array>,
+    relay_only: bool,
+}
+
+thread_local! {
+    static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
+}
+
+/// The configuration for a new peer connection.
+pub fn configuration() -> RtcConfiguration {
+    let config = RtcConfiguration::new();
+    SETTINGS.with(|s| {
+        let s = s.borrow();
+        config.set_ice_servers(&s.servers.clone().unwrap_or_default());
+        if s.relay_only {
+            config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+        }
+    });
+    config
+}
+
+/// Keeps the relay settings fresh from `url` (the server's `/ice`) for the
+/// life of the tab; `relay_only` forces relayed candidates.
+pub fn start(url: Option<String>, relay_only: bool) {
+    SETTINGS.with(|s| s.borrow_mut().relay_only = relay_only);
+    if relay_only {
+        log::info("relay only: every peer connection uses relayed candidates");
+    }
+    let Some(url) = url else {
+        log::info("no relay settings (no server URL); host candidates only");
+        return;
+    };
+    spawn_local(async move {
+        let mut failures = 0u32;
+        loop {
+            let wait = match fetch(&url).await {
+                Ok((servers, renew)) => {
+                    failures = 0;
+                    log::info(&format!(
+                        "relay settings: {} ICE server(s), renewed in {} s",
+                        servers.length(),
+                        renew.as_secs()
+                    ));
+                    SETTINGS.with(|s| s.borrow_mut().servers = Some(servers));
+                    renew
+                }
+                Err(why) => {
+                    failures = failures.saturating_add(1);
+                    let wait = retry_after(failures);
+                    // Settings fetched before stay until a fetch succeeds:
+                    // they are good until they expire, and the server
+                    // refuses expired ones itself.
+                    log::info(&format!(
+                        "relay settings unavailable ({why}); host candidates only \
+                         unless fetched before; retrying in {} s",
+                        wait.as_secs()
+                    ));
+                    wait
+                }
+            };
+            if sleep(wait).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Resolves after `wait`.
+async fn sleep(wait: Duration) -> Result<(), JsValue> {
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+    let mut armed = Ok(0);
+    let done = Promise::new(&mut |resolve, _| {
+        armed = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    armed?;
+    JsFuture::from(done).await.map(|_| ())
+}
+
+/// One fetch of `/ice`: the checked servers and when to renew them.
+async fn fetch(url: &str) -> Result<(Array, Duration), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = RequestInit::new();
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(TIMEOUT_MS)));
+    let resp: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| "the server did not answer".to_owned())?
+        .dyn_into()
+        .map_err(|_| "not a response".to_owned())?;
+    if !resp.ok() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let body = JsFuture::from(resp.json().map_err(|_| "no body")?)
+        .await
+        .map_err(|_| "not JSON".to_owned())?;
+    let list = get(&body, "iceServers")
+        .dyn_into::<Array>()
+        .map_err(|_| "no iceServers list".to_owned())?;
+    let servers: Array = list
+        .iter()
+        .take(MAX_SERVERS as usize)
+        .filter_map(|s| checked_server(&s))
+        .collect();
+    Ok((servers, renew_after(get(&body, "renewAfter").as_f64())))
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A short string, else `None`.
+fn text(v: &JsValue) -> Option<String> {
+    v.as_string().filter(|s| s.len() <= MAX_TEXT)
+}
+
+/// A TURN or STUN URL the browser accepts the scheme of.
+fn ice_url(v: &JsValue) -> Option<String> {
+    text(v).filter(|u| {
+        ["turn:", "turns:", "stun:", "stuns:"]
+            .iter()
+            .any(|p| u.starts_with(p))
+    })
+}
+
+/// `{urls, username, credential}` rebuilt from what was sent, with only
+/// well-formed parts; `None` if nothing usable is left.
+fn checked_server(s: &JsValue) -> Option<JsValue> {
+    let urls = get(s, "urls");
+    let urls: Array = match urls.dyn_into::<Array>() {
+        Ok(list) => list
+            .iter()
+            .take(MAX_URLS as usize)
+            .filter_map(|u| ice_url(&u))
+            .map(|u| JsValue::from_str(&u))
+            .collect(),
+        Err(one) => ice_url(&one)
+            .map(|u| JsValue::from_str(&u))
+            .into_iter()
+            .collect(),
+    };
+    if urls.length() == 0 {
+        return None;
+    }
+    let out = Object::new();
+    Reflect::set(&out, &"urls".into(), &urls).ok()?;
+    // TURN needs both; a STUN-only entry has neither.
+    if let (Some(user), Some(pass)) = (text(&get(s, "username")), text(&get(s, "credential"))) {
+        Reflect::set(&out, &"username".into(), &user.into()).ok()?;
+        Reflect::set(&out, &"credential".into(), &pass.into()).ok()?;
+    }
+    Some(out.into())
+}
