@@ -256,6 +256,16 @@ impl Server {
         }
     }
 
+    /// The value of one unlabelled counter or gauge in `metrics` text
+    /// (0 when it is absent).
+    pub fn metric(metrics: &str, name: &str) -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The last `lines` lines of the server's log, headed by its label.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();

@@ -79,10 +79,6 @@ async fn chromium_relays_a_data_channel_through_the_embedded_relay() {
         assert_eq!(result["remote"], "relay", "{transport}: {result}");
     }
     let metrics = server.metrics().await.or_panic();
-    let allocated = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("chordphone_relay_allocated_total "))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let allocated = Server::metric(&metrics, "chordphone_relay_allocated_total");
     assert!(allocated >= 4, "{metrics}");
 }

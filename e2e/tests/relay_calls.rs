@@ -86,10 +86,6 @@ async fn relay_only_tabs_ring_look_up_and_call_through_the_embedded_relay() {
 
     // The relay did the work: allocations were made for the links and the call.
     let metrics = server.metrics().await.or_panic();
-    let allocated = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("chordphone_relay_allocated_total "))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let allocated = Server::metric(&metrics, "chordphone_relay_allocated_total");
     assert!(allocated >= 2, "{metrics}");
 }
