@@ -146,16 +146,40 @@ impl Session {
         });
     }
 
-    /// Joins now if that is wanted and possible.
+    /// Joins now if that is wanted and possible; a node that is in a ring
+    /// but lost every link reconnects to a bootstrap node instead.
     pub(crate) fn try_join(&mut self) {
         self.join.retry = None;
-        if !self.join.wanted || self.node.phase() != NodePhase::Idle {
+        if !self.join.wanted {
             return;
         }
-        match self.join.peer {
-            Some(peer) if self.is_up(&peer) => self.node.join(peer, self.now),
-            _ => self.open_bootstrap(self.now),
+        match self.node.phase() {
+            NodePhase::Idle => match self.join.peer {
+                Some(peer) if self.is_up(&peer) => self.node.join(peer, self.now),
+                _ => self.open_bootstrap(self.now),
+            },
+            NodePhase::Joined if self.isolated() => self.open_bootstrap(self.now),
+            _ => {}
         }
+    }
+
+    /// In a ring, but with no link up or being set up: the node sits in a
+    /// ring of its own (every neighbour died, or took it for dead and
+    /// closed its links). Nothing would bring it back, so it schedules a
+    /// reconnection to a bootstrap node with the join back-off; there it
+    /// is introduced again and the rings merge.
+    pub(crate) fn rejoin_if_isolated(&mut self) {
+        if self.join.wanted
+            && self.join.retry.is_none()
+            && self.node.phase() == NodePhase::Joined
+            && self.isolated()
+        {
+            self.join.failed(self.now);
+        }
+    }
+
+    fn isolated(&self) -> bool {
+        self.join.link.is_none() && self.links.is_empty()
     }
 
     /// The bootstrap link passed its handshake.

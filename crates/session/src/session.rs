@@ -304,6 +304,7 @@ impl Session {
         if self.join.retry_due(now) {
             self.try_join();
         }
+        self.rejoin_if_isolated();
     }
 
     /// The earliest time [`Session::handle_timeout`] has something to do.

@@ -252,3 +252,30 @@ fn a_peer_out_of_reach_over_webrtc_is_not_taken_for_dead() {
         "{status:?}"
     );
 }
+
+#[test]
+fn a_tab_left_without_links_reconnects_through_the_server_and_is_back_in_its_ring() {
+    let mut net = Net::new();
+    let server = net.add_server();
+    let tab = net.add_browser(server);
+    let (ids, idt) = (net.id(server), net.id(tab));
+    assert!(net.run_until(Net::all_joined, SETTLE));
+    // Blocked for long enough that the server takes it for dead and
+    // closes its link: once free, the tab is in a ring of its own.
+    net.stall(tab, Duration::from_secs(8));
+    assert!(net.run_until(|n| !n.session(server).is_up(&idt), SETTLE));
+    // Nothing else would bring it back: it dials the server again, and
+    // each side has the other as its neighbour once more.
+    assert!(net.run_until(
+        |n| {
+            let (s, t) = (
+                n.session(server).node().status(),
+                n.session(tab).node().status(),
+            );
+            n.session(tab).is_up(&ids)
+                && s.successors.first() == Some(&idt)
+                && t.successors.first() == Some(&ids)
+        },
+        SETTLE
+    ));
+}

@@ -11,7 +11,9 @@
 //! successor took to notice. A probe after one missed round halves that.
 //! A new predecessor is probed once at once, to learn the round trip to it
 //! (it sends us requests but rarely answers any): a later probe then waits
-//! a measured timeout instead of the initial one.
+//! a measured timeout instead of the initial one. That first probe only
+//! measures: a newcomer is often busy starting (a tab loading its page and
+//! media), and silence then is no evidence of death.
 
 use super::Node;
 use crate::id::NodeId;
@@ -27,8 +29,11 @@ pub(super) struct PredProbe {
     seq: u32,
     /// When it was sent, to measure the round trip.
     sent: Time,
-    /// Unanswered by then, the predecessor is taken for dead.
+    /// Unanswered by then, the predecessor is taken for dead (or, for a
+    /// probe that only measures, the probe is forgotten).
     deadline: Time,
+    /// Sent because the predecessor missed a round: silence is death.
+    lethal: bool,
 }
 
 impl PredProbe {
@@ -56,23 +61,24 @@ impl Node {
         {
             return;
         }
-        self.send_pred_probe(p, now);
+        self.send_pred_probe(p, true, now);
     }
 
     /// A new predecessor: probe it now if its round trip is unknown.
     pub(super) fn measure_predecessor(&mut self, p: NodeId, now: Time) {
         if self.cold.pred_probe.is_none() && self.links.is_up(&p) && !self.links.has_rtt(&p) {
-            self.send_pred_probe(p, now);
+            self.send_pred_probe(p, false, now);
         }
     }
 
-    fn send_pred_probe(&mut self, p: NodeId, now: Time) {
+    fn send_pred_probe(&mut self, p: NodeId, lethal: bool, now: Time) {
         let seq = self.next_seq();
         self.cold.pred_probe = Some(PredProbe {
             peer: p,
             seq,
             sent: now,
             deadline: now + self.rto(&p),
+            lethal,
         });
         self.push_transmit(p, Message::Probe { seq });
     }
@@ -92,13 +98,15 @@ impl Node {
         }
     }
 
-    /// An unanswered probe: the predecessor is dead.
+    /// An unanswered probe after a missed round: the predecessor is dead.
     pub(super) fn check_pred_probe(&mut self, now: Time) {
         if let Some(w) = self.cold.pred_probe {
             if now >= w.deadline {
                 self.cold.pred_probe = None;
-                self.stats.hop_timeouts += 1;
-                self.peer_failed(w.peer, now);
+                if w.lethal {
+                    self.stats.hop_timeouts += 1;
+                    self.peer_failed(w.peer, now);
+                }
             }
         }
     }

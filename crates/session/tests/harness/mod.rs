@@ -40,11 +40,28 @@ enum Action {
     Closed(End),
 }
 
+impl Action {
+    /// The node that handles it.
+    fn node(&self) -> usize {
+        match self {
+            Action::Accept { to, .. } => *to,
+            Action::Opened((n, _))
+            | Action::Failed((n, _))
+            | Action::Described((n, _), _)
+            | Action::Frame((n, _), _)
+            | Action::Closed((n, _)) => *n,
+        }
+    }
+}
+
 /// One participant.
 #[derive(Debug)]
 pub struct Host {
     pub session: Session,
     pub alive: bool,
+    /// Busy until then (a tab whose event loop is blocked): what arrives
+    /// waits, and its timers do not run.
+    pub busy_until: Time,
     /// Everything the session reported.
     pub events: Vec<Event>,
 }
@@ -90,6 +107,7 @@ impl Net {
         self.hosts.push(Host {
             session,
             alive: true,
+            busy_until: START,
             events: Vec::new(),
         });
         i
@@ -148,6 +166,12 @@ impl Net {
         self.hosts[i].alive = false;
     }
 
+    /// Node `i` is busy for `d` (a tab starting up or blocked): it neither
+    /// runs timers nor handles what arrives, which waits for it in order.
+    pub fn stall(&mut self, i: usize, d: Duration) {
+        self.hosts[i].busy_until = self.now + d;
+    }
+
     /// True once every live node has joined.
     pub fn all_joined(&self) -> bool {
         self.hosts
@@ -183,7 +207,7 @@ impl Net {
             .hosts
             .iter()
             .filter(|h| h.alive)
-            .filter_map(|h| h.session.poll_timeout())
+            .filter_map(|h| h.session.poll_timeout().map(|t| t.max(h.busy_until)))
             .min();
         [queued, timers].into_iter().flatten().min()
     }
@@ -192,12 +216,22 @@ impl Net {
         self.now = self.now.max(t);
         if let Some(key) = self.queue.keys().next().copied().filter(|(at, _)| *at <= t) {
             let action = self.queue.remove(&key).unwrap();
-            self.act(action);
+            let busy_until = self.hosts[action.node()].busy_until;
+            if busy_until > self.now {
+                // Handled once the node is free again; the sequence number
+                // keeps it behind what was sent before it.
+                self.queue.insert((busy_until, key.1), action);
+            } else {
+                self.act(action);
+            }
             return;
         }
         for i in 0..self.hosts.len() {
             let h = &mut self.hosts[i];
-            if h.alive && h.session.poll_timeout().is_some_and(|d| d <= self.now) {
+            if h.alive
+                && h.busy_until <= self.now
+                && h.session.poll_timeout().is_some_and(|d| d <= self.now)
+            {
                 h.session.handle_timeout(self.now);
                 self.drain(i);
             }
@@ -211,17 +245,11 @@ impl Net {
 
     fn act(&mut self, action: Action) {
         let now = self.now;
-        let node = match &action {
-            Action::Accept { to, .. } => *to,
-            Action::Opened((n, _))
-            | Action::Failed((n, _))
-            | Action::Described((n, _), _)
-            | Action::Frame((n, _), _)
-            | Action::Closed((n, _)) => *n,
-        };
+        let node = action.node();
         if !self.hosts[node].alive {
             return;
         }
+
         let s = &mut self.hosts[node].session;
         match action {
             Action::Accept { from, to } => {
