@@ -44,6 +44,8 @@
 //! - [`status`], [`ring`], [`cluster`]: node status, the ring the live ids
 //!   imply, and checks of one against the other.
 //! - [`wait`]: bounded polling that fails with every node's status.
+//! - [`coturn`], [`relayed`]: a real coturn sharing the server's TURN
+//!   secret; relay-only tabs and the checks that they are relayed.
 //! - [`linkclient`], [`loadgen`]: raw WebSocket link clients (hostile peers,
 //!   10,000 idle peers for the memory benchmark).
 //! - [`stats`], [`args`]: summary figures and flags of the benchmarks.
@@ -57,6 +59,7 @@ pub mod args;
 pub mod browser;
 pub mod calls;
 pub mod cluster;
+pub mod coturn;
 pub mod http;
 pub mod linkclient;
 pub mod loadgen;
@@ -64,6 +67,7 @@ pub mod media;
 pub mod paths;
 pub mod ports;
 pub mod process;
+pub mod relayed;
 pub mod ring;
 pub mod server;
 pub mod setup;

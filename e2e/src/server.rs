@@ -30,6 +30,8 @@ pub struct ServerOpts {
     /// Keep the node identity in a file in the server's temp dir, so a
     /// restart comes back as the same node.
     pub identity_file: bool,
+    /// A configuration file's text (`--config`), e.g. `[[turn]]` servers.
+    pub config: Option<String>,
 }
 
 /// A running (or stopped) server process with its port, options and log.
@@ -95,6 +97,12 @@ impl Server {
                 args.extend([flag.to_string(), v.to_string()]);
             }
         }
+        if self.opts.config.is_some() {
+            args.extend([
+                "--config".to_string(),
+                self.config_path().display().to_string(),
+            ]);
+        }
         if self.opts.identity_file {
             args.extend([
                 "--identity-file".to_string(),
@@ -104,7 +112,14 @@ impl Server {
         args
     }
 
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
     fn spawn(&mut self) -> crate::Result<()> {
+        if let Some(text) = &self.opts.config {
+            std::fs::write(self.config_path(), text).map_err(|e| format!("config: {e}"))?;
+        }
         let args = self.args();
         // One log across restarts, each run headed by its command line.
         let mut log = OpenOptions::new()

@@ -55,6 +55,13 @@ fn status(v: &View) -> JsValue {
     );
     set(&links, "relayed", &JsValue::from(v.relayed_links() as u32));
     set(&obj, "links", &links);
+    set(
+        &obj,
+        "relayRefused",
+        &v.relay_refused
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str),
+    );
     let peers: Array = v
         .peers
         .iter()

@@ -10,6 +10,7 @@
 use crate::calls::Calls;
 use crate::clock;
 use crate::health;
+use crate::ice;
 use crate::inbox::Inbox;
 use crate::input::{Input, LinkId, Op};
 use crate::links::{view_peers, Applied, Transports};
@@ -481,6 +482,7 @@ impl Shell {
             records: s.records,
             route: self.route.clone(),
             notice: self.notice.clone(),
+            relay_refused: ice::refusal(),
         };
         {
             let mut v = self.view.borrow_mut();

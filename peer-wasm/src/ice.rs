@@ -8,13 +8,16 @@
 //! constructor throws on a malformed server list.
 
 use crate::log;
-use crate::relay::{renew_after, retry_after};
+use crate::relay::{refusal_text, renew_after, retry_after};
 use core::time::Duration;
 use js_sys::{Array, Object, Promise, Reflect};
 use std::cell::RefCell;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{AbortSignal, RequestInit, Response, RtcConfiguration, RtcIceTransportPolicy};
+use web_sys::{
+    AbortSignal, RequestInit, Response, RtcConfiguration, RtcIceTransportPolicy, RtcPeerConnection,
+};
 
 /// A fetch that has not answered after this long failed.
 const TIMEOUT_MS: u32 = 5000;
@@ -23,6 +26,42 @@ const TIMEOUT_MS: u32 = 5000;
 const MAX_SERVERS: u32 = 4;
 const MAX_URLS: u32 = 4;
 const MAX_TEXT: usize = 512;
+
+#[wasm_bindgen(inline_js = r#"
+let last = null;
+export function watch(pc) {
+  pc.addEventListener("icecandidateerror", (e) => {
+    if (/^turns?:/.test(e.url || "")) last = [e.errorCode | 0, String(e.errorText || "").slice(0, 80)];
+  });
+}
+export function refused() { return last; }
+export function forget() { last = null; }
+"#)]
+extern "C" {
+    /// Notes the TURN errors a peer connection meets while gathering.
+    fn watch(pc: &RtcPeerConnection);
+    /// The last TURN error as `[code, text]`, or `null`.
+    fn refused() -> JsValue;
+    /// Forgets it (new credentials came).
+    fn forget();
+}
+
+/// Starts noting the relay's refusals on a new peer connection.
+pub fn watch_refusals(pc: &RtcPeerConnection) {
+    watch(pc);
+}
+
+/// Why the relay refused this tab, in words, if it did since the last
+/// credentials came.
+pub fn refusal() -> Option<String> {
+    let last = refused();
+    let code = Reflect::get(&last, &0.into()).ok()?.as_f64()?;
+    let text = Reflect::get(&last, &1.into())
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    refusal_text(code as u16, &text)
+}
 
 /// What every new peer connection is made with.
 #[derive(Default)]
@@ -72,6 +111,7 @@ pub fn start(url: Option<String>, relay_only: bool) {
                         renew.as_secs()
                     ));
                     SETTINGS.with(|s| s.borrow_mut().servers = Some(servers));
+                    forget();
                     renew
                 }
                 Err(why) => {

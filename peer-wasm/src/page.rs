@@ -162,6 +162,11 @@ impl Page {
         });
         self.lookup_result
             .set_text_content(Some(result.as_deref().unwrap_or("")));
-        self.notice.set_text_content(Some(&v.notice));
+        // The relay's refusal is said while nothing more recent is.
+        let notice = match &v.relay_refused {
+            Some(why) if v.notice.is_empty() => why,
+            _ => &v.notice,
+        };
+        self.notice.set_text_content(Some(notice));
     }
 }

@@ -40,9 +40,46 @@ pub fn renew_after(secs: Option<f64>) -> Duration {
     }
 }
 
+/// What a TURN error code met while gathering means for the person, if it
+/// is the relay refusing us (RFC 8656: 401 bad or expired credentials, 403
+/// forbidden, 437/438 a stale allocation or nonce, 441 wrong credentials,
+/// 486 over quota). Unreachable relays (701) and the like are not refusals:
+/// the tab may reach peers directly all the same.
+pub fn refusal_text(code: u16, text: &str) -> Option<String> {
+    let why = match code {
+        401 | 441 => "it did not accept this tab's credentials, which are wrong or expired",
+        403 => "it is not allowed to relay for this tab",
+        486 => "this tab is over its relay quota",
+        _ => return None,
+    };
+    let text = text.trim().trim_end_matches('.');
+    let detail = if text.is_empty() {
+        format!("{code}")
+    } else {
+        format!("{code} {text}")
+    };
+    Some(format!(
+        "The relay server refused this tab ({detail}): {why}. \
+         People who can only be reached through a relay cannot be reached."
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relay_refusals_are_said_in_words_and_other_errors_are_not_refusals() {
+        let t = refusal_text(401, "Unauthorized.").unwrap();
+        assert!(
+            t.contains("credentials") && t.contains("(401 Unauthorized)"),
+            "{t}"
+        );
+        let t = refusal_text(403, "").unwrap();
+        assert!(t.contains("not allowed") && t.contains("(403)"), "{t}");
+        assert_eq!(refusal_text(701, "unreachable"), None);
+        assert_eq!(refusal_text(0, ""), None);
+    }
 
     #[test]
     fn relay_only_needs_the_word_only() {

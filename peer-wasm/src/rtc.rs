@@ -58,13 +58,15 @@ pub async fn path_relayed(pc: &RtcPeerConnection) -> Option<bool> {
 /// the browser refuse them, it is made with host candidates only rather
 /// than not at all.
 pub fn peer_connection() -> Result<RtcPeerConnection, JsValue> {
-    RtcPeerConnection::new_with_configuration(&ice::configuration()).or_else(|e| {
+    let pc = RtcPeerConnection::new_with_configuration(&ice::configuration()).or_else(|e| {
         log::info(&format!(
             "ICE settings refused ({}); host candidates only",
             error_text(&e)
         ));
         RtcPeerConnection::new_with_configuration(&RtcConfiguration::new())
-    })
+    })?;
+    ice::watch_refusals(&pc);
+    Ok(pc)
 }
 
 /// A peer connection, its data channel and the callbacks feeding the inbox.

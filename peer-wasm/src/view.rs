@@ -110,6 +110,8 @@ pub struct View {
     pub route: Option<Route>,
     /// A message for the person (last error), empty if none.
     pub notice: String,
+    /// Why the relay refused this tab, if it did.
+    pub relay_refused: Option<String>,
 }
 
 impl View {
@@ -128,6 +130,7 @@ impl View {
             records: 0,
             route: None,
             notice: String::new(),
+            relay_refused: None,
         }
     }
 

@@ -11,85 +11,23 @@
 
 mod common;
 
+use chordphone_e2e::coturn::{on_path, Coturn};
 use common::turn::{allocate_pair, assert_bad_credentials_refused, relay_between, TurnClient};
-use common::{random, Server};
+use common::Server;
 use signal_server::{Config, TurnServer};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
 const SECRET: &str = "coturn test secret";
 
-/// A program on PATH.
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// A coturn process, killed when dropped.
-struct Coturn {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Coturn {
-    fn start(bin: &PathBuf) -> Coturn {
-        // A port free for both UDP and TCP right now.
-        let port = loop {
-            let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let port = udp.local_addr().unwrap().port();
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-                break port;
-            }
-        };
-        let name: [u8; 8] = random();
-        let dir = std::env::temp_dir().join(format!("coturn-test-{}", u64::from_le_bytes(name)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(bin)
-            .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
-            .arg(format!("--listening-port={port}"))
-            .args([
-                "--use-auth-secret",
-                &format!("--static-auth-secret={SECRET}"),
-            ])
-            .args([
-                "--realm=chordphone.test",
-                "--fingerprint",
-                "--no-tls",
-                "--no-dtls",
-            ])
-            .args(["--no-cli", "--allow-loopback-peers", "--simple-log"])
-            .arg(format!("--userdb={}", dir.join("turndb").display()))
-            .arg(format!("--pidfile={}", dir.join("pid").display()))
-            .arg(format!("--log-file={}", dir.join("log").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Coturn { child, dir, port }
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ice_credentials_work_with_coturn_and_bad_ones_do_not() {
-    let Some(bin) = on_path("turnserver") else {
+    if !Coturn::installed() {
         eprintln!(
             "SKIPPED: coturn's turnserver is not installed (scripts/setup-web.sh installs it)"
         );
         return;
-    };
-    let coturn = Coturn::start(&bin);
-    let url = format!("turn:127.0.0.1:{}?transport=udp", coturn.port);
+    }
+    let coturn = Coturn::start(SECRET).unwrap();
+    let url = format!("turn:127.0.0.1:{}?transport=udp", coturn.port());
     let server = Server::start(Config {
         turn: vec![TurnServer {
             urls: vec![url.clone()],
@@ -109,7 +47,7 @@ async fn ice_credentials_work_with_coturn_and_bad_ones_do_not() {
     let pass = servers[0]["credential"].as_str().unwrap();
     assert_eq!(server.metric("chordphone_relay_allocations").await, 0);
 
-    let addr = ([127, 0, 0, 1], coturn.port).into();
+    let addr = ([127, 0, 0, 1], coturn.port()).into();
     // The first requests also wait for coturn to come up (retransmitted).
     let (mut a, mut b) = (TurnClient::new(addr).await, TurnClient::new(addr).await);
     let (ra, rb) = allocate_pair(&mut a, &mut b, user, pass).await;
@@ -171,7 +109,7 @@ async fn coturns_own_client_relays_through_the_embedded_relay() {
             .unwrap()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
+            + String::from_utf8_lossy(&out.stderr).as_ref();
         assert!(
             text.contains("tot_send_msgs=40, tot_recv_msgs=40")
                 && text.contains("Total lost packets 0 "),
