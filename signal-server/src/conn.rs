@@ -11,10 +11,12 @@ use crate::outbox::{Next, Receiver};
 use crate::rate::Bucket;
 use crate::shared::{ConnGuard, Shared};
 use crate::socket::{In, InStream, Out, OutSink};
+use axum::body::Bytes;
 use chordphone_link::CloseCode;
 use chordphone_session::LinkId;
 use core::time::Duration;
 use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::oneshot;
 
 /// How long a close frame may take to go out.
@@ -60,7 +62,7 @@ pub async fn run(
     let end = relay(shared, link, &mut rx, &mut tx, &out_rx, &mut bucket).await;
     let why = match end {
         End::Close(code) => {
-            close(shared, &mut tx, code).await;
+            Box::pin(close(shared, &mut tx, code)).await;
             code.reason()
         }
         End::Gone => {
@@ -68,7 +70,7 @@ pub async fn run(
             "closed by the peer"
         }
     };
-    let _ = shared.node_tx.send(NodeInput::Closed { link, why }).await;
+    let _ = Box::pin(shared.node_tx.send(NodeInput::Closed { link, why })).await;
     tracing::debug!(%link, why, "connection closed");
 }
 
@@ -96,13 +98,11 @@ async fn relay(
             // A close asked for (or the node task forgetting the link:
             // `Normal`) comes first, ahead of queued frames.
             next = out_rx.next() => match next {
-                Next::Out(Out::Frame(b)) => {
-                    tokio::select! {
-                        biased;
-                        code = out_rx.closed() => return End::Close(code),
-                        sent = tx.send(Out::Frame(b)) => if sent.is_err() { return End::Gone },
-                    }
-                }
+                // Boxed, as is the rarely taken wait below: the state of this
+                // loop lives as long as the connection, in every idle one.
+                Next::Out(Out::Frame(b)) => if let Some(end) = Box::pin(send(tx, out_rx, b)).await {
+                    return end;
+                },
                 Next::Out(Out::Close(code)) | Next::Close(code) => return End::Close(code),
             },
             input = rx.next() => {
@@ -118,11 +118,27 @@ async fn relay(
                     Some(In::TooLarge) => return End::Close(CloseCode::TooLarge),
                     Some(In::Closed) | None => return End::Gone,
                 };
-                if shared.node_tx.send(NodeInput::Frame { link, bytes }).await.is_err() {
+                let input = NodeInput::Frame { link, bytes };
+                let sent = match shared.node_tx.try_send(input) {
+                    Ok(()) => Ok(()),
+                    // The node task is behind: wait for room.
+                    Err(TrySendError::Full(input)) => Box::pin(shared.node_tx.send(input)).await.map_err(|_| ()),
+                    Err(TrySendError::Closed(_)) => Err(()),
+                };
+                if sent.is_err() {
                     return End::Close(CloseCode::Normal);
                 }
             }
         }
+    }
+}
+
+/// Writes one frame, unless a close is asked for first.
+async fn send(tx: &mut OutSink, out_rx: &Receiver, b: Bytes) -> Option<End> {
+    tokio::select! {
+        biased;
+        code = out_rx.closed() => Some(End::Close(code)),
+        sent = tx.send(Out::Frame(b)) => sent.is_err().then_some(End::Gone),
     }
 }
 
