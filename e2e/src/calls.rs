@@ -43,6 +43,9 @@ pub struct MediaFigures {
     /// The selected candidate pair goes through a TURN relay.
     #[serde(default)]
     pub relayed: bool,
+    /// ICE restarts this side asked for after the path broke.
+    #[serde(default)]
+    pub restarts: u32,
 }
 
 /// One entry of `calls()`.

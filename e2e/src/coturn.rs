@@ -3,7 +3,7 @@
 //! scale does (`use-auth-secret`): the server signs TURN REST credentials,
 //! coturn checks them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A coturn process, killed when dropped.
@@ -12,6 +12,7 @@ pub struct Coturn {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
+    secret: String,
 }
 
 /// A program on PATH (coturn's tools among others).
@@ -34,6 +35,29 @@ fn free_udp_tcp_port() -> crate::Result<u16> {
     Err("no port free for both UDP and TCP".into())
 }
 
+/// Runs `turnserver` on 127.0.0.1:`port` (UDP and TCP), its files in `dir`.
+/// Loopback peers are allowed: every test peer is on loopback.
+fn spawn(dir: &Path, port: u16, secret: &str) -> crate::Result<Child> {
+    let bin = on_path("turnserver")
+        .ok_or("coturn's turnserver is not on PATH (scripts/setup-web.sh installs it)")?;
+    let path = |name: &str| dir.join(name).display().to_string();
+    Command::new(bin)
+        .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
+        .arg(format!("--listening-port={port}"))
+        .arg("--use-auth-secret")
+        .arg(format!("--static-auth-secret={secret}"))
+        .args(["--realm=chordphone.test", "--fingerprint", "--no-tls"])
+        .args(["--no-dtls", "--no-cli", "--allow-loopback-peers"])
+        .arg("--simple-log")
+        .arg(format!("--userdb={}", path("turndb")))
+        .arg(format!("--pidfile={}", path("pid")))
+        .arg(format!("--log-file={}", path("log")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn turnserver: {e}"))
+}
+
 impl Coturn {
     /// True if `turnserver` is on PATH (`scripts/setup-web.sh` installs it).
     pub fn installed() -> bool {
@@ -41,34 +65,30 @@ impl Coturn {
     }
 
     /// Starts coturn on 127.0.0.1 (UDP and TCP on one port), checking
-    /// TURN REST credentials signed with `secret`. Loopback peers are
-    /// allowed: every test peer is on loopback. coturn answers once it is
-    /// up; clients retransmit until then.
+    /// TURN REST credentials signed with `secret`. coturn answers once it
+    /// is up; clients retransmit until then.
     pub fn start(secret: &str) -> crate::Result<Coturn> {
-        let bin = on_path("turnserver")
-            .ok_or("coturn's turnserver is not on PATH (scripts/setup-web.sh installs it)")?;
         let port = free_udp_tcp_port()?;
         let dir = tempfile::Builder::new()
             .prefix("chordphone-coturn-")
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
-        let path = |name: &str| dir.path().join(name).display().to_string();
-        let child = Command::new(bin)
-            .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
-            .arg(format!("--listening-port={port}"))
-            .arg("--use-auth-secret")
-            .arg(format!("--static-auth-secret={secret}"))
-            .args(["--realm=chordphone.test", "--fingerprint", "--no-tls"])
-            .args(["--no-dtls", "--no-cli", "--allow-loopback-peers"])
-            .arg("--simple-log")
-            .arg(format!("--userdb={}", path("turndb")))
-            .arg(format!("--pidfile={}", path("pid")))
-            .arg(format!("--log-file={}", path("log")))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("spawn turnserver: {e}"))?;
-        Ok(Coturn { child, dir, port })
+        let child = spawn(dir.path(), port, secret)?;
+        Ok(Coturn {
+            child,
+            dir,
+            port,
+            secret: secret.to_owned(),
+        })
+    }
+
+    /// Kills coturn and starts it again on the same port: every allocation
+    /// it held is gone, as when a relay restarts.
+    pub fn restart(&mut self) -> crate::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.dir.path(), self.port, &self.secret)?;
+        Ok(())
     }
 
     /// The UDP and TCP port coturn listens on.

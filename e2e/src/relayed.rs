@@ -50,34 +50,47 @@ pub async fn call_relayed(sides: [(&Tab, &Value); 2]) -> crate::Result<()> {
 }
 
 /// Two relay-only tabs of `server` (`prefix-0`, `prefix-1`, in two browser
-/// processes with different tones) make a ring whose WebRTC links are all
-/// relayed, find keys, and call: each hears the other's tone over a
-/// relayed path, then the call ends. Returns the browsers and tabs.
-pub async fn relayed_ring_and_call(
+/// processes with different tones) in a ring whose WebRTC links are all
+/// relayed, and keys found through it.
+pub async fn relayed_ring(
     driver: &Chromedriver,
     server: &Server,
     prefix: &str,
 ) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
     let (browsers, tabs) = two_phones_with(driver, server, prefix, 2, "&relay=only").await?;
-    {
-        let (alice, bob) = (&tabs[0], &tabs[1]);
-        let cluster = Cluster::new(vec![server], tabs.iter().collect());
-        let snap = cluster
-            .wait_ring_with(
-                "a ring whose WebRTC links all go through the relay",
-                all_links_relayed,
-            )
-            .await?;
-        cluster
-            .wait_lookups(&snap.ring(), &["alice", "bob", "carol"], CALL_BOUND)
-            .await?;
-        alice.register("alice").await?;
-        bob.register("bob").await?;
-        let (a_id, b_id) = connect(alice, bob, "bob", "alice").await?;
-        two_way((alice, &a_id, TONE_B_HZ), (bob, &b_id, TONE_A_HZ)).await?;
-        call_relayed([(alice, &a_id), (bob, &b_id)]).await?;
-        alice.act("hangup", Some(&a_id)).await?;
-        bob.wait_ended(&b_id, "hung up").await?;
-    }
+    let cluster = Cluster::new(vec![server], tabs.iter().collect());
+    let snap = cluster
+        .wait_ring_with(
+            "a ring whose WebRTC links all go through the relay",
+            all_links_relayed,
+        )
+        .await?;
+    cluster
+        .wait_lookups(&snap.ring(), &["alice", "bob", "carol"], CALL_BOUND)
+        .await?;
+    Ok((browsers, tabs))
+}
+
+/// `alice` (the first tab) calls `bob` (the second), who answers: each
+/// hears the other's tone over a relayed path. Returns the two call ids.
+pub async fn relayed_call(alice: &Tab, bob: &Tab) -> crate::Result<(Value, Value)> {
+    alice.register("alice").await?;
+    bob.register("bob").await?;
+    let (a_id, b_id) = connect(alice, bob, "bob", "alice").await?;
+    two_way((alice, &a_id, TONE_B_HZ), (bob, &b_id, TONE_A_HZ)).await?;
+    call_relayed([(alice, &a_id), (bob, &b_id)]).await?;
+    Ok((a_id, b_id))
+}
+
+/// [`relayed_ring`], then [`relayed_call`], then a hang-up.
+pub async fn relayed_ring_and_call(
+    driver: &Chromedriver,
+    server: &Server,
+    prefix: &str,
+) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
+    let (browsers, tabs) = relayed_ring(driver, server, prefix).await?;
+    let (a_id, b_id) = relayed_call(&tabs[0], &tabs[1]).await?;
+    tabs[0].act("hangup", Some(&a_id)).await?;
+    tabs[1].wait_ended(&b_id, "hung up").await?;
     Ok((browsers, tabs))
 }

@@ -154,6 +154,7 @@ fn calls_list(c: &Calls) -> JsValue {
             set(&m, "audio_in", &JsValue::from_f64(q.audio_in as f64));
             set(&m, "video_in", &JsValue::from_f64(q.video_in as f64));
             set(&m, "relayed", &JsValue::from_bool(q.relayed == Some(true)));
+            set(&m, "restarts", &JsValue::from(call.view.restarts));
             set(&o, "media", &m);
             JsValue::from(o)
         })

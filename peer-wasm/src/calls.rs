@@ -26,6 +26,8 @@ pub struct Quality {
     /// The selected path goes through a TURN relay; `None` before a path
     /// is selected.
     pub relayed: Option<bool>,
+    /// The connection's path is down (`disconnected` or `failed`).
+    pub broken: bool,
 }
 
 /// One call as shown.

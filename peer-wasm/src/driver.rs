@@ -338,6 +338,9 @@ impl Shell {
             }
             Input::Quality(call, q) => {
                 self.phone.calls.borrow_mut().set_quality(call, q);
+                if q.broken {
+                    self.phone.path_broken(call, now);
+                }
                 self.dirty = true;
             }
         }

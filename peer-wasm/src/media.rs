@@ -32,9 +32,11 @@ use web_sys::{
 /// Calls with media at once; more are refused (the phone bounds its calls
 /// too, this only guards the browser's resources).
 const MAX_CALLS: usize = 8;
-/// How long a failed media connection may wait for the call's own end
-/// (a BYE through the ring) before it ends the call itself.
-const FAIL_GRACE_MS: i32 = 20_000;
+/// How long a failed media connection may wait before it ends the call
+/// itself: for the call's own end (a BYE through the ring), or for an ICE
+/// restart to bring the path back (the caller restarts every few seconds
+/// while the path is down).
+const FAIL_GRACE_MS: i32 = 45_000;
 /// How often the quality figures are read.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
@@ -49,8 +51,11 @@ export async function capture() {
     throw new Error("No microphone found: connect one to make calls.");
   }
 }
+export function restartIce(pc) { pc.restartIce(); }
 export async function sample(pc) {
-  const q = { rtt_ms: null, jitter_ms: null, loss: null, audio_in: 0, video_in: 0 };
+  const st = pc.connectionState;
+  const q = { rtt_ms: null, jitter_ms: null, loss: null, audio_in: 0, video_in: 0,
+    broken: st === "disconnected" || st === "failed" };
   (await pc.getStats()).forEach(s => {
     if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded" && s.currentRoundTripTime !== undefined) {
       q.rtt_ms = s.currentRoundTripTime * 1000;
@@ -96,8 +101,11 @@ extern "C" {
     /// A Promise of the local MediaStream: camera and microphone, or the
     /// microphone alone; rejects with a plain-words `Error`.
     fn capture() -> Promise;
-    /// A Promise of `{rtt_ms, jitter_ms, loss, audio_in, video_in}`.
+    /// A Promise of `{rtt_ms, jitter_ms, loss, audio_in, video_in, broken}`.
     fn sample(pc: &RtcPeerConnection) -> Promise;
+    /// `pc.restartIce()`: the next offer carries fresh ICE credentials.
+    #[wasm_bindgen(js_name = restartIce)]
+    fn restart_ice(pc: &RtcPeerConnection);
     /// Plays the ringtone (1), the ringback (2) or nothing (0).
     fn ring(mode: u8);
 }
@@ -305,7 +313,11 @@ impl Media {
                 self.close(call.0);
                 return;
             }
-            PhoneMedia::Offer { call, hold } => (call, Step::Offer(hold)),
+            PhoneMedia::Offer {
+                call,
+                hold,
+                restart,
+            } => (call, Step::Offer { hold, restart }),
             PhoneMedia::Answer { call, offer } => (call, Step::Answer(offer)),
             PhoneMedia::Apply { call, answer } => (call, Step::Apply(answer)),
         };
@@ -413,6 +425,10 @@ impl Media {
                             audio_in: number(&q, "audio_in").unwrap_or(0.0) as u64,
                             video_in: number(&q, "video_in").unwrap_or(0.0) as u64,
                             relayed,
+                            broken: Reflect::get(&q, &JsValue::from_str("broken"))
+                                .ok()
+                                .and_then(|b| b.as_bool())
+                                .unwrap_or(false),
                         },
                     ));
                 }
@@ -440,7 +456,7 @@ fn enable(stream: &MediaStream, muted: bool, camera_off: bool) {
 
 /// One asynchronous step of a call's negotiation.
 enum Step {
-    Offer(bool),
+    Offer { hold: bool, restart: bool },
     Answer(String),
     Apply(String),
 }
@@ -450,9 +466,15 @@ impl Step {
     async fn run(self, pc: &RtcPeerConnection, local: &Local) -> Result<Option<String>, String> {
         let text = |e: JsValue| error_text(&e);
         match self {
-            Step::Offer(hold) => {
+            Step::Offer { hold, restart } => {
                 attach(pc, &local_stream(local).await?);
                 set_direction(pc, hold);
+                if restart {
+                    // The current ICE servers: the credentials the call
+                    // started with may have expired, or the relay changed.
+                    let _ = pc.set_configuration_with_configuration(&crate::ice::configuration());
+                    restart_ice(pc);
+                }
                 rtc::make_offer(pc.clone()).await.map(Some).map_err(text)
             }
             Step::Answer(offer) => {

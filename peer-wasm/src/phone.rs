@@ -17,7 +17,9 @@ use crate::storage;
 use chordphone_overlay::{
     Answer, Identity, LocalError, NodeId, QueryError, QueryId, StoreError, Time, VecMap,
 };
-use chordphone_phone::{Action, CallId, CallState, Config, Phone, PhoneEvent, Token, SIP_SERVICE};
+use chordphone_phone::{
+    Action, CallId, CallState, Config, Direction, Phone, PhoneEvent, Token, SIP_SERVICE,
+};
 use chordphone_session::Session;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -29,6 +31,9 @@ const MAX_SENDING: usize = 64;
 /// messages of the call (a BYE and its 200) still travel on it, and a link
 /// let go at once may be closed under them as idle.
 const RELEASE_DELAY: core::time::Duration = core::time::Duration::from_secs(5);
+/// Shortest time between two ICE restarts of a call: a restart takes a
+/// re-INVITE through the ring and a round of connectivity checks.
+const RESTART_EVERY: core::time::Duration = core::time::Duration::from_secs(5);
 /// Releases waiting, at most (one per call the core holds a link for).
 const MAX_RELEASES: usize = 64;
 /// Node requests of the phone in flight, at most (the core bounds its own
@@ -101,6 +106,8 @@ pub struct PhoneShell {
     next_user: Option<[u8; 32]>,
     /// Link holds to give back, and when.
     releases: Vec<(NodeId, Time)>,
+    /// Calls whose media path broke, and when ICE was last restarted.
+    restarted: VecMap<u32, Time>,
     /// What the screens and the API show.
     pub calls: Rc<RefCell<Calls>>,
 }
@@ -121,7 +128,37 @@ impl PhoneShell {
             sending: VecMap::new(),
             next_user: None,
             releases: Vec::new(),
+            restarted: VecMap::new(),
             calls,
+        }
+    }
+
+    /// A call's media path is down (read once a second while it is): the
+    /// side that placed the call restarts ICE, at most every
+    /// [`RESTART_EVERY`] while the path stays down; the other side answers
+    /// the re-offer (see `Phone::restart_media`).
+    pub fn path_broken(&mut self, call: u32, now: Time) {
+        let id = CallId(call);
+        let outgoing = self
+            .phone
+            .calls()
+            .iter()
+            .any(|c| c.id == id && c.direction == Direction::Out);
+        if !outgoing
+            || self
+                .restarted
+                .get(&call)
+                .is_some_and(|t| now < *t + RESTART_EVERY)
+        {
+            return;
+        }
+        if self.phone.restart_media(id, now).is_ok() {
+            log::info(&format!("media path of call c{call} broke: restarting ICE"));
+            // Calls end within minutes of each other: only the live ones'
+            // entries are worth keeping.
+            let live: Vec<u32> = self.phone.calls().iter().map(|c| c.id.0).collect();
+            self.restarted.retain(|c, _| live.contains(c));
+            self.restarted.insert(call, now);
         }
     }
 

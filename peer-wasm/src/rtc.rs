@@ -172,8 +172,9 @@ fn sdp_of(desc: &JsValue) -> Result<String, JsValue> {
 pub async fn make_offer(pc: RtcPeerConnection) -> Result<String, JsValue> {
     let offer = JsFuture::from(pc.create_offer()).await?;
     let sdp = sdp_of(&offer)?;
+    let before = ice_ufrag(&pc);
     JsFuture::from(pc.set_local_description(&description(RtcSdpType::Offer, &sdp))).await?;
-    gathered_sdp(&pc).await
+    gathered_sdp(&pc, restarted(before, &pc)).await
 }
 
 /// Applies a remote offer and returns our answer once gathering is complete.
@@ -181,8 +182,24 @@ pub async fn make_answer(pc: RtcPeerConnection, offer: String) -> Result<String,
     JsFuture::from(pc.set_remote_description(&description(RtcSdpType::Offer, &offer))).await?;
     let answer = JsFuture::from(pc.create_answer()).await?;
     let sdp = sdp_of(&answer)?;
+    let before = ice_ufrag(&pc);
     JsFuture::from(pc.set_local_description(&description(RtcSdpType::Answer, &sdp))).await?;
-    gathered_sdp(&pc).await
+    gathered_sdp(&pc, restarted(before, &pc)).await
+}
+
+/// The ICE username fragment of the local description, if there is one.
+fn ice_ufrag(pc: &RtcPeerConnection) -> Option<String> {
+    let sdp = pc.local_description()?.sdp();
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .map(str::to_owned)
+}
+
+/// Whether the description just set restarted ICE (new credentials where
+/// there were others): gathering starts again, though the state still
+/// says the last round is complete until the browser reports the new one.
+fn restarted(before: Option<String>, pc: &RtcPeerConnection) -> bool {
+    before.is_some() && before != ice_ufrag(pc)
 }
 
 /// Applies the remote answer to our offer.
@@ -191,9 +208,10 @@ pub async fn accept_answer(pc: RtcPeerConnection, answer: String) -> Result<(), 
     Ok(())
 }
 
-/// The local description once ICE gathering is complete, or after the cap.
-async fn gathered_sdp(pc: &RtcPeerConnection) -> Result<String, JsValue> {
-    if pc.ice_gathering_state() != RtcIceGatheringState::Complete {
+/// The local description once ICE gathering is complete, or after the cap;
+/// `fresh`: a new round of gathering has begun, whatever the state says.
+async fn gathered_sdp(pc: &RtcPeerConnection, fresh: bool) -> Result<String, JsValue> {
+    if fresh || pc.ice_gathering_state() != RtcIceGatheringState::Complete {
         let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
         let resolve_slot: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
         let mut timer = None;

@@ -113,6 +113,9 @@ pub enum Media {
         call: CallId,
         /// Hold (sendonly) or not (sendrecv).
         hold: bool,
+        /// Restart ICE (fresh credentials and candidates, current ICE
+        /// servers): the call's media path broke.
+        restart: bool,
     },
     /// Apply the remote offer and make an answer (on `answer()`, and for a
     /// re-INVITE from the other side). Answer with `local_description`.
@@ -255,4 +258,6 @@ pub struct CallView {
     pub answered: Option<Time>,
     /// When it ended.
     pub ended: Option<Time>,
+    /// ICE restarts this side asked for (the media path broke).
+    pub restarts: u32,
 }

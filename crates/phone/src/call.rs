@@ -70,6 +70,8 @@ pub(crate) struct Call {
     pub(crate) elsewhere: Option<u16>,
     /// Nodes we asked the shell to keep linked.
     pub(crate) held: VecSet<NodeId>,
+    /// ICE restarts asked for.
+    pub(crate) restarts: u32,
 }
 
 impl Call {
@@ -94,6 +96,7 @@ impl Call {
             wait: Wait::Idle,
             elsewhere: None,
             held: VecSet::new(),
+            restarts: 0,
         }
     }
 
@@ -108,6 +111,7 @@ impl Call {
             started: self.started,
             answered: self.answered,
             ended: self.ended,
+            restarts: self.restarts,
         }
     }
 

@@ -33,6 +33,7 @@ impl Phone {
         self.act(Action::Media(Media::Offer {
             call: id,
             hold: false,
+            restart: false,
         }));
         self.changed(id);
         Ok(id)
@@ -100,29 +101,51 @@ impl Phone {
     /// Puts a connected call on hold: a re-INVITE with a sendonly offer
     /// (the shell makes it on [`Media::Offer`] with `hold: true`).
     pub fn hold(&mut self, call: CallId, now: Time) -> Result<(), PhoneError> {
-        self.renegotiate(call, true, now)
+        self.renegotiate(call, CallState::Active, true, false, now)
     }
 
     /// Takes a call we hold off hold (a sendrecv re-offer).
     pub fn resume(&mut self, call: CallId, now: Time) -> Result<(), PhoneError> {
-        self.renegotiate(call, false, now)
+        self.renegotiate(call, CallState::Held, false, false, now)
     }
 
-    fn renegotiate(&mut self, call: CallId, hold: bool, _now: Time) -> Result<(), PhoneError> {
+    /// The call's media path broke (a network change, its relay gone):
+    /// a re-INVITE with an ICE restart offer (RFC 8445 §2.4) brings it back
+    /// without a new call, on hold if it was. Both sides see the path fail
+    /// at about the same time and two re-offers at once would refuse each
+    /// other, so the shell asks this of the side that placed the call
+    /// only, and asks again while the path stays broken.
+    pub fn restart_media(&mut self, call: CallId, now: Time) -> Result<(), PhoneError> {
+        let state = self.calls.get(&call).ok_or(PhoneError::UnknownCall)?.state;
+        self.renegotiate(call, state, state == CallState::Held, true, now)
+    }
+
+    /// A re-offer from `from`, putting the call on hold or not, with an
+    /// ICE restart or not.
+    fn renegotiate(
+        &mut self,
+        call: CallId,
+        from: CallState,
+        hold: bool,
+        restart: bool,
+        _now: Time,
+    ) -> Result<(), PhoneError> {
         let c = self.calls.get_mut(&call).ok_or(PhoneError::UnknownCall)?;
-        let from = if hold {
-            CallState::Active
-        } else {
-            CallState::Held
-        };
-        if c.state != from {
+        if c.state != from || !matches!(from, CallState::Active | CallState::Held) {
             return Err(PhoneError::WrongState);
         }
         if c.wait != Wait::Idle {
             return Err(PhoneError::MediaPending);
         }
         c.wait = Wait::Reoffer(hold);
-        self.act(Action::Media(Media::Offer { call, hold }));
+        if restart {
+            c.restarts = c.restarts.saturating_add(1);
+        }
+        self.act(Action::Media(Media::Offer {
+            call,
+            hold,
+            restart,
+        }));
         Ok(())
     }
 

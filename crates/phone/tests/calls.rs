@@ -236,6 +236,63 @@ fn hold_and_resume_by_reinvite() {
 }
 
 #[test]
+fn a_broken_media_path_is_restarted_by_reinvite_and_the_call_goes_on() {
+    let mut net = two();
+    let (call, inc) = connected(&mut net);
+    net.with(0, |p, now| p.restart_media(call, now)).unwrap();
+    assert!(matches!(
+        net.media[0].last(),
+        Some(Media::Offer {
+            hold: false,
+            restart: true,
+            ..
+        })
+    ));
+    // A second restart while the first is under way waits for it.
+    assert_eq!(
+        net.with(0, |p, now| p.restart_media(call, now)),
+        Err(PhoneError::MediaPending)
+    );
+    net.run_ms(500);
+    // The re-INVITE went through and its answer came back (Bob's user
+    // agent answers an offer that did not change with the answer it gave;
+    // a browser's restart offer always changes: new ICE credentials).
+    let n = net.media[0].len();
+    assert!(matches!(
+        net.media[0][n - 2],
+        Media::Offer { restart: true, .. }
+    ));
+    assert!(matches!(&net.media[0][n - 1], Media::Apply { call: c, .. } if *c == call));
+    assert_eq!(net.state(0, call), CallState::Active);
+    assert_eq!(net.state(1, inc), CallState::Active);
+    assert_eq!(net.view(0, call).restarts, 1);
+    assert_eq!(net.phone(0).calls().len(), 1);
+    // A held call stays held through a restart.
+    net.with(0, |p, now| p.hold(call, now)).unwrap();
+    net.run_ms(500);
+    net.with(0, |p, now| p.restart_media(call, now)).unwrap();
+    assert!(matches!(
+        net.media[0].last(),
+        Some(Media::Offer {
+            hold: true,
+            restart: true,
+            ..
+        })
+    ));
+    net.run_ms(500);
+    assert_eq!(net.state(0, call), CallState::Held);
+    assert!(net.view(1, inc).held_by_peer);
+    assert_eq!(net.view(0, call).restarts, 2);
+    // An ended call has nothing to restart.
+    net.with(0, |p, now| p.hangup(call, now)).unwrap();
+    net.run_ms(500);
+    assert_eq!(
+        net.with(0, |p, now| p.restart_media(call, now)),
+        Err(PhoneError::WrongState)
+    );
+}
+
+#[test]
 fn calling_an_unknown_name_is_not_registered() {
     let mut net = two();
     let call = net.call(0, "zed");

@@ -191,7 +191,7 @@ impl Ring {
             Action::Send { token, to, payload } => {
                 Some((token, n.send_app(to, SIP_SERVICE, payload, now)))
             }
-            Action::Media(Media::Offer { call, hold }) => {
+            Action::Media(Media::Offer { call, hold, .. }) => {
                 let dir = if hold { "sendonly" } else { "sendrecv" };
                 self.sdp.push_back((
                     i,

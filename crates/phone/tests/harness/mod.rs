@@ -352,7 +352,7 @@ impl Net {
             Action::Media(m) => {
                 if self.auto_media {
                     match &m {
-                        Media::Offer { call, hold } => {
+                        Media::Offer { call, hold, .. } => {
                             let sdp = sdp(i, *call, if *hold { "sendonly" } else { "sendrecv" });
                             self.made[i].push((*call, sdp.clone()));
                             self.later(Job::Sdp {
