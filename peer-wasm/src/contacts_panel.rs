@@ -126,13 +126,10 @@ impl ContactsPanel {
     pub fn render(&self, c: &Calls, shown: bool) {
         self.panel.set_hidden(!shown);
         let _ = self.me.set_attribute("data-presence", c.presence.as_str());
-        // The choice follows `presence()` calls from programs; in a call it
-        // keeps the person's choice, which comes back after the call.
-        if matches!(
-            c.presence,
-            Presence::Online | Presence::Away | Presence::Busy
-        ) && value_of(&self.mine) != c.presence.as_str()
-        {
+        // The choice follows `presence()` calls from programs, and shows
+        // "In a call" (which nobody chooses) while a call lasts; the
+        // person's choice comes back after it.
+        if c.presence != Presence::Offline && value_of(&self.mine) != c.presence.as_str() {
             let _ = Reflect::set(
                 &self.mine,
                 &JsValue::from_str("value"),
