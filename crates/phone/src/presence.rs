@@ -60,7 +60,6 @@ const PUBLISH_RETRY: Duration = Duration::from_secs(5);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Presence {
     /// Reachable.
-    #[default]
     Online,
     /// Away from the device.
     Away,
@@ -69,6 +68,7 @@ pub enum Presence {
     /// In a call (set by the phone while a call is connected).
     InCall,
     /// No device says anything.
+    #[default]
     Offline,
 }
 
@@ -171,7 +171,7 @@ pub fn merged_presence(records: &[Record], aor: &str, now: Time) -> (Presence, u
 }
 
 /// This device's presence and the watch over the contacts'.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Presences {
     /// What the person chose.
     manual: Presence,
@@ -183,6 +183,19 @@ pub(crate) struct Presences {
     watch_due: Option<Time>,
     /// Where the next poll starts in the list.
     cursor: usize,
+}
+
+impl Default for Presences {
+    fn default() -> Presences {
+        Presences {
+            manual: Presence::Online,
+            published: None,
+            publish_due: None,
+            asked: Vec::new(),
+            watch_due: None,
+            cursor: 0,
+        }
+    }
 }
 
 impl Phone {
