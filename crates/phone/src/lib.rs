@@ -9,7 +9,11 @@
 //! and carrying the sender's claim, so the receiver knows who calls
 //! without asking anyone. A message for a user none of whose devices is
 //! online waits in the overlay, sealed to the user's key, and reaches the
-//! user's devices when they register again (see `inbox`).
+//! user's devices when they register again (see `inbox`). The user's
+//! contact list lives in the overlay sealed to the user's key, so every
+//! device holding the identity shows it; each device keeps an expiring
+//! presence value (online, away, busy, in a call) that the contacts'
+//! phones poll (see `contacts` and `presence`).
 //!
 //! Sans-IO like the other cores: no clock, socket, timer or global
 //! randomness. The shell feeds inputs with the current time, performs the

@@ -122,6 +122,20 @@ fn the_list_follows_the_user_to_another_device_and_only_the_user_reads_it() {
     assert!(contacts(&mut net, m).is_empty());
 }
 
+/// A record at alice's contact list key, signed by `user`'s key.
+fn list_record(net: &Net, user: u8, version: u64, value: Vec<u8>) -> Record {
+    let key = contacts_key(&user_identity(ALICE));
+    let expires = net.now + CONTACTS_TTL;
+    Record::sign(
+        &user_identity(user),
+        key,
+        Kind::Single,
+        version,
+        expires,
+        Some(value),
+    )
+}
+
 #[test]
 fn only_the_users_key_writes_the_list_and_the_newest_write_wins() {
     let mut net = alice_knows_bob();
@@ -129,14 +143,7 @@ fn only_the_users_key_writes_the_list_and_the_newest_write_wins() {
     let old = net.records(key, Kind::Single).remove(0);
 
     // Another key cannot take the slot.
-    let forged = Record::sign(
-        &user_identity(MALLORY),
-        key,
-        Kind::Single,
-        old.version + 1,
-        net.now + CONTACTS_TTL,
-        Some(vec![1, 2, 3]),
-    );
+    let forged = list_record(&net, MALLORY, old.version + 1, vec![1, 2, 3]);
     assert_eq!(
         net.store.put(forged, net.now),
         Err(StoreError::NotOwner),
@@ -173,14 +180,7 @@ fn only_the_users_key_writes_the_list_and_the_newest_write_wins() {
     // A list written by the user's key that does not open (a bug, or a
     // key leaked and misused) is counted and ignored.
     let newest = net.records(key, Kind::Single).remove(0);
-    let junk = Record::sign(
-        &user_identity(ALICE),
-        key,
-        Kind::Single,
-        newest.version + 1,
-        net.now + CONTACTS_TTL,
-        Some(vec![0xff; 64]),
-    );
+    let junk = list_record(&net, ALICE, newest.version + 1, vec![0xff; 64]);
     net.store.put(junk, net.now).unwrap();
     net.run_secs(CONTACTS_POLL.as_secs() + 1);
     assert_eq!(names(&mut net, 0), want);
