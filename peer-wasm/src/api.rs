@@ -1,6 +1,6 @@
 //! `window.chordphone`: the tab's node for people (devtools) and tests.
 //!
-//! `status()`, `notes()`, `calls()` and `messages()` answer at once from
+//! `status()`, `notes()`, `calls()`, `messages()` and `contacts()` answer at once from
 //! the snapshots; `exportIdentity`/`importIdentity` run in WebCrypto; the other
 //! calls queue a request for the driver and return a Promise it settles. Every rejection
 //! is an `Error` with a message that says why.
@@ -188,6 +188,25 @@ fn messages_list(c: &Calls) -> JsValue {
         .into()
 }
 
+/// The `contacts()` array.
+fn contacts_list(c: &Calls) -> JsValue {
+    c.contacts
+        .iter()
+        .map(|contact| {
+            let o = Object::new();
+            set(&o, "aor", &JsValue::from_str(&contact.aor));
+            set(&o, "name", &JsValue::from_str(&contact.name));
+            set(
+                &o,
+                "presence",
+                &JsValue::from_str(contact.presence.as_str()),
+            );
+            JsValue::from(o)
+        })
+        .collect::<Array>()
+        .into()
+}
+
 /// Installs the phone's part of the API.
 fn install_phone(api: &Object, inbox: &Inbox<Input>, calls: &Rc<RefCell<Calls>>) {
     let one = |name: &str, make: fn(JsValue) -> Result<PhoneOp, &'static str>| {
@@ -213,6 +232,12 @@ fn install_phone(api: &Object, inbox: &Inbox<Input>, calls: &Rc<RefCell<Calls>>)
     one("camera", |v| {
         Ok(PhoneOp::Camera(v.is_undefined() || v.is_truthy()))
     });
+    one("removeContact", |v| {
+        string(&v, "target must be a string").map(PhoneOp::RemoveContact)
+    });
+    one("presence", |v| {
+        string(&v, "presence must be 'online', 'away' or 'busy'").map(PhoneOp::Presence)
+    });
 
     let i = inbox.clone();
     let f =
@@ -227,12 +252,31 @@ fn install_phone(api: &Object, inbox: &Inbox<Input>, calls: &Rc<RefCell<Calls>>)
         });
     set(api, "send", &f.into_js_value());
 
+    // `addContact(target, name?)`: the display name defaults to the name.
+    let i = inbox.clone();
+    let f =
+        Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |to: JsValue, name: JsValue| {
+            let op = string(&to, "target must be a string").and_then(|to| {
+                let name = match name.as_string() {
+                    Some(n) => Some(n),
+                    None if name.is_undefined() || name.is_null() => None,
+                    None => return Err("name must be a string"),
+                };
+                Ok(PhoneOp::AddContact(to, name))
+            });
+            phone(&i, op)
+        });
+    set(api, "addContact", &f.into_js_value());
+
     let c = Rc::clone(calls);
     let f = Closure::<dyn Fn() -> JsValue>::new(move || calls_list(&c.borrow()));
     set(api, "calls", &f.into_js_value());
     let c = Rc::clone(calls);
     let f = Closure::<dyn Fn() -> JsValue>::new(move || messages_list(&c.borrow()));
     set(api, "messages", &f.into_js_value());
+    let c = Rc::clone(calls);
+    let f = Closure::<dyn Fn() -> JsValue>::new(move || contacts_list(&c.borrow()));
+    set(api, "contacts", &f.into_js_value());
 
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |pass: JsValue| {
         match string(&pass, "passphrase must be a string").and_then(|p| user::export(&p)) {
@@ -282,6 +326,11 @@ pub fn install(
             &c.aor.as_deref().map_or(JsValue::NULL, JsValue::from_str),
         );
         set(s.unchecked_ref(), "user", &JsValue::from_str(&c.user));
+        set(
+            s.unchecked_ref(),
+            "presence",
+            &JsValue::from_str(c.presence.as_str()),
+        );
         s
     });
     set(&api, "status", &f.into_js_value());

@@ -1,8 +1,9 @@
-//! What the phone screens and `window.chordphone.calls()`/`messages()`
-//! show: a snapshot of the calls and the instant messages, rebuilt by the
-//! driver from the phone core's events, with the media figures added.
+//! What the phone screens and `window.chordphone.calls()`/`messages()`/
+//! `contacts()` show: a snapshot of the calls, the instant messages and
+//! the contacts, rebuilt by the driver from the phone core's events, with
+//! the media figures added.
 
-use chordphone_phone::{CallId, CallState, CallView, Direction};
+use chordphone_phone::{CallId, CallState, CallView, ContactView, Direction, Presence};
 use std::collections::VecDeque;
 
 /// Messages kept for the chat panel and `messages()`; the oldest give way.
@@ -121,6 +122,10 @@ pub struct Calls {
     pub chat_with: Option<String>,
     /// Why the last request from the page failed, until the next one.
     pub notice: Option<String>,
+    /// The contact list, with what each contact's devices say.
+    pub contacts: Vec<ContactView>,
+    /// This device's presence (offline until registered).
+    pub presence: Presence,
 }
 
 impl Calls {
@@ -182,6 +187,15 @@ impl Calls {
             .iter()
             .rev()
             .find(|c| matches!(c.view.state, CallState::Calling | CallState::Ringing))
+    }
+
+    /// Registered, with no call in conversation, being dialled or ringing
+    /// here: the dialer and the contacts show.
+    pub fn dialer_shown(&self) -> bool {
+        self.aor.is_some()
+            && self.current().is_none()
+            && self.dialing().is_none()
+            && self.incoming().next().is_none()
     }
 
     /// The last call that ended, to say how it ended.
@@ -302,6 +316,7 @@ mod tests {
             started: Time(u64::from(id)),
             answered: None,
             ended: None,
+            restarts: 0,
         }
     }
 

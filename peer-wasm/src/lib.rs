@@ -33,7 +33,8 @@
 //! the person sees), `clock`, `storage` (identity in `sessionStorage`),
 //! `user` (the person's key, shared by the tabs, and moving it), `phone`
 //! (the phone core wired to the node), `media` (the calls' WebRTC media),
-//! [`calls`] (what the phone screens show),
+//! [`calls`] (what the phone screens show), `screens` and `contacts_panel`
+//! (the phone's screens, the contacts with their presence),
 //! `log` (link life in the console), [`urls`], [`view`]. The platform-free
 //! modules build and test natively.
 
@@ -49,6 +50,8 @@ pub mod view;
 mod api;
 #[cfg(target_arch = "wasm32")]
 mod clock;
+#[cfg(target_arch = "wasm32")]
+mod contacts_panel;
 #[cfg(target_arch = "wasm32")]
 mod driver;
 #[cfg(target_arch = "wasm32")]

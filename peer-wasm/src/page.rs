@@ -4,6 +4,7 @@
 //! Names and keys are always set as text, never as markup.
 
 use crate::calls::Calls;
+use crate::contacts_panel::ContactsPanel;
 use crate::inbox::Inbox;
 use crate::input::Input;
 use crate::screens::Screens;
@@ -29,6 +30,8 @@ pub struct Page {
     notice: Element,
     /// The phone's screens.
     screens: Option<Screens>,
+    /// The contacts beside the dialer.
+    contacts: Option<ContactsPanel>,
 }
 
 fn by_id(doc: &Document, id: &str) -> Option<Element> {
@@ -89,6 +92,7 @@ impl Page {
         f.forget();
         Some(Page {
             screens: Screens::attach(&doc, inbox),
+            contacts: ContactsPanel::attach(&doc, inbox),
             state: by_id(&doc, "state")?,
             who: by_id(&doc, "who")?,
             join_form,
@@ -111,6 +115,9 @@ impl Page {
     pub fn render_phone(&self, calls: &Calls, now: Time) {
         if let Some(s) = &self.screens {
             s.render(calls, now);
+        }
+        if let Some(p) = &self.contacts {
+            p.render(calls, calls.dialer_shown());
         }
     }
 

@@ -18,7 +18,7 @@ use chordphone_overlay::{
     Answer, Identity, LocalError, NodeId, QueryError, QueryId, StoreError, Time, VecMap,
 };
 use chordphone_phone::{
-    Action, CallId, CallState, Config, Direction, Phone, PhoneEvent, Token, SIP_SERVICE,
+    Action, CallId, CallState, Config, Direction, Phone, PhoneEvent, Presence, Token, SIP_SERVICE,
 };
 use chordphone_session::Session;
 use std::cell::RefCell;
@@ -62,6 +62,12 @@ pub enum PhoneOp {
     Message(String, String),
     /// Open the chat with this person (the page's Message button).
     Chat(String),
+    /// Add (or rename) a contact: target, display name.
+    AddContact(String, Option<String>),
+    /// Remove a contact.
+    RemoveContact(String),
+    /// Set this device's presence: `online`, `away` or `busy`.
+    Presence(String),
     /// The page goes away: this device's binding is removed.
     Leave,
     /// The person's identity was imported: its seed.
@@ -373,6 +379,13 @@ impl PhoneShell {
                 self.phone.unregister(now);
                 Ok(JsValue::TRUE)
             }
+            PhoneOp::AddContact(target, label) => {
+                done(self.phone.add_contact(&target, label.as_deref(), now))
+            }
+            PhoneOp::RemoveContact(target) => done(self.phone.remove_contact(&target, now)),
+            PhoneOp::Presence(state) => {
+                done(Presence::parse_manual(&state).and_then(|s| self.phone.set_presence(s, now)))
+            }
             PhoneOp::Chat(target) => {
                 self.calls.borrow_mut().chat_with = Some(aor_of(&target));
                 Ok(JsValue::TRUE)
@@ -427,6 +440,7 @@ impl PhoneShell {
             c.aor = None;
             c.registering = None;
             c.calls.clear();
+            c.contacts.clear();
         }
         if let Some(name) = name {
             self.start_register(&name, None, now);
@@ -497,6 +511,11 @@ impl PhoneShell {
                     .handle_outcome(token, Err(QueryError::Overloaded), now),
                 Err(e) => self.phone.handle_outcome(token, Err(refused(e)), now),
             }
+        }
+        // Any step may have changed it (registered, a call connected).
+        let presence = self.phone.presence();
+        if self.calls.borrow().presence != presence {
+            self.calls.borrow_mut().presence = presence;
         }
         any
     }
@@ -570,6 +589,7 @@ impl PhoneShell {
                 c.message_done(id.0, outcome.clone());
                 settle(self.sending.remove(&id.0), outcome.map(|()| JsValue::TRUE));
             }
+            PhoneEvent::ContactsChanged => c.contacts = self.phone.contacts(),
             PhoneEvent::Refused { from, why } => {
                 log::info(&format!(
                     "refused a call message from {}: {why}",

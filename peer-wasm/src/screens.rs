@@ -281,8 +281,7 @@ impl Screens {
 
         let current = c.current().or_else(|| c.dialing());
         let ringing = c.incoming().last();
-        self.dial_form
-            .set_hidden(!registered || current.is_some() || ringing.is_some());
+        self.dial_form.set_hidden(!c.dialer_shown());
         let ended = c.last_ended().and_then(|e| ended_line(e, now));
         self.dial_status
             .set_text_content(Some(ended.as_deref().unwrap_or("")));

@@ -182,6 +182,9 @@ pub enum PhoneEvent {
         /// The target's AOR.
         to: String,
     },
+    /// The contact list, or what a contact's devices say, changed: read
+    /// [`crate::Phone::contacts`] again.
+    ContactsChanged,
     /// Hostile or forged input was refused (and counted in [`crate::Stats`]).
     Refused {
         /// The node it came from.

@@ -92,6 +92,18 @@ impl Binding {
         postcard::from_bytes(bytes).ok()
     }
 
+    /// Whether this binding lets the node that wrote a record (`writer`)
+    /// speak for `aor` now: it is for `aor`, vouched for by `user_key` (the
+    /// claim's writer) with a signature that verifies, names the writer's
+    /// node and has not expired.
+    pub fn vouches(&self, writer: &[u8; 32], aor: &str, user_key: &[u8; 32], now: Time) -> bool {
+        self.aor == aor
+            && self.user_key == *user_key
+            && node_id_of(&self.node_key) == node_id_of(writer)
+            && self.expires > now
+            && self.verify()
+    }
+
     fn signed_bytes(&self) -> Vec<u8> {
         let mut m =
             Vec::with_capacity(BINDING_DOMAIN.len() + 128 + self.aor.len() + self.label.len());
@@ -158,11 +170,7 @@ pub fn valid_devices(records: &[Record], aor: &str, user_key: &[u8; 32], now: Ti
         .filter(|r| r.key == key && r.kind == Kind::Multi && r.expires > now)
         .filter_map(|r| {
             let b = Binding::decode(r.value.as_deref()?)?;
-            let fits = b.aor == aor
-                && b.user_key == *user_key
-                && node_id_of(&b.node_key) == node_id_of(&r.writer)
-                && b.expires > now;
-            (fits && r.verify() && b.verify()).then(|| Device {
+            (b.vouches(&r.writer, aor, user_key, now) && r.verify()).then(|| Device {
                 node: node_id_of(&b.node_key),
                 node_key: b.node_key,
                 label: b.label,

@@ -36,6 +36,15 @@ pub enum PhoneError {
     /// A message longer than the phone sends.
     #[error("the message is too long")]
     MessageTooLong,
+    /// The contact list holds as many contacts (or bytes) as it can.
+    #[error("the contact list is full")]
+    ContactsFull,
+    /// Not in the contact list.
+    #[error("no such contact")]
+    UnknownContact,
+    /// A person chooses online, away or busy.
+    #[error("presence is online, away or busy")]
+    BadPresence,
 }
 
 /// Why a registration failed.

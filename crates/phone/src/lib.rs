@@ -9,7 +9,11 @@
 //! and carrying the sender's claim, so the receiver knows who calls
 //! without asking anyone. A message for a user none of whose devices is
 //! online waits in the overlay, sealed to the user's key, and reaches the
-//! user's devices when they register again (see `inbox`).
+//! user's devices when they register again (see `inbox`). The user's
+//! contact list lives in the overlay sealed to the user's key, so every
+//! device holding the identity shows it; each device keeps an expiring
+//! presence value (online, away, busy, in a call) that the contacts'
+//! phones poll (see `contacts` and `presence`).
 //!
 //! Sans-IO like the other cores: no clock, socket, timer or global
 //! randomness. The shell feeds inputs with the current time, performs the
@@ -66,6 +70,7 @@ mod action;
 mod binding;
 mod call;
 mod calls;
+mod contacts;
 mod error;
 mod inbound;
 mod inbox;
@@ -74,6 +79,7 @@ mod messages;
 mod names;
 mod outbound;
 mod phone;
+mod presence;
 mod register;
 mod replay;
 pub mod seal;
@@ -84,6 +90,10 @@ pub use action::{
     Action, CallId, CallState, CallView, Direction, Media, MessageId, PhoneEvent, Token,
 };
 pub use binding::{claim_record, claimed_aor, valid_devices, Binding, Claim, Device, MAX_DEVICES};
+pub use contacts::{
+    contacts_key, ContactList, ContactView, CONTACTS_POLL, CONTACTS_REFRESH, CONTACTS_TTL,
+    MAX_CONTACTS, MAX_CONTACTS_VALUE, MAX_CONTACT_LABEL,
+};
 pub use error::{PhoneError, RegisterError};
 pub use inbox::{
     inbox_key, Letter, Letters, INBOX_REFRESH, INBOX_TTL, MAX_INBOX_VALUE, MAX_INBOX_VALUES,
@@ -95,6 +105,10 @@ pub use names::{
 pub use phone::{
     Config, Phone, KEEP_ENDED, MAX_ACTIONS, MAX_CALLS, MAX_CALL_ENTRIES, MAX_KEYS, MAX_LOOKUPS,
     MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_PENDING, SIP_SERVICE,
+};
+pub use presence::{
+    merged_presence, presence_key, trusted_state, Announcement, Presence, MAX_PRESENCE_VALUE,
+    MAX_PRESENCE_VALUES, PRESENCE_POLL, PRESENCE_REFRESH, PRESENCE_TTL, WATCH_BATCH,
 };
 pub use register::{BINDING_REFRESH, BINDING_TTL, CLAIM_REFRESH, CLAIM_TTL};
 pub use replay::{MAX_SEEN, REPLAY_WINDOW};

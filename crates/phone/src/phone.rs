@@ -14,10 +14,12 @@ use rand_core::{RngCore, SeedableRng};
 
 use crate::action::{Action, CallId, CallView, MessageId, PhoneEvent, Token};
 use crate::call::Call;
+use crate::contacts::Contacts;
 use crate::inbox::Inbox;
 use crate::lookup::Lookups;
 use crate::messages::Outgoing;
 use crate::names::DEFAULT_OVERLAY_NAME;
+use crate::presence::Presences;
 use crate::register::Registration;
 use crate::replay::Replays;
 use crate::stats::Stats;
@@ -87,7 +89,7 @@ pub(crate) enum Pending {
     Claim,
     /// Our device binding.
     Bind,
-    /// The tombstone of our binding.
+    /// A tombstone of ours (the binding, the presence value).
     Unbind,
     /// The claim half of a lookup.
     LookupClaim(u32),
@@ -99,6 +101,14 @@ pub(crate) enum Pending {
     InboxGet,
     /// A message left in the target's inbox.
     InboxPut(MessageId),
+    /// A read of our contact list.
+    ContactsGet,
+    /// Our contact list written.
+    ContactsPut,
+    /// Our presence written.
+    PresencePut,
+    /// A read of a contact's presence (by name).
+    PresenceGet(String),
 }
 
 /// What a sent SIP message was, for when its delivery fails.
@@ -148,6 +158,10 @@ pub struct Phone {
     pub(crate) origin: Option<(NodeId, String)>,
     /// Messages waiting in the overlay: ours for others, and those read.
     pub(crate) inbox: Inbox,
+    /// The user's contact list, as stored in the overlay.
+    pub(crate) contacts: Contacts,
+    /// This device's presence and the watch over the contacts'.
+    pub(crate) presence: Presences,
     next_call: u32,
     pub(crate) next_message: u32,
     next_token: u32,
@@ -180,6 +194,8 @@ impl Phone {
             replays: Replays::default(),
             origin: None,
             inbox: Inbox::default(),
+            contacts: Contacts::default(),
+            presence: Presences::default(),
             next_call: 1,
             next_message: 1,
             next_token: 1,
@@ -223,6 +239,8 @@ impl Phone {
             self.reg.next_timeout(),
             self.calls_timeout(),
             self.inbox_timeout(),
+            self.contacts_timeout(),
+            self.presence_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -238,6 +256,8 @@ impl Phone {
         self.registration_timers(now);
         self.call_timers(now);
         self.inbox_timers(now);
+        self.contacts_timers(now);
+        self.presence_timers(now);
     }
 
     /// The outcome of an [`Action`] that carried `token`.
@@ -254,6 +274,10 @@ impl Phone {
             Pending::LookupDevices(id) => self.on_lookup_part(id, false, outcome, now),
             Pending::InboxGet => self.on_inbox_read(outcome, now),
             Pending::InboxPut(id) => self.on_letter_stored(id, outcome),
+            Pending::ContactsGet => self.on_contacts_read(outcome, now),
+            Pending::ContactsPut => self.on_contacts_stored(outcome, now),
+            Pending::PresencePut => self.on_presence_stored(outcome, now),
+            Pending::PresenceGet(name) => self.on_presence_read(name, outcome, now),
             Pending::Send(sent) => {
                 if let Err(e) = outcome {
                     self.stats.send_failed += 1;

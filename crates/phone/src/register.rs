@@ -125,6 +125,9 @@ impl Phone {
                 kind: Kind::Multi,
                 ttl: BINDING_TTL,
             });
+            if self.reg.state == RegState::Registered {
+                self.presence_unregistered(&aor);
+            }
         }
         // The user agent goes with the name; the next one numbers its
         // calls afresh, so no leg may point into the old one's.
@@ -215,6 +218,8 @@ impl Phone {
                     self.reg.state = RegState::Registered;
                     self.emit(PhoneEvent::Registered { aor });
                     self.read_inbox(now);
+                    self.contacts_registered(now);
+                    self.presence_registered(now);
                 }
             }
             Err(e) if self.reg.state == RegState::Binding => {

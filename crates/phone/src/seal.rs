@@ -122,6 +122,18 @@ pub fn seal(
     destination_key: &[u8; 32],
     ephemeral_secret: [u8; 32],
 ) -> Result<Vec<u8>, SealError> {
+    let plain = postcard::to_allocvec(inner).map_err(|_| SealError::TooLarge)?;
+    seal_bytes(&plain, origin, destination_key, ephemeral_secret)
+}
+
+/// Seals any bytes as [`seal`] seals an [`Inner`]: for records only the
+/// holder of `destination_key` reads (the user's own contact list).
+pub fn seal_bytes(
+    plain: &[u8],
+    origin: &NodeId,
+    destination_key: &[u8; 32],
+    ephemeral_secret: [u8; 32],
+) -> Result<Vec<u8>, SealError> {
     let dest_x = x25519_public_of(destination_key).ok_or(SealError::BadKey)?;
     let ephemeral = MontgomeryPoint::mul_base_clamped(ephemeral_secret).to_bytes();
     let shared = MontgomeryPoint(dest_x)
@@ -132,13 +144,12 @@ pub fn seal(
     }
     let destination = chordphone_overlay::node_id_of(destination_key);
     let key = derive_key(&shared, &ephemeral, &dest_x);
-    let plain = postcard::to_allocvec(inner).map_err(|_| SealError::TooLarge)?;
     let aad = aad(origin, &destination);
     let ciphertext = ChaCha20Poly1305::new(Key::from_slice(&key))
         .encrypt(
             Nonce::from_slice(&[0; 12]),
             Payload {
-                msg: &plain,
+                msg: plain,
                 aad: &aad,
             },
         )
@@ -157,6 +168,15 @@ pub fn seal(
 /// Opens a payload that `origin` sent to `me`. Only decryption and
 /// decoding are checked here; what the contents prove is the gate's job.
 pub fn open(payload: &[u8], origin: &NodeId, me: &Identity) -> Result<Inner, OpenError> {
+    let plain = open_bytes(payload, origin, me)?;
+    match postcard::take_from_bytes::<Inner>(&plain) {
+        Ok((inner, [])) => Ok(inner),
+        _ => Err(OpenError::Malformed),
+    }
+}
+
+/// The plain bytes of an envelope [`seal_bytes`] made from `origin` to `me`.
+pub fn open_bytes(payload: &[u8], origin: &NodeId, me: &Identity) -> Result<Vec<u8>, OpenError> {
     if payload.len() > MAX_APP {
         return Err(OpenError::Garbage);
     }
@@ -169,7 +189,7 @@ pub fn open(payload: &[u8], origin: &NodeId, me: &Identity) -> Result<Inner, Ope
         .ok_or(OpenError::Undecryptable)?;
     let key = derive_key(&shared, &sealed.ephemeral, &me.x25519_public());
     let aad = aad(origin, &me.node_id());
-    let plain = ChaCha20Poly1305::new(Key::from_slice(&key))
+    ChaCha20Poly1305::new(Key::from_slice(&key))
         .decrypt(
             Nonce::from_slice(&[0; 12]),
             Payload {
@@ -177,11 +197,7 @@ pub fn open(payload: &[u8], origin: &NodeId, me: &Identity) -> Result<Inner, Ope
                 aad: &aad,
             },
         )
-        .map_err(|_| OpenError::Undecryptable)?;
-    match postcard::take_from_bytes::<Inner>(&plain) {
-        Ok((inner, [])) => Ok(inner),
-        _ => Err(OpenError::Malformed),
-    }
+        .map_err(|_| OpenError::Undecryptable)
 }
 
 /// The AEAD key: fresh for every message (a new ephemeral key each time),

@@ -49,6 +49,11 @@ pub struct Stats {
     pub inbox_refused: u64,
     /// Inbox values beyond what one read opens.
     pub inbox_dropped: u64,
+    /// Contact list records that did not verify, open or decode.
+    pub contacts_refused: u64,
+    /// Presence values not trusted (forged, another AOR's, malformed,
+    /// expired) or beyond what one read judges.
+    pub presence_refused: u64,
     /// The SIP user agent's own counters.
     pub sip: chordphone_sip::Stats,
 }

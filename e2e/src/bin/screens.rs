@@ -4,7 +4,8 @@
 //! `ring.png` (a tab in the ring), `lookup.png` (after a lookup from the
 //! page), `joining.png` (a tab before it chose a name), and the phone:
 //! `phone-register.png`, `phone-taken.png` (a name someone else holds),
-//! `phone-dialer.png`, `phone-bad-name.png`, `phone-calling.png`, `phone-incoming.png`,
+//! `phone-dialer.png`, `phone-contacts.png` (contacts online, busy and
+//! offline), `phone-bad-name.png`, `phone-calling.png`, `phone-incoming.png`,
 //! `phone-call.png` (both sides talking), `phone-waiting.png` (a second call
 //! comes in), `phone-held.png`, `phone-chat.png`, `phone-not-registered.png`
 //! (a call to a name nobody has), `phone-settings.png`.
@@ -118,6 +119,25 @@ async fn phone(
     .await?;
     save("phone-taken.png", tabs[3].screenshot(PHONE).await?)?;
     save("phone-dialer.png", alice.screenshot(PHONE).await?)?;
+
+    // Contacts, added from the page, with what their devices say (carol's
+    // tab shares alice's identity, so it shares her list too).
+    alice
+        .execute(
+            "document.getElementById('contact-label').value = 'Bob Builder'; return true;",
+            vec![],
+        )
+        .await?;
+    for name in ["bob", "carol", "dave"] {
+        type_into(alice, "contact-form", "contact-target", name).await?;
+    }
+    carol.call("presence", vec![json!("busy")]).await?;
+    shows(
+        alice,
+        "const n = s => document.querySelectorAll('#contact-list li[data-presence=\"' + s + '\"]').length;          return n('online') == 1 && n('busy') == 1 && n('offline') == 1;",
+    )
+    .await?;
+    save("phone-contacts.png", alice.screenshot(PHONE).await?)?;
 
     // A name that cannot be one.
     type_into(alice, "dial-form", "dial-target", "Bob Smith!").await?;
