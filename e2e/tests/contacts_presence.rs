@@ -20,8 +20,8 @@ const CAROL: &str = "sip:carol@chordphone";
 /// A change shows at the watcher's next poll (3 s) after the write reaches
 /// the ring; generous for a loaded machine.
 const SEEN: Duration = Duration::from_secs(20);
-/// A tab that goes: its value is removed on the way out, or expires (60 s).
-const GONE: Duration = Duration::from_secs(90);
+/// A tab that goes: its value is removed on the way out, or expires (20 s).
+const GONE: Duration = Duration::from_secs(60);
 
 async fn contacts(tab: &Tab) -> chordphone_e2e::Result<Vec<Value>> {
     let v = tab.call("contacts", vec![]).await?;

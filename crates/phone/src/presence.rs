@@ -39,10 +39,14 @@ use crate::error::PhoneError;
 use crate::names::{aor_of, key_for, name_of};
 use crate::phone::{Pending, Phone};
 
-/// How long a presence value lives without a rewrite.
-pub const PRESENCE_TTL: Duration = Duration::from_secs(60);
-/// How often a registered device rewrites its presence.
-pub const PRESENCE_REFRESH: Duration = Duration::from_secs(30);
+/// How long a presence value lives without a rewrite. Short, because it is
+/// also how a closed tab goes offline: a page that closes rarely gets its
+/// goodbye (the removal) out before its links go, so its value must expire
+/// soon for contacts to see it gone within seconds.
+pub const PRESENCE_TTL: Duration = Duration::from_secs(20);
+/// How often a registered device rewrites its presence: two rewrites may
+/// be lost before the value expires.
+pub const PRESENCE_REFRESH: Duration = Duration::from_secs(7);
 /// How often contacts' presence is read.
 pub const PRESENCE_POLL: Duration = Duration::from_secs(3);
 /// Contacts whose presence one poll reads, at most.
