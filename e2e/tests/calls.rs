@@ -2,7 +2,8 @@
 //! registered (a taken one refused in plain words), a call carries each
 //! side's voice and camera (browser a speaks 440 Hz, browser b 1000 Hz, so
 //! what a tab hears says who it is connected to), hold pauses the media
-//! and resume brings it back, either side hangs up, and the ways a call
+//! and resume brings it back, mute silences a voice, the camera turns off
+//! and on, either side hangs up, and the ways a call
 //! does not happen are told apart: declined, busy, cancelled, not
 //! registered. Call waiting, forking to two tabs of one person, instant
 //! messages, and a call after the server is gone.
@@ -16,6 +17,33 @@ use chordphone_e2e::server::{Server, ServerOpts};
 use chordphone_e2e::setup::two_phones;
 use chordphone_e2e::wait::{until, OrPanic};
 use core::time::Duration;
+
+/// Waits until `tab` hears the tone `hz` from its call, or no tone at all.
+async fn wait_tone(tab: &Tab, hz: Option<u32>) {
+    let what = hz.map_or("silence".to_owned(), |hz| format!("{hz} Hz"));
+    until(
+        &format!("{} to hear {what}", tab.name()),
+        Duration::from_secs(30),
+        async || {
+            let probe = tab.probe_remote().await?;
+            let ok = match (&probe.tone, hz) {
+                (Some(t), Some(hz)) => t.is(hz),
+                (Some(t), None) => t.is_silent(),
+                (None, _) => false,
+            };
+            ok.then_some(()).ok_or_else(|| format!("{probe:?}"))
+        },
+    )
+    .await
+    .or_panic();
+}
+
+/// Whether the tab's camera track is enabled (`None`: no camera track).
+async fn local_video_enabled(tab: &Tab) -> Option<bool> {
+    let script = "const s = document.getElementById('local-video').srcObject; \
+                  const v = s && s.getVideoTracks()[0]; return v ? v.enabled : null;";
+    tab.execute(script, vec![]).await.or_panic().as_bool()
+}
 
 /// Registers each tab under its name, in order.
 async fn register_all(tabs: &[(&Tab, &str)]) {
@@ -95,6 +123,20 @@ async fn a_call_carries_both_voices_and_video_holds_resumes_and_outlives_the_ser
     alice.wait_state(&a_id, "active").await.or_panic();
     alice.wait_media_flows(&a_id).await.or_panic();
     alice.wait_hears(TONE_B_HZ).await.or_panic();
+
+    // Bob mutes: alice hears no tone from him (silence still flows); he
+    // unmutes and his voice is back.
+    bob.call("mute", vec![true.into()]).await.or_panic();
+    wait_tone(alice, None).await;
+    bob.call("mute", vec![false.into()]).await.or_panic();
+    wait_tone(alice, Some(TONE_B_HZ)).await;
+    // Bob turns his camera off: his video track is disabled (alice gets
+    // black frames), the call goes on; on again.
+    bob.call("camera", vec![false.into()]).await.or_panic();
+    assert_eq!(local_video_enabled(bob).await, Some(false));
+    bob.call("camera", vec![true.into()]).await.or_panic();
+    assert_eq!(local_video_enabled(bob).await, Some(true));
+    alice.wait_media_flows(&a_id).await.or_panic();
 
     // Bob hangs up.
     bob.act("hangup", Some(&b_id)).await.or_panic();
