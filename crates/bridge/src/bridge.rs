@@ -193,12 +193,13 @@ impl Bridge {
         let (codec, pt) = sdp.preferred_g711().ok_or(MediaError::TrunkCodec)?;
         let mut c = self.open(call, codec, now)?;
         let mut change = c.rtc.sdp_api();
-        change.add_media(MediaKind::Audio, RtcDirection::SendRecv, None, None, None);
+        let mid = change.add_media(MediaKind::Audio, RtcDirection::SendRecv, None, None, None);
         let Some((offer, pending)) = change.apply() else {
             self.release(&c);
             return Err(MediaError::WebRtc("no offer was made".into()));
         };
         c.drain(now, &mut self.out);
+        c.mid = Some(mid);
         c.negotiation = Negotiation::AwaitBrowserAnswer(pending);
         c.trunk.apply_sdp(&sdp, pt);
         c.local_sdp.codecs = vec![(codec, pt)];

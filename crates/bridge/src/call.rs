@@ -118,13 +118,13 @@ impl Call {
                 self.fail(Leg::Browser, "ICE disconnected".into(), out);
             }
             Event::Closed => self.fail(Leg::Browser, "closed".into(), out),
-            Event::RtpPacket(p) => self.from_browser(&p, now, out),
+            Event::RtpPacket(p) => self.on_browser_packet(&p, now, out),
             _ => {}
         }
     }
 
     /// A packet from the browser: passed to the trunk restamped.
-    fn from_browser(&mut self, p: &str0m::rtp::RtpPacket, now: Time, out: &mut Outputs) {
+    fn on_browser_packet(&mut self, p: &str0m::rtp::RtpPacket, now: Time, out: &mut Outputs) {
         let pt = *p.header.payload_type;
         let kind = if pt == self.codec.static_pt() {
             Kind::Audio
@@ -157,7 +157,9 @@ impl Call {
             Kind::Audio => Some(self.trunk.audio_pt),
             Kind::Event => self.trunk.event_pt,
         };
-        let flowing = !self.held && !(kind == Kind::Audio && self.dtmf_out.is_sending());
+        // The bridge's own DTMF replaces the browser's audio while it lasts.
+        let dtmf_over_audio = kind == Kind::Audio && self.dtmf_out.is_sending();
+        let flowing = !self.held && !dtmf_over_audio;
         let (Some(to), Some(out_pt), true) = (self.trunk.destination(), out_pt, flowing) else {
             out.counters.dropped_not_flowing += 1;
             return;

@@ -1,0 +1,504 @@
+//! The bridge on real UDP sockets on loopback: a str0m peer plays the
+//! browser (full ICE, DTLS-SRTP) and plain UDP sockets play the trunk.
+//! Audio, DTMF both ways, latching, hold and hostile datagrams are checked
+//! on what arrives at the other end.
+// The shell's part (sockets, the wall clock) is this test's job.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)]
+
+mod support;
+
+use chordphone_bridge::rtp::{self, RtpPacket, TelephoneEvent};
+use chordphone_bridge::sdp;
+use chordphone_bridge::{Bridge, BridgeConfig, BridgeEvent, Leg, MediaCall};
+use chordphone_sip::Time;
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+use support::browser::{BrowserPeer, BROWSER_EVENT_PT};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Generous: each wait is for something that takes milliseconds.
+const WAIT: Duration = Duration::from_secs(10);
+const CALL: MediaCall = MediaCall(7);
+
+fn bound() -> UdpSocket {
+    let s = UdpSocket::bind((LOOPBACK, 0)).unwrap();
+    s.set_nonblocking(true).unwrap();
+    s
+}
+
+/// A UDP port range no other test of this file uses: two ports a call.
+fn config(first_port: u16) -> BridgeConfig {
+    BridgeConfig {
+        bind_ip: LOOPBACK,
+        advertise_ip: LOOPBACK,
+        ports: (first_port, first_port + 9),
+        max_calls: 4,
+        seed: 42,
+    }
+}
+
+/// The shell, the browser and the trunk in one loop.
+struct World {
+    start: Instant,
+    bridge: Bridge,
+    bridge_sockets: BTreeMap<SocketAddr, UdpSocket>,
+    events: Vec<BridgeEvent>,
+    browser: BrowserPeer,
+    browser_socket: UdpSocket,
+    /// The address the trunk's SDP names.
+    trunk_signalled: UdpSocket,
+    /// Where the trunk really sends from (NAT, a media server): another port.
+    trunk_real: UdpSocket,
+    /// Packets that arrived at the trunk sockets: (which, bytes).
+    at_trunk: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl World {
+    fn new(first_port: u16) -> World {
+        let start = Instant::now();
+        let browser_socket = bound();
+        let browser_addr = browser_socket.local_addr().unwrap();
+        World {
+            start,
+            bridge: Bridge::new(config(first_port), start, Time(1_000_000)).unwrap(),
+            bridge_sockets: BTreeMap::new(),
+            events: Vec::new(),
+            browser: BrowserPeer::new(browser_addr, start),
+            browser_socket,
+            trunk_signalled: bound(),
+            trunk_real: bound(),
+            at_trunk: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> Time {
+        Time(1_000_000 + u64::try_from(self.start.elapsed().as_micros()).unwrap())
+    }
+
+    /// One round of IO; true if anything moved.
+    fn step(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(e) = self.bridge.poll_event() {
+            moved = true;
+            match &e {
+                BridgeEvent::Bind { local, .. } => {
+                    let s = UdpSocket::bind(local).unwrap();
+                    s.set_nonblocking(true).unwrap();
+                    self.bridge_sockets.insert(*local, s);
+                }
+                BridgeEvent::Unbind { local, .. } => {
+                    self.bridge_sockets.remove(local);
+                }
+                _ => {}
+            }
+            self.events.push(e);
+        }
+        while let Some(t) = self.bridge.poll_transmit() {
+            moved = true;
+            self.bridge_sockets[&t.from]
+                .send_to(&t.bytes, t.to)
+                .unwrap();
+        }
+        for (to, bytes) in self.browser.outgoing.drain(..) {
+            moved = true;
+            self.browser_socket.send_to(&bytes, to).unwrap();
+        }
+        let mut buf = [0u8; 2048];
+        let mut arrived = Vec::new();
+        for (local, s) in &self.bridge_sockets {
+            while let Some((n, from)) = recv(s, &mut buf) {
+                arrived.push((*local, from, buf[..n].to_vec()));
+            }
+        }
+        for (local, from, bytes) in arrived {
+            moved = true;
+            let now = self.now();
+            self.bridge.handle_datagram(local, from, &bytes, now);
+        }
+        while let Some((n, from)) = recv(&self.browser_socket, &mut buf) {
+            moved = true;
+            self.browser.receive(from, &buf[..n], Instant::now());
+        }
+        for s in [&self.trunk_signalled, &self.trunk_real] {
+            while let Some((n, _)) = recv(s, &mut buf) {
+                moved = true;
+                self.at_trunk
+                    .push((s.local_addr().unwrap(), buf[..n].to_vec()));
+            }
+        }
+        let now = self.now();
+        if self.bridge.poll_timeout().is_some_and(|t| t <= now) {
+            self.bridge.handle_timeout(now);
+        }
+        self.browser.timeout(Instant::now());
+        moved
+    }
+
+    /// Runs until `done` holds; panics after [`WAIT`].
+    fn until(&mut self, what: &str, mut done: impl FnMut(&mut World) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if !self.step() {
+                // Nothing to do: yield the core briefly before looking again.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    fn bridge_port(&self, leg: Leg) -> SocketAddr {
+        self.events
+            .iter()
+            .find_map(|e| match e {
+                BridgeEvent::Bind { leg: l, local, .. } if *l == leg => Some(*local),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// The trunk sends an RTP packet from its real (not signalled) socket.
+    fn trunk_sends(&self, pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) {
+        let bytes = rtp::write(&RtpPacket {
+            marker,
+            pt,
+            seq,
+            timestamp: ts,
+            ssrc: 0x7e57,
+            payload,
+        });
+        self.trunk_real
+            .send_to(&bytes, self.bridge_port(Leg::Trunk))
+            .unwrap();
+    }
+
+    fn trunk_packets_at(&self, socket: &UdpSocket) -> Vec<(u8, bool, u16, u32, Vec<u8>)> {
+        let addr = socket.local_addr().unwrap();
+        self.at_trunk
+            .iter()
+            .filter(|(to, _)| *to == addr)
+            .map(|(_, b)| {
+                let p = rtp::parse(b).unwrap();
+                (p.pt, p.marker, p.seq, p.timestamp, p.payload.to_vec())
+            })
+            .collect()
+    }
+
+    fn browser_sends_audio(&mut self, seq: u64, fill: u8) {
+        let ts = u32::try_from(seq * 160).unwrap();
+        self.browser
+            .send_rtp(0, seq, ts, false, &[fill; 160], Instant::now());
+    }
+}
+
+fn recv(s: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    match s.recv_from(buf) {
+        Ok(r) => Some(r),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => None,
+        Err(e) => panic!("recv: {e}"),
+    }
+}
+
+/// A browser calls out; the trunk answers from another port than it signals.
+fn outbound_call(first_port: u16) -> World {
+    let mut w = World::new(first_port);
+    let (offer, pending) = w.browser.offer();
+    let now = w.now();
+    let media = w.bridge.outbound(CALL, &offer, now).unwrap();
+    // The browser's first G.711 codec (Opus is not bridged) and events.
+    let rtp_offer = sdp::parse(&media.rtp_offer).unwrap();
+    assert_eq!(rtp_offer.g711, vec![(sdp::G711::Pcmu, 0)]);
+    assert_eq!(rtp_offer.telephone_event, Some(101));
+    assert!((first_port..=first_port + 9).contains(&rtp_offer.port));
+    assert!(media.webrtc_answer.contains("a=ice-lite"));
+    w.browser.accept_answer(pending, &media.webrtc_answer);
+    let signalled = w.trunk_signalled.local_addr().unwrap().port();
+    let answer = format!(
+        "v=0\r\no=trunk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {signalled} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"
+    );
+    let now = w.now();
+    w.bridge.rtp_answer(CALL, &answer, now).unwrap();
+    w.until("ICE and DTLS with the browser", |w| {
+        w.browser.connected
+            && w.events
+                .contains(&BridgeEvent::BrowserConnected { call: CALL })
+    });
+    w
+}
+
+#[test]
+fn audio_passes_both_ways_and_the_trunk_leg_latches() {
+    let mut w = outbound_call(41000);
+
+    // Before the trunk has sent anything: to the address its SDP gave.
+    for seq in 1..=5 {
+        w.browser_sends_audio(seq, seq as u8);
+    }
+    w.until("5 packets at the signalled address", |w| {
+        w.trunk_packets_at(&w.trunk_signalled).len() >= 5
+    });
+    let got = w.trunk_packets_at(&w.trunk_signalled);
+    for (i, (pt, _, seq, ts, payload)) in got.iter().enumerate() {
+        assert_eq!(*pt, 0);
+        assert_eq!(payload, &vec![i as u8 + 1; 160], "payload unchanged");
+        assert_eq!(*seq, got[0].2.wrapping_add(i as u16), "contiguous");
+        assert_eq!(*ts, got[0].3.wrapping_add(160 * i as u32), "spaced");
+    }
+
+    // The trunk speaks from another port: the bridge latches onto it.
+    for i in 0..5u8 {
+        w.trunk_sends(
+            0,
+            1000 + u16::from(i),
+            8000 + 160 * u32::from(i),
+            i == 0,
+            &[0x40 + i; 160],
+        );
+    }
+    w.until("5 packets at the browser", |w| {
+        w.browser.received.len() >= 5
+    });
+    let real = w.trunk_real.local_addr().unwrap();
+    assert!(w.events.contains(&BridgeEvent::TrunkLatched {
+        call: CALL,
+        source: real
+    }));
+    for (i, p) in w.browser.received.iter().enumerate() {
+        assert_eq!(*p.header.payload_type, 0);
+        assert_eq!(&p.payload[..], &[0x40 + i as u8; 160], "payload unchanged");
+    }
+
+    // From now on the bridge sends where the trunk's packets come from.
+    for seq in 6..=8 {
+        w.browser_sends_audio(seq, 0x60 + seq as u8);
+    }
+    w.until("3 packets at the trunk's real address", |w| {
+        w.trunk_packets_at(&w.trunk_real).len() >= 3
+    });
+    assert_eq!(w.trunk_packets_at(&w.trunk_signalled).len(), 5);
+    assert_eq!(w.trunk_packets_at(&w.trunk_real)[0].4, vec![0x66; 160]);
+
+    // A packet from a third address is not taken for the trunk.
+    let stranger = bound();
+    let before = w.bridge.counters().dropped_foreign_source;
+    let forged = rtp::write(&RtpPacket {
+        marker: false,
+        pt: 0,
+        seq: 1005,
+        timestamp: 8800,
+        ssrc: 0x7e57,
+        payload: &[0xee; 160],
+    });
+    stranger
+        .send_to(&forged, w.bridge_port(Leg::Trunk))
+        .unwrap();
+    w.until("the forged packet is dropped", |w| {
+        w.bridge.counters().dropped_foreign_source > before
+    });
+    assert!(w.browser.received.iter().all(|p| p.payload[0] != 0xee));
+
+    w.bridge.close(CALL);
+    w.until("both sockets released", |w| w.bridge_sockets.is_empty());
+}
+
+#[test]
+fn dtmf_goes_both_ways_as_rfc_4733_events() {
+    let mut w = outbound_call(41010);
+    // Latch first, so that everything goes to the trunk's real address.
+    w.trunk_sends(0, 1, 0, true, &[0xff; 160]);
+    w.until("the latch", |w| !w.browser.received.is_empty());
+
+    // The dial pad's '5' arrives at the trunk as events 5, ending.
+    let now = w.now();
+    w.bridge.dtmf(CALL, '5', now).unwrap();
+    w.until("the end of event 5 three times", |w| {
+        w.trunk_packets_at(&w.trunk_real)
+            .iter()
+            .filter(|p| p.0 == 101 && p.4[1] & 0x80 != 0)
+            .count()
+            >= 3
+    });
+    let events: Vec<_> = w
+        .trunk_packets_at(&w.trunk_real)
+        .into_iter()
+        .filter(|p| p.0 == 101)
+        .collect();
+    assert!(events[0].1, "the first report has the marker bit");
+    assert!(events.iter().all(|p| p.4[0] == 5), "event code 5");
+    assert!(events.iter().all(|p| p.3 == events[0].3), "one timestamp");
+    let last = TelephoneEvent::parse(&events[events.len() - 1].4).unwrap();
+    assert!(last.end);
+    assert_eq!(last.duration, 800);
+
+    // The trunk's '#' comes out as an event and reaches the browser at its
+    // own telephone-event payload type.
+    let received_before = w.browser.received.len();
+    for (i, (end, duration)) in [(false, 160u16), (true, 320), (true, 320), (true, 320)]
+        .into_iter()
+        .enumerate()
+    {
+        let report = TelephoneEvent {
+            code: 11,
+            end,
+            volume: 10,
+            duration,
+        };
+        w.trunk_sends(101, 2 + i as u16, 4000, i == 0, &report.to_bytes());
+    }
+    w.until("'#' from the trunk", |w| {
+        w.events.contains(&BridgeEvent::Dtmf {
+            call: CALL,
+            from: Leg::Trunk,
+            digit: '#',
+        })
+    });
+    w.until("the events at the browser", |w| {
+        w.browser.received.len() >= received_before + 4
+    });
+    let at_browser = &w.browser.received[received_before..];
+    assert!(at_browser
+        .iter()
+        .all(|p| *p.header.payload_type == BROWSER_EVENT_PT && p.payload[0] == 11));
+    let reported = |w: &World| {
+        w.events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    BridgeEvent::Dtmf {
+                        from: Leg::Trunk,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert_eq!(reported(&w), 1, "one report per key press");
+
+    // The browser's '7' (at its payload type 126) reaches the trunk at 101.
+    for (i, end) in [false, true, true, true].into_iter().enumerate() {
+        let report = TelephoneEvent {
+            code: 7,
+            end,
+            volume: 10,
+            duration: 160 * (i as u16 + 1),
+        };
+        w.browser.send_rtp(
+            BROWSER_EVENT_PT,
+            100 + i as u64,
+            48_000,
+            i == 0,
+            &report.to_bytes(),
+            Instant::now(),
+        );
+    }
+    w.until("'7' from the browser at the trunk", |w| {
+        w.trunk_packets_at(&w.trunk_real)
+            .iter()
+            .filter(|p| p.0 == 101 && p.4[0] == 7)
+            .count()
+            >= 4
+    });
+    assert!(w.events.contains(&BridgeEvent::Dtmf {
+        call: CALL,
+        from: Leg::Browser,
+        digit: '7',
+    }));
+}
+
+#[test]
+fn hold_stops_forwarding_and_resume_restarts_it() {
+    let mut w = outbound_call(41020);
+    w.trunk_sends(0, 1, 0, true, &[0x01; 160]);
+    w.until("the latch", |w| !w.browser.received.is_empty());
+
+    let now = w.now();
+    w.bridge.hold(CALL, true, now);
+    let held_sdp = sdp::parse(&w.bridge.rtp_sdp(CALL).unwrap()).unwrap();
+    assert_eq!(held_sdp.direction, sdp::Direction::SendOnly);
+    let dropped = w.bridge.counters().dropped_not_flowing;
+    for seq in 1..=3 {
+        w.browser_sends_audio(seq, 0xaa);
+        w.trunk_sends(0, 1 + seq as u16, 160 * seq as u32, false, &[0xaa; 160]);
+    }
+    w.until("6 packets dropped on hold", |w| {
+        w.bridge.counters().dropped_not_flowing >= dropped + 6
+    });
+
+    let now = w.now();
+    w.bridge.hold(CALL, false, now);
+    assert_eq!(
+        sdp::parse(&w.bridge.rtp_sdp(CALL).unwrap())
+            .unwrap()
+            .direction,
+        sdp::Direction::SendRecv
+    );
+    w.browser_sends_audio(4, 0xbb);
+    w.trunk_sends(0, 5, 800, false, &[0xbb; 160]);
+    w.until("media after resume both ways", |w| {
+        w.browser.received.iter().any(|p| p.payload[0] == 0xbb)
+            && w.trunk_packets_at(&w.trunk_real)
+                .iter()
+                .any(|p| p.4[0] == 0xbb)
+    });
+    assert!(w.browser.received.iter().all(|p| p.payload[0] != 0xaa));
+    assert!(w
+        .trunk_packets_at(&w.trunk_real)
+        .iter()
+        .all(|p| p.4[0] != 0xaa));
+}
+
+#[test]
+fn a_trunk_calls_in_with_pcma_and_a_tab_answers() {
+    let mut w = World::new(41030);
+    let signalled = w.trunk_signalled.local_addr().unwrap().port();
+    let offer = format!(
+        "v=0\r\no=trunk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {signalled} RTP/AVP 8 0 96\r\na=rtpmap:96 telephone-event/8000\r\na=sendrecv\r\n"
+    );
+    let now = w.now();
+    let webrtc_offer = w.bridge.inbound(CALL, &offer, now).unwrap();
+    let answer = w.browser.accept_offer(&webrtc_offer);
+    let now = w.now();
+    let rtp_answer = sdp::parse(&w.bridge.webrtc_answer(CALL, &answer, now).unwrap()).unwrap();
+    assert_eq!(rtp_answer.g711, vec![(sdp::G711::Pcma, 8)]);
+    assert_eq!(rtp_answer.telephone_event, Some(96));
+    w.until("ICE and DTLS with the browser", |w| {
+        w.browser.connected
+            && w.events
+                .contains(&BridgeEvent::BrowserConnected { call: CALL })
+    });
+    w.trunk_sends(8, 1, 0, true, &[0x55; 160]);
+    w.until("PCMA at the browser", |w| !w.browser.received.is_empty());
+    assert_eq!(*w.browser.received[0].header.payload_type, 8);
+    w.browser
+        .send_rtp(8, 1, 0, false, &[0xd5; 160], Instant::now());
+    w.until("PCMA at the trunk", |w| {
+        !w.trunk_packets_at(&w.trunk_real).is_empty()
+    });
+    assert_eq!(w.trunk_packets_at(&w.trunk_real)[0].0, 8);
+
+    // Hostile datagrams at both ports are counted and change nothing.
+    let stranger = bound();
+    let c = w.bridge.counters();
+    stranger
+        .send_to(&[0x80; 5], w.bridge_port(Leg::Trunk))
+        .unwrap();
+    stranger
+        .send_to(&[0x16; 40], w.bridge_port(Leg::Browser))
+        .unwrap();
+    stranger
+        .send_to(&[0u8; 1600], w.bridge_port(Leg::Browser))
+        .unwrap();
+    w.until("three refusals", |w| {
+        let n = w.bridge.counters();
+        n.dropped_malformed + n.dropped_oversize >= c.dropped_malformed + c.dropped_oversize + 3
+    });
+    w.browser
+        .send_rtp(8, 2, 160, false, &[0xd6; 160], Instant::now());
+    w.until("media still flows", |w| {
+        w.trunk_packets_at(&w.trunk_real)
+            .iter()
+            .any(|p| p.4[0] == 0xd6)
+    });
+}

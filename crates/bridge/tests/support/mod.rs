@@ -1,0 +1,2 @@
+//! Shared by the integration tests and the benchmark.
+pub mod browser;
