@@ -1,2 +1,3 @@
-//! Shared by the integration tests and the benchmark.
+//! Shared by the integration tests (the benchmark takes `browser` alone).
 pub mod browser;
+pub mod world;

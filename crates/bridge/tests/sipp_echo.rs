@@ -1,0 +1,104 @@
+//! SIPp as the trunk: its RTP echo (`-rtp_echo`) sends every packet back to
+//! where it came from, so the browser hears its own audio through the
+//! bridge, both legs and SIPp, and the dial pad's events come back from
+//! SIPp as the trunk's.
+//!
+//! Needs `sipp` on PATH (Debian's `sip-tester`; `scripts/setup-web.sh`
+//! installs it and `scripts/test.sh` runs it first); without it the test
+//! says SKIPPED and passes, as the coturn test of the server does.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)]
+
+mod support;
+
+use chordphone_bridge::{BridgeEvent, Leg};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use support::browser::BROWSER_EVENT_PT;
+use support::world::{outbound_call, CALL, LOOPBACK};
+
+/// SIPp echoing RTP, killed when dropped.
+struct Sipp(Child);
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// A UDP port free now (SIPp binds it a moment later).
+fn free_port() -> u16 {
+    UdpSocket::bind((LOOPBACK, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn sipp_echoes_the_browsers_audio_and_dtmf_back() {
+    if !on_path("sipp") {
+        eprintln!("SKIPPED: sipp is not installed (scripts/setup-web.sh installs it)");
+        return;
+    }
+    let media_port = free_port();
+    let sip_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    // Its built-in UAS only keeps it running; no SIP is sent to it. The
+    // global timeout bounds its life if this test is killed.
+    let _sipp = Sipp(
+        Command::new("sipp")
+            .args(["-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-nostdin"])
+            .args(["-mp", &media_port.to_string(), "-p", &sip_port.to_string()])
+            .args(["-timeout", "60s"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let sipp: SocketAddr = (LOOPBACK, media_port).into();
+    let mut w = outbound_call(21040, Some(sipp));
+
+    // Until SIPp listens, packets are lost; send until the echo comes.
+    let mut seq = 0;
+    w.until("the first echo from SIPp", |w| {
+        if w.browser.received.is_empty() {
+            seq += 1;
+            w.browser_sends_audio(seq, 0x10 + (seq % 64) as u8);
+        }
+        !w.browser.received.is_empty()
+    });
+    assert!(w.events.contains(&BridgeEvent::TrunkLatched {
+        call: CALL,
+        source: sipp
+    }));
+    let echo = &w.browser.received[0];
+    assert_eq!(*echo.header.payload_type, 0);
+    assert!(echo.payload.len() == 160 && echo.payload.iter().all(|b| *b == echo.payload[0]));
+    let first = echo.payload[0];
+    assert!((0x10..0x50).contains(&first), "the browser's own audio");
+
+    // The dial pad's '9' reaches SIPp and comes back as the trunk's event.
+    let now = w.now();
+    w.bridge.dtmf(CALL, '9', now).unwrap();
+    w.until("'9' back from SIPp", |w| {
+        w.events.contains(&BridgeEvent::Dtmf {
+            call: CALL,
+            from: Leg::Trunk,
+            digit: '9',
+        })
+    });
+    w.until("the events at the browser", |w| {
+        w.browser
+            .received
+            .iter()
+            .any(|p| *p.header.payload_type == BROWSER_EVENT_PT && p.payload[0] == 9)
+    });
+}
