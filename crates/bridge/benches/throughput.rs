@@ -28,6 +28,18 @@ const CALL: MediaCall = MediaCall(1);
 /// 20 ms of audio a packet.
 const PTIME: Duration = Duration::from_millis(20);
 
+/// A bridge with room for the memory measurement's calls (no sockets are bound).
+fn new_bridge(base: Instant) -> Bridge {
+    let config = BridgeConfig {
+        bind_ip: IP,
+        advertise_ip: IP,
+        ports: (20000, 29999),
+        max_calls: 10_000,
+        seed: 1,
+    };
+    Bridge::new(config, base, Time(0)).unwrap()
+}
+
 struct Setup {
     base: Instant,
     /// Virtual time since `base`.
@@ -73,14 +85,7 @@ impl Setup {
 
     fn connect() -> Setup {
         let base = Instant::now();
-        let config = BridgeConfig {
-            bind_ip: IP,
-            advertise_ip: IP,
-            ports: (30000, 39999),
-            max_calls: 10_000,
-            seed: 1,
-        };
-        let bridge = Bridge::new(config, base, Time(0)).unwrap();
+        let bridge = new_bridge(base);
         let browser = BrowserPeer::new("127.0.0.1:50000".parse().unwrap(), base);
         let trunk: SocketAddr = "127.0.0.1:6000".parse().unwrap();
         let mut s = Setup {
@@ -248,14 +253,7 @@ fn rss() -> Option<u64> {
 /// Memory per call: calls set up with a browser offer each (the bridge's
 /// state after negotiation, before traffic).
 fn memory_per_call(offer: &str) -> Option<f64> {
-    let config = BridgeConfig {
-        bind_ip: IP,
-        advertise_ip: IP,
-        ports: (20000, 29999),
-        max_calls: 10_000,
-        seed: 2,
-    };
-    let mut bridge = Bridge::new(config, Instant::now(), Time(0)).unwrap();
+    let mut bridge = new_bridge(Instant::now());
     // One call first, so that one-time allocations are not counted.
     bridge.outbound(MediaCall(0), offer, Time(0)).unwrap();
     let before = rss()?;

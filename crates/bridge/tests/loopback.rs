@@ -133,13 +133,7 @@ fn dtmf_goes_both_ways_as_rfc_4733_events() {
         };
         w.trunk_sends(101, 2 + i as u16, 4000, i == 0, &report.to_bytes());
     }
-    w.until("'#' from the trunk", |w| {
-        w.events.contains(&BridgeEvent::Dtmf {
-            call: CALL,
-            from: Leg::Trunk,
-            digit: '#',
-        })
-    });
+    w.until_digit(Leg::Trunk, '#');
     w.until("the events at the browser", |w| {
         w.browser.received.len() >= received_before + 4
     });

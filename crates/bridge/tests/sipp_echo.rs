@@ -88,13 +88,7 @@ fn sipp_echoes_the_browsers_audio_and_dtmf_back() {
     // The dial pad's '9' reaches SIPp and comes back as the trunk's event.
     let now = w.now();
     w.bridge.dtmf(CALL, '9', now).unwrap();
-    w.until("'9' back from SIPp", |w| {
-        w.events.contains(&BridgeEvent::Dtmf {
-            call: CALL,
-            from: Leg::Trunk,
-            digit: '9',
-        })
-    });
+    w.until_digit(Leg::Trunk, '9');
     w.until("the events at the browser", |w| {
         w.browser
             .received

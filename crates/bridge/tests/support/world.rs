@@ -146,6 +146,18 @@ impl World {
         }
     }
 
+    /// Runs until the bridge reports `digit` from `from`.
+    pub fn until_digit(&mut self, from: Leg, digit: char) {
+        let wanted = BridgeEvent::Dtmf {
+            call: CALL,
+            from,
+            digit,
+        };
+        self.until(&format!("{digit:?} from the {from:?} leg"), |w| {
+            w.events.contains(&wanted)
+        });
+    }
+
     pub fn bridge_port(&self, leg: Leg) -> SocketAddr {
         self.events
             .iter()
