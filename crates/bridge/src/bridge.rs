@@ -215,11 +215,11 @@ impl Bridge {
         webrtc_answer: &str,
         now: Time,
     ) -> Result<String, MediaError> {
-        let answer = parse_browser_sdp(webrtc_answer, SdpAnswer::from_sdp_string)?;
         let c = self.calls.get_mut(&call).ok_or(MediaError::UnknownCall)?;
         let Negotiation::AwaitBrowserAnswer(_) = c.negotiation else {
             return Err(MediaError::WrongState("no offer was sent to a browser"));
         };
+        let answer = parse_browser_sdp(webrtc_answer, SdpAnswer::from_sdp_string)?;
         let params: Vec<_> = answer
             .media_lines
             .iter()
@@ -438,5 +438,14 @@ fn parse_browser_sdp<T, E: core::fmt::Display>(
             "larger than the bridge reads".into(),
         ));
     }
-    parse(text).map_err(|e| MediaError::BrowserSdp(e.to_string()))
+    parse(text).map_err(|e| {
+        // str0m's parse errors name a memory address; the person needs the rest.
+        let text: Vec<String> = e
+            .to_string()
+            .lines()
+            .filter(|l| !l.contains("PointerOffset") && !l.trim().is_empty())
+            .map(|l| l.trim().to_owned())
+            .collect();
+        MediaError::BrowserSdp(text.join("; ").chars().take(200).collect())
+    })
 }

@@ -31,14 +31,19 @@ pub struct BrowserPeer {
 
 impl BrowserPeer {
     pub fn new(addr: SocketAddr, now: Instant) -> BrowserPeer {
+        BrowserPeer::with_g711(addr, now, true)
+    }
+
+    /// A peer that offers Opus alone when `g711` is false.
+    pub fn with_g711(addr: SocketAddr, now: Instant, g711: bool) -> BrowserPeer {
         let mut config = Rtc::builder()
             .set_rtp_mode(true)
             .clear_codecs()
             .set_crypto_provider(std::sync::Arc::new(str0m::crypto::from_feature_flags()));
         let codecs = config.codec_config();
         codecs.enable_opus(true, false);
-        codecs.enable_pcmu(true, false);
-        codecs.enable_pcma(true, false);
+        codecs.enable_pcmu(g711, false);
+        codecs.enable_pcma(g711, false);
         codecs.add_config(
             BROWSER_EVENT_PT.into(),
             None,
