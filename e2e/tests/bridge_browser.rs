@@ -21,10 +21,13 @@ use chordphone_sip::Time;
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+
+#[path = "../../crates/bridge/tests/support/sipp.rs"]
+mod sipp;
+use sipp::SippEcho;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const CALL: MediaCall = MediaCall(1);
@@ -63,24 +66,6 @@ if (!dtmf || !dtmf.canInsertDTMF) return 'no DTMF sender';
 dtmf.insertDTMF(arguments[0], 100, 70);
 return 'ok';
 "#;
-
-/// SIPp echoing RTP on `port`, killed when dropped.
-struct Sipp(Child);
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind((LOOPBACK, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The bridge's shell: binds what it asks for, carries datagrams, runs its
 /// timers, and hands its events to the test, until `stop`.
@@ -139,25 +124,7 @@ fn run_shell(mut bridge: Bridge, stop: Arc<AtomicBool>, events: mpsc::Sender<Bri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tab_hears_its_own_tone_through_the_bridge_and_sipps_echo() {
-    let media_port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let _sipp = Sipp(
-        Command::new("sipp")
-            .args(["-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-nostdin"])
-            .args([
-                "-mp",
-                &media_port.to_string(),
-                "-p",
-                &free_port().to_string(),
-            ])
-            .args(["-timeout", "120s"])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp on PATH (apt-get install sip-tester, or scripts/setup-web.sh)"),
-    );
+    let sipp = SippEcho::start(120);
     let server = Server::start("bridge", ServerOpts::default())
         .await
         .or_panic();
@@ -191,7 +158,8 @@ async fn a_tab_hears_its_own_tone_through_the_bridge_and_sipps_echo() {
         media.rtp_offer
     );
     let trunk = format!(
-        "v=0\r\no=sipp 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+        "v=0\r\no=sipp 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+        sipp.media.port()
     );
     bridge.rtp_answer(CALL, &trunk, Time(1_000_000)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -224,11 +192,10 @@ async fn a_tab_hears_its_own_tone_through_the_bridge_and_sipps_echo() {
         "ICE and DTLS with Chromium",
     )
     .await;
-    let sipp: SocketAddr = (LOOPBACK, media_port).into();
     seen_event(
         BridgeEvent::TrunkLatched {
             call: CALL,
-            source: sipp,
+            source: sipp.media,
         },
         "the first echo from SIPp",
     )

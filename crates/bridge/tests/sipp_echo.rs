@@ -11,59 +11,18 @@
 mod support;
 
 use chordphone_bridge::{BridgeEvent, Leg};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use support::browser::BROWSER_EVENT_PT;
-use support::world::{outbound_call, CALL, LOOPBACK};
-
-/// SIPp echoing RTP, killed when dropped.
-struct Sipp(Child);
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
-
-/// A UDP port free now (SIPp binds it a moment later).
-fn free_port() -> u16 {
-    UdpSocket::bind((LOOPBACK, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::sipp::SippEcho;
+use support::world::{outbound_call, CALL};
 
 #[test]
 fn sipp_echoes_the_browsers_audio_and_dtmf_back() {
-    if !on_path("sipp") {
+    if !SippEcho::installed() {
         eprintln!("SKIPPED: sipp is not installed (scripts/setup-web.sh installs it)");
         return;
     }
-    let media_port = free_port();
-    let sip_port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    // Its built-in UAS only keeps it running; no SIP is sent to it. The
-    // global timeout bounds its life if this test is killed.
-    let _sipp = Sipp(
-        Command::new("sipp")
-            .args(["-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-nostdin"])
-            .args(["-mp", &media_port.to_string(), "-p", &sip_port.to_string()])
-            .args(["-timeout", "60s"])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let sipp: SocketAddr = (LOOPBACK, media_port).into();
+    let echo = SippEcho::start(60);
+    let sipp = echo.media;
     let mut w = outbound_call(21040, Some(sipp));
 
     // Until SIPp listens, packets are lost; send until the echo comes.
