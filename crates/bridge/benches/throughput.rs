@@ -12,148 +12,20 @@
 
 #[path = "../tests/support/browser.rs"]
 mod browser;
+#[path = "../tests/support/memory.rs"]
+mod memory;
 
 use browser::BrowserPeer;
-use chordphone_bridge::rtp::{self, RtpPacket};
-use chordphone_bridge::{Bridge, BridgeConfig, BridgeEvent, Leg, MediaCall};
+use chordphone_bridge::MediaCall;
 use chordphone_sip::Time;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use memory::{new_bridge, trunk_bytes, Setup};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 7;
 const PACKETS: usize = 20_000;
 const MEMORY_CALLS: u64 = 200;
-const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-const CALL: MediaCall = MediaCall(1);
 /// 20 ms of audio a packet.
 const PTIME: Duration = Duration::from_millis(20);
-
-/// A bridge with room for the memory measurement's calls (no sockets are bound).
-fn new_bridge(base: Instant) -> Bridge {
-    let config = BridgeConfig {
-        bind_ip: IP,
-        advertise_ip: IP,
-        ports: (20000, 29999),
-        max_calls: 10_000,
-        seed: 1,
-    };
-    Bridge::new(config, base, Time(0)).unwrap()
-}
-
-struct Setup {
-    base: Instant,
-    /// Virtual time since `base`.
-    at: Duration,
-    bridge: Bridge,
-    browser: BrowserPeer,
-    browser_local: SocketAddr,
-    trunk_local: SocketAddr,
-    trunk: SocketAddr,
-}
-
-impl Setup {
-    fn now(&self) -> Time {
-        Time(u64::try_from(self.at.as_micros()).unwrap())
-    }
-
-    fn instant(&self) -> Instant {
-        self.base + self.at
-    }
-
-    /// Carries datagrams both ways until neither side has any.
-    fn exchange(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some(t) = self.bridge.poll_transmit() {
-                moved = true;
-                if t.to == self.browser.addr {
-                    let now = self.instant();
-                    self.browser.receive(t.from, &t.bytes, now);
-                }
-            }
-            for (to, bytes) in std::mem::take(&mut self.browser.outgoing) {
-                moved = true;
-                let now = self.now();
-                self.bridge
-                    .handle_datagram(to, self.browser.addr, &bytes, now);
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
-
-    fn connect() -> Setup {
-        let base = Instant::now();
-        let bridge = new_bridge(base);
-        let browser = BrowserPeer::new("127.0.0.1:50000".parse().unwrap(), base);
-        let trunk: SocketAddr = "127.0.0.1:6000".parse().unwrap();
-        let mut s = Setup {
-            base,
-            at: Duration::ZERO,
-            bridge,
-            browser,
-            browser_local: trunk,
-            trunk_local: trunk,
-            trunk,
-        };
-        let (offer, pending) = s.browser.offer();
-        let media = s.bridge.outbound(CALL, &offer, s.now()).unwrap();
-        s.browser.accept_answer(pending, &media.webrtc_answer);
-        let answer = "c=IN IP4 127.0.0.1\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
-        s.bridge.rtp_answer(CALL, answer, s.now()).unwrap();
-        while let Some(e) = s.bridge.poll_event() {
-            if let BridgeEvent::Bind { leg, local, .. } = e {
-                match leg {
-                    Leg::Browser => s.browser_local = local,
-                    Leg::Trunk => s.trunk_local = local,
-                }
-            }
-        }
-        while !s.browser.connected {
-            s.exchange();
-            s.tick(Duration::from_millis(5));
-            assert!(s.at < Duration::from_secs(10), "no connection");
-        }
-        // The trunk's first packet latches the leg.
-        s.trunk_packet(0);
-        s.exchange();
-        s
-    }
-
-    fn tick(&mut self, by: Duration) {
-        self.at += by;
-        let now = self.now();
-        if self.bridge.poll_timeout().is_some_and(|t| t <= now) {
-            self.bridge.handle_timeout(now);
-        }
-        let now = self.instant();
-        self.browser.timeout(now);
-    }
-
-    fn trunk_packet(&mut self, n: u32) {
-        let bytes = trunk_bytes(n);
-        let now = self.now();
-        self.bridge
-            .handle_datagram(self.trunk_local, self.trunk, &bytes, now);
-    }
-}
-
-fn trunk_bytes(n: u32) -> Vec<u8> {
-    rtp::write(&RtpPacket {
-        marker: false,
-        pt: 0,
-        seq: (n & 0xffff) as u16,
-        timestamp: n.wrapping_mul(160),
-        ssrc: 0x7e57,
-        payload: &[0xd5; 160],
-    })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 impl Setup {
     /// Moves virtual time on by one packet time; the peer's own traffic
@@ -241,6 +113,11 @@ fn trunk_to_browser(s: &mut Setup, run: usize) -> f64 {
         s.bridge.counters()
     );
     PACKETS as f64 / timed.as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Resident memory of this process in bytes (Linux).
