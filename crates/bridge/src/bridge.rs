@@ -161,6 +161,9 @@ impl Bridge {
     }
 
     /// The trunk's SDP answer (from a 183 or a 200) to the bridge's offer.
+    ///
+    /// A later SDP of the trunk (a re-INVITE's offer that moves its media)
+    /// goes here too; the bridge's answer to it is [`Bridge::rtp_sdp`].
     pub fn rtp_answer(
         &mut self,
         call: MediaCall,

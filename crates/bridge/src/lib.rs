@@ -10,6 +10,12 @@
 //! the trunk. The trunk leg latches (symmetric RTP): once the trunk's first
 //! packet arrives, the bridge sends to where it came from.
 //!
+//! The gateway drives it through the methods of its `Media` trait, which
+//! [`Bridge`] has as inherent methods of the same names and types
+//! ([`Bridge::outbound`], [`Bridge::rtp_answer`], [`Bridge::inbound`],
+//! [`Bridge::webrtc_answer`], [`Bridge::hold`], [`Bridge::dtmf`],
+//! [`Bridge::close`]); the trait's impl only forwards to them.
+//!
 //! The bridge owns no socket and reads no clock. The shell binds the ports
 //! the bridge names, feeds datagrams and time in, and sends what comes out:
 //!
