@@ -97,7 +97,7 @@ impl DtmfSender {
         if end {
             s.ends_sent += 1;
         }
-        s.next_at = Time(now.0 + REPORT_INTERVAL_US);
+        s.next_at = Time(now.0.saturating_add(REPORT_INTERVAL_US));
         let packet = EventPacket {
             marker: starts,
             starts,
@@ -110,7 +110,7 @@ impl DtmfSender {
         };
         if s.ends_sent >= END_REPORTS {
             self.sending = None;
-            self.idle_from = Time(now.0 + GAP_US);
+            self.idle_from = Time(now.0.saturating_add(GAP_US));
         } else {
             self.sending = Some(s);
         }
