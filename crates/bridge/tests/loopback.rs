@@ -194,8 +194,20 @@ fn hold_stops_forwarding_and_resume_restarts_it() {
     w.trunk_sends(0, 1, 0, true, &[0x01; 160]);
     w.until("the latch", |w| !w.browser.received.is_empty());
 
+    let origin = |w: &World| {
+        w.bridge
+            .rtp_sdp(CALL)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    let before = origin(&w);
     let now = w.now();
     w.bridge.hold(CALL, true, now);
+    // A changed SDP is a new version of it (RFC 3264 §8).
+    assert_ne!(origin(&w), before);
     let held_sdp = sdp::parse(&w.bridge.rtp_sdp(CALL).unwrap()).unwrap();
     assert_eq!(held_sdp.direction, sdp::Direction::SendOnly);
     let dropped = w.bridge.counters().dropped_not_flowing;
@@ -258,6 +270,36 @@ fn a_trunk_calls_in_with_pcma_and_a_tab_answers() {
         !w.trunk_packets_at(&w.trunk_real).is_empty()
     });
     assert_eq!(w.trunk_packets_at(&w.trunk_real)[0].0, 8);
+
+    // Events at the trunk's own payload type (96) both ways; the browser
+    // has them at the one the bridge offered it (101).
+    for (i, end) in [false, true, true, true].into_iter().enumerate() {
+        let report = TelephoneEvent {
+            code: 12,
+            end,
+            volume: 10,
+            duration: 160 * (i as u16 + 1),
+        };
+        w.trunk_sends(96, 10 + i as u16, 3200, i == 0, &report.to_bytes());
+    }
+    w.until_digit(Leg::Trunk, 'A');
+    w.until("the events at the browser", |w| {
+        w.browser
+            .received
+            .iter()
+            .filter(|p| *p.header.payload_type == 101 && p.payload[0] == 12)
+            .count()
+            >= 4
+    });
+    let now = w.now();
+    w.bridge.dtmf(CALL, '#', now).unwrap();
+    w.until("'#' at the trunk at 96", |w| {
+        w.trunk_packets_at(&w.trunk_real)
+            .iter()
+            .filter(|p| p.0 == 96 && p.4[0] == 11 && p.4[1] & 0x80 != 0)
+            .count()
+            >= 3
+    });
 
     // Hostile datagrams at both ports are counted and change nothing.
     let stranger = bound();
