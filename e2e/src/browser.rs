@@ -130,6 +130,9 @@ pub struct LaunchOpts {
     /// both without a prompt (or play media without a gesture). `None`: no
     /// media flags at all, the browser as the other tests know it.
     pub tone_hz: Option<u32>,
+    /// WebRTC may use the loopback interface (`--allow-loopback-in-peer-connection`):
+    /// for a peer on 127.0.0.1 such as the media bridge's tests.
+    pub webrtc_loopback: bool,
 }
 
 impl Browser {
@@ -153,6 +156,9 @@ impl Browser {
             // The file lives in the profile, so it goes with the browser.
             let wav = crate::media::write_tone_wav(profile.path(), hz)?;
             args.extend(fake_media_args(&wav));
+        }
+        if opts.webrtc_loopback {
+            args.push("--allow-loopback-in-peer-connection".to_string());
         }
         let mut caps = DesiredCapabilities::chrome();
         let fail = |e: thirtyfour::error::WebDriverError| format!("capabilities: {e}");

@@ -26,7 +26,10 @@ pub async fn two_browsers(
 /// Browsers `a` and `b` with fake camera and microphone, `a` speaking
 /// [`TONE_A_HZ`] and `b` [`TONE_B_HZ`].
 pub async fn phone_browsers(driver: &Chromedriver) -> crate::Result<Vec<Arc<Browser>>> {
-    let tone = |hz| LaunchOpts { tone_hz: Some(hz) };
+    let tone = |hz| LaunchOpts {
+        tone_hz: Some(hz),
+        ..LaunchOpts::default()
+    };
     Ok(vec![
         Browser::launch_with(driver, "a", tone(TONE_A_HZ)).await?,
         Browser::launch_with(driver, "b", tone(TONE_B_HZ)).await?,

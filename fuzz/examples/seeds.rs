@@ -359,6 +359,20 @@ fn main() {
     early.extend_from_slice(&chordphone_fuzz::frame(0, &[0x42, 1, 2]));
     chordphone_fuzz::check_session(&early);
     write_seed(&session_dir, &early);
+    // ---- sdp_input: trunk SDPs as SIPp and carriers send them, an RTP
+    // packet and an RFC 4733 event.
+    let sdp_dir = Path::new(&dir).join("sdp_input");
+    for sdp in [
+        "v=0\r\no=user1 53655765 2353687637 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n",
+        "v=0\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\nm=audio 4000/2 RTP/AVP 97 8\r\na=rtpmap:97 PCMU/8000/1\r\na=sendonly\r\n",
+    ] {
+        write_seed(&sdp_dir, sdp.as_bytes());
+    }
+    write_seed(
+        &sdp_dir,
+        &[0x80, 0x00, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7, 0xff, 0xff],
+    );
+    write_seed(&sdp_dir, &[5, 0x8a, 0x03, 0x20]);
     println!(
         "seeds: {n_wire} wire_decode, {} node_input ({answered} answering the node's own \
          requests; up to {stored} records stored by one)",
