@@ -15,6 +15,10 @@ use tokio::net::UdpSocket;
 const REQUEST_BOUND: Duration = Duration::from_secs(5);
 /// Retransmission interval on UDP.
 const RETRANSMIT: Duration = Duration::from_millis(250);
+/// Allocation Mismatch: this 5-tuple has an allocation already.
+const MISMATCH: u16 = 437;
+/// Sockets tried per allocation.
+const ATTEMPTS: usize = 8;
 
 /// A client socket with an allocation on `server`.
 #[derive(Debug)]
@@ -82,33 +86,50 @@ impl TurnLeg {
         username: &str,
         password: &str,
     ) -> crate::Result<TurnLeg> {
-        let socket = UdpSocket::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("bind: {e}"))?;
-        let first = ask(&socket, server, tid(1), &client::allocate(tid(1), None)).await?;
-        let challenge = Message::decode(&first).map_err(|e| format!("challenge: {e:?}"))?;
-        let auth = Auth::from_challenge(username, password, &challenge)
-            .ok_or_else(|| format!("{server} sent no realm and nonce"))?;
-        let second = ask(
-            &socket,
-            server,
-            tid(2),
-            &client::allocate(tid(2), Some(&auth)),
-        )
-        .await?;
-        let relayed = match outcome(&second) {
-            Ok(m) => m
-                .xor_address(attr::XOR_RELAYED_ADDRESS)
-                .ok_or("an allocation without a relayed address")?,
-            Err(code) => return Err(format!("allocate on {server}: error {code}")),
-        };
-        Ok(TurnLeg {
-            socket: Arc::new(socket),
-            server,
-            relayed,
-            auth,
-            next: 2,
-        })
+        // A port the kernel hands out again may still name an allocation
+        // the server has not forgotten (coturn answers 437): such sockets
+        // are kept open until a fresh port is found.
+        let mut stale = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let socket = UdpSocket::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| format!("bind: {e}"))?;
+            let first = ask(&socket, server, tid(1), &client::allocate(tid(1), None)).await?;
+            let challenge = Message::decode(&first).map_err(|e| format!("challenge: {e:?}"))?;
+            if challenge.error_code() == Some(MISMATCH) {
+                stale.push(socket);
+                continue;
+            }
+            let auth = Auth::from_challenge(username, password, &challenge).ok_or_else(|| {
+                format!(
+                    "{server} answered the first allocate without a challenge (error {:?})",
+                    challenge.error_code()
+                )
+            })?;
+            let second = ask(
+                &socket,
+                server,
+                tid(2),
+                &client::allocate(tid(2), Some(&auth)),
+            )
+            .await?;
+            let relayed = match outcome(&second) {
+                Ok(m) => m
+                    .xor_address(attr::XOR_RELAYED_ADDRESS)
+                    .ok_or("an allocation without a relayed address")?,
+                Err(code) => return Err(format!("allocate on {server}: error {code}")),
+            };
+            return Ok(TurnLeg {
+                socket: Arc::new(socket),
+                server,
+                relayed,
+                auth,
+                next: 2,
+            });
+        }
+        Err(format!(
+            "{server}: {ATTEMPTS} fresh ports all still had an allocation (437)"
+        ))
     }
 
     async fn request(

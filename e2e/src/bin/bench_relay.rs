@@ -32,7 +32,7 @@
 //! cores; its own CPU time is reported beside the relays'.
 
 use chordphone_e2e::coturn::{free_udp_tcp_port, Coturn};
-use chordphone_e2e::process::{cpu_seconds, raise_nofile};
+use chordphone_e2e::process::{cpu_seconds, raise_nofile, udp_rcvbuf_errors};
 use chordphone_e2e::relayload::{self, Counts, Framing};
 use chordphone_e2e::server::{Server, ServerOpts};
 use chordphone_e2e::stats::quantile;
@@ -147,12 +147,14 @@ async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Va
         .await
         .map_err(|e| format!("{}: {e}", relay.name))?;
     let me = std::process::id();
+    let full0 = udp_rcvbuf_errors()?;
     let (cpu0, gen0, t0) = (cpu_seconds(relay.pid)?, cpu_seconds(me)?, Instant::now());
     let counts: Counts = match load {
         Load::Paced { .. } => relayload::paced(&set_up, args.rate, args.seconds, DRAIN).await,
         Load::Flood { .. } => relayload::closed_loop(&set_up, args.window, args.seconds).await,
     };
     let (cpu1, gen1, wall) = (cpu_seconds(relay.pid)?, cpu_seconds(me)?, t0.elapsed());
+    let full = udp_rcvbuf_errors()?.saturating_sub(full0);
     relayload::release_calls(set_up).await;
     let secs = f64::from(args.seconds);
     let cpu = cpu1 - cpu0;
@@ -163,6 +165,7 @@ async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Va
         "received": counts.received,
         "relayed_per_s": counts.received as f64 / secs,
         "loss": counts.loss(),
+        "dropped_by_full_buffers": full,
         "cpu_s": cpu,
         "cpu_share": cpu / secs,
         "cpu_ms_per_call_s": cpu * 1000.0 / secs / calls as f64,
@@ -173,7 +176,7 @@ async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Va
         "wall_s": wall.as_secs_f64(),
     });
     eprintln!(
-        "  rep {rep} {:<8} {:<30} {:>9.0} pkt/s  loss {:>6.3} %  CPU {:>5.1} %  {:>6.3} ms/s per call  gen CPU {:>5.1} %",
+        "  rep {rep} {:<8} {:<30} {:>9.0} pkt/s  loss {:>6.3} % ({full} in full buffers)  CPU {:>5.1} %  {:>6.3} ms/s per call  gen CPU {:>5.1} %",
         relay.name,
         load.key(),
         run["relayed_per_s"].as_f64().unwrap_or(0.0),
