@@ -138,8 +138,7 @@ pub fn cpu_seconds(pid: u32) -> crate::Result<f64> {
 /// UDP datagrams the kernel dropped so far, machine-wide, because a
 /// socket's receive buffer was full (`RcvbufErrors` in /proc/net/snmp).
 pub fn udp_rcvbuf_errors() -> crate::Result<u64> {
-    let snmp =
-        fs::read_to_string("/proc/net/snmp").map_err(|e| format!("/proc/net/snmp: {e}"))?;
+    let snmp = fs::read_to_string("/proc/net/snmp").map_err(|e| format!("/proc/net/snmp: {e}"))?;
     let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
     let (names, values) = (udp.next().unwrap_or(""), udp.next().unwrap_or(""));
     names

@@ -31,6 +31,9 @@
 //! Medians over `--reps` repetitions. The load generator runs on the same
 //! cores; its own CPU time is reported beside the relays'.
 
+// Benchmarks measure wall time.
+#![allow(clippy::disallowed_methods)]
+
 use chordphone_e2e::coturn::{free_udp_tcp_port, Coturn};
 use chordphone_e2e::process::{cpu_seconds, raise_nofile, udp_rcvbuf_errors};
 use chordphone_e2e::relayload::{self, Counts, Framing};
