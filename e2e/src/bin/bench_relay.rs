@@ -139,8 +139,28 @@ impl Load {
     }
 }
 
+/// The embedded relay's refusals and drops by reason (its `/metrics`).
+async fn refusals(server: &Server) -> Result<Vec<(String, u64)>, String> {
+    Ok(server
+        .metrics()
+        .await?
+        .lines()
+        .filter_map(|l| l.strip_prefix("chordphone_relay_refused_total{reason=\""))
+        .filter_map(|l| {
+            let (reason, value) = l.split_once("\"} ")?;
+            Some((reason.to_string(), value.trim().parse().ok()?))
+        })
+        .collect())
+}
+
 /// One run of one scenario on one relay.
-async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Value, String> {
+async fn measure(
+    relay: Relay,
+    server: &Server,
+    load: Load,
+    args: &Args,
+    rep: usize,
+) -> Result<Value, String> {
     let (calls, framing) = match load {
         Load::Paced { calls, framing } => (calls, framing),
         Load::Flood { calls } => (calls, Framing::Channel),
@@ -150,6 +170,7 @@ async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Va
         .await
         .map_err(|e| format!("{}: {e}", relay.name))?;
     let me = std::process::id();
+    let refused0 = refusals(server).await?;
     let full0 = udp_rcvbuf_errors()?;
     let (cpu0, gen0, t0) = (cpu_seconds(relay.pid)?, cpu_seconds(me)?, Instant::now());
     let counts: Counts = match load {
@@ -158,6 +179,18 @@ async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Va
     };
     let (cpu1, gen1, wall) = (cpu_seconds(relay.pid)?, cpu_seconds(me)?, t0.elapsed());
     let full = udp_rcvbuf_errors()?.saturating_sub(full0);
+    // Only the embedded relay counts them where this can read them.
+    let refused: serde_json::Map<String, Value> = if relay.name == "embedded" {
+        refusals(server)
+            .await?
+            .into_iter()
+            .zip(refused0)
+            .filter(|((_, after), (_, before))| after > before)
+            .map(|((reason, after), (_, before))| (reason, json!(after - before)))
+            .collect()
+    } else {
+        serde_json::Map::new()
+    };
     relayload::release_calls(set_up).await;
     let secs = f64::from(args.seconds);
     let cpu = cpu1 - cpu0;
@@ -169,6 +202,7 @@ async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Va
         "relayed_per_s": counts.received as f64 / secs,
         "loss": counts.loss(),
         "dropped_by_full_buffers": full,
+        "relay_refused": refused,
         "cpu_s": cpu,
         "cpu_share": cpu / secs,
         "cpu_ms_per_call_s": cpu * 1000.0 / secs / calls as f64,
@@ -179,11 +213,16 @@ async fn measure(relay: Relay, load: Load, args: &Args, rep: usize) -> Result<Va
         "wall_s": wall.as_secs_f64(),
     });
     eprintln!(
-        "  rep {rep} {:<8} {:<30} {:>9.0} pkt/s  loss {:>6.3} % ({full} in full buffers)  CPU {:>5.1} %  {:>6.3} ms/s per call  gen CPU {:>5.1} %",
+        "  rep {rep} {:<8} {:<30} {:>9.0} pkt/s  loss {:>6.3} % ({full} in full buffers{})  CPU {:>5.1} %  {:>6.3} ms/s per call  gen CPU {:>5.1} %",
         relay.name,
         load.key(),
         run["relayed_per_s"].as_f64().unwrap_or(0.0),
         counts.loss() * 100.0,
+        if run["relay_refused"].as_object().is_some_and(|m| !m.is_empty()) {
+            format!(", relay refused {}", run["relay_refused"])
+        } else {
+            String::new()
+        },
         cpu / secs * 100.0,
         run["cpu_ms_per_call_s"].as_f64().unwrap_or(0.0),
         (gen1 - gen0) / secs * 100.0,
@@ -254,7 +293,7 @@ async fn start_relays() -> Result<(Server, Coturn, Relay, Relay), String> {
 }
 
 async fn run(args: &Args) -> Result<Value, String> {
-    let (_server, _coturn, embedded, turn) = start_relays().await?;
+    let (server, _coturn, embedded, turn) = start_relays().await?;
     let mut loads: Vec<Load> = args
         .calls
         .iter()
@@ -278,7 +317,7 @@ async fn run(args: &Args) -> Result<Value, String> {
             let order = if (rep + i) % 2 == 0 { [0, 1] } else { [1, 0] };
             for which in order {
                 let relay = [embedded, turn][which];
-                runs[i][which].push(measure(relay, *load, args, rep).await?);
+                runs[i][which].push(measure(relay, &server, *load, args, rep).await?);
             }
         }
     }
