@@ -334,3 +334,51 @@ async fn collect(mut set: JoinSet<Counts>) -> Counts {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a leg sends comes back out of the relay as ChannelData or a
+    /// Data indication around the same payload; the receiver reads the
+    /// send time from either, and nothing from a foreign datagram.
+    #[tokio::test]
+    async fn the_send_time_survives_both_framings() {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
+        let peer: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+        for framing in [Framing::Channel, Framing::Indication] {
+            let dir = Direction {
+                tx: Arc::clone(&socket),
+                server: peer,
+                peer,
+                rx: Arc::clone(&socket),
+                framing,
+            };
+            let mut out = Vec::new();
+            dir.frame(7, 123_456, &mut out);
+            let payload = match framing {
+                Framing::Channel => stun::decode_channel_data(&out).expect("channel data").1,
+                Framing::Indication => Message::decode(&out)
+                    .expect("stun")
+                    .get(attr::DATA)
+                    .expect("data"),
+            };
+            assert_eq!(payload.len(), PAYLOAD);
+            // As the relay delivers it to the far leg.
+            let relayed = match framing {
+                Framing::Channel => stun::encode_channel_data(CHANNEL, payload, false),
+                Framing::Indication => chordphone_relay::stun::Builder::new(
+                    stun::method::DATA,
+                    stun::Class::Indication,
+                    [1; 12],
+                )
+                .xor_address(attr::XOR_PEER_ADDRESS, peer)
+                .attr(attr::DATA, payload)
+                .finish(None),
+            };
+            assert_eq!(stamp(&relayed), Some(123_456));
+        }
+        assert_eq!(stamp(&[0x40, 0, 0, 3, 1, 2, 3]), None);
+        assert_eq!(stamp(b"not a relayed datagram"), None);
+    }
+}
