@@ -24,7 +24,7 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// A loopback port free for both UDP and TCP right now.
-fn free_udp_tcp_port() -> crate::Result<u16> {
+pub fn free_udp_tcp_port() -> crate::Result<u16> {
     for _ in 0..100 {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
         let port = udp.local_addr().map_err(|e| e.to_string())?.port();
@@ -94,6 +94,11 @@ impl Coturn {
     /// The UDP and TCP port coturn listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Its TURN URLs, over UDP and over TCP.

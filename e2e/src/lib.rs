@@ -28,7 +28,8 @@
 //!
 //! The benchmarks run with `bash scripts/bench-web.sh` (the `web-bench`
 //! binary) and `bash scripts/bench-calls.sh` (the `bench_calls` binary:
-//! call set-up times); they print figures, they assert nothing.
+//! call set-up times) and `bash scripts/bench-relay.sh` (the `bench_relay`
+//! binary: the embedded TURN relay against coturn); they print figures, they assert nothing.
 //!
 //! # Layout
 //!
@@ -46,6 +47,8 @@
 //! - [`wait`]: bounded polling that fails with every node's status.
 //! - [`coturn`], [`relayed`]: a real coturn sharing the server's TURN
 //!   secret; relay-only tabs and the checks that they are relayed.
+//! - [`turnleg`], [`relayload`]: TURN clients with allocations and
+//!   relayed calls between them, the load of the relay benchmark.
 //! - [`linkclient`], [`loadgen`]: raw WebSocket link clients (hostile peers,
 //!   10,000 idle peers for the memory benchmark).
 //! - [`stats`], [`args`]: summary figures and flags of the benchmarks.
@@ -68,11 +71,13 @@ pub mod paths;
 pub mod ports;
 pub mod process;
 pub mod relayed;
+pub mod relayload;
 pub mod ring;
 pub mod server;
 pub mod setup;
 pub mod stats;
 pub mod status;
+pub mod turnleg;
 pub mod wait;
 
 /// Harness errors are messages for the person reading a failed test.

@@ -116,6 +116,39 @@ pub fn rss_kib(pid: u32) -> crate::Result<u64> {
         .ok_or_else(|| format!("no VmRSS for process {pid}"))
 }
 
+/// CPU time a process (all its threads) has used so far, user and
+/// system, in seconds (`utime + stime` in /proc/<pid>/stat, in ticks of
+/// 1/100 s: `USER_HZ` is 100 on Linux).
+pub fn cpu_seconds(pid: u32) -> crate::Result<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // After the command name: state is field 3, utime 14, stime 15.
+    let rest = stat
+        .rfind(')')
+        .map(|i| &stat[i + 1..])
+        .ok_or_else(|| format!("/proc/{pid}/stat: no command name"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => Ok((u + s) as f64 / 100.0),
+        _ => Err(format!("/proc/{pid}/stat: no utime and stime")),
+    }
+}
+
+/// UDP datagrams the kernel dropped so far, machine-wide, because a
+/// socket's receive buffer was full (`RcvbufErrors` in /proc/net/snmp).
+pub fn udp_rcvbuf_errors() -> crate::Result<u64> {
+    let snmp = fs::read_to_string("/proc/net/snmp").map_err(|e| format!("/proc/net/snmp: {e}"))?;
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (names, values) = (udp.next().unwrap_or(""), udp.next().unwrap_or(""));
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| "/proc/net/snmp: no Udp RcvbufErrors".to_string())
+}
+
 /// Raises this process's open-file limit to `want` (or the hard limit if
 /// lower); children inherit it. Returns the soft limit now in force.
 pub fn raise_nofile(want: u64) -> u64 {

@@ -32,6 +32,9 @@ pub struct ServerOpts {
     pub identity_file: bool,
     /// A configuration file's text (`--config`), e.g. `[[turn]]` servers.
     pub config: Option<String>,
+    /// `--static-dir` instead of the built app (`dist/`), for runs that
+    /// need no pages.
+    pub static_dir: Option<PathBuf>,
 }
 
 /// A running (or stopped) server process with its port, options and log.
@@ -62,7 +65,10 @@ impl Server {
             label: label.to_string(),
             port,
             bin: paths::server_bin()?,
-            static_dir: paths::dist_dir()?,
+            static_dir: match &opts.static_dir {
+                Some(dir) => dir.clone(),
+                None => paths::dist_dir()?,
+            },
             opts,
             dir,
             child: None,

@@ -1,11 +1,19 @@
 //! The embedded TURN relay's shell: sockets and tasks around the sans-IO
 //! core in `chordphone_relay`.
 //!
-//! One task owns the core. Readers feed it (the UDP listening socket, one
-//! task per TCP client, one per relay socket) over a bounded channel; what
-//! does not fit is dropped and counted, like a full UDP buffer would. The
-//! core's outputs are carried out without waiting on any one client: UDP
-//! sends are non-blocking, TCP clients have bounded queues.
+//! The core sits behind a mutex that is never held across an await. The
+//! task that reads a message (the UDP listening socket's, one per relay
+//! socket, one per TCP client) hands it to the core itself and sends what
+//! comes out: a datagram crosses no channel between tasks on its way
+//! through, and UDP sends happen after the lock is released, so that both
+//! cores can relay at once. An earlier shell passed every datagram over a channel to
+//! one task owning the core; the relay benchmark (`scripts/bench-relay.sh`)
+//! measured it at 1.26 times coturn's CPU per relayed packet in a flood
+//! (wake-ups and task switches), and its default-sized listening buffer
+//! overflowed at 200 calls. Outputs are carried out without waiting on any
+//! one client: UDP sends are non-blocking (a full buffer drops the datagram,
+//! counted), TCP clients have bounded queues. A timer task runs the core's
+//! sweeps.
 
 use crate::clock;
 use crate::config::RelaySettings;
@@ -15,14 +23,12 @@ use chordphone_relay::{Client, Output, Relay, RelayError, Transport};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-/// Inputs waiting for the relay task.
-const INPUTS: usize = 4096;
 /// Messages queued for one TCP client.
 const TCP_QUEUE: usize = 256;
 /// Most TCP clients at once.
@@ -36,6 +42,12 @@ const MAX_MESSAGE: usize = 20 + 65_535;
 /// path MTU; a smaller buffer per relay socket (one per allocation) keeps
 /// a thousand allocations from holding 64 MiB of buffers.
 const MAX_PEER_DATAGRAM: usize = 4096;
+/// Receive and send buffer asked for the listening UDP socket, which takes
+/// every client's datagrams: a burst while its reader waits for a core
+/// (the machine is busy) must not overflow it. The kernel caps the request
+/// at `net.core.rmem_max` / `wmem_max` (Debian: 208 KiB; raise them on a
+/// busy relay). coturn asks for as much on its listening sockets.
+const LISTEN_BUFFER: usize = 4 << 20;
 /// Pause after a socket error before trying again.
 const RETRY: core::time::Duration = core::time::Duration::from_millis(50);
 
@@ -68,11 +80,10 @@ impl Listening {
     }
 }
 
-enum In {
-    Client(Client, Vec<u8>),
-    Peer(SocketAddr, SocketAddr, Vec<u8>),
-    TcpOpen(Client, mpsc::Sender<Vec<u8>>),
-    TcpGone(Client),
+/// What a reader hands to the core.
+enum In<'a> {
+    Client(Client, &'a [u8]),
+    Peer(SocketAddr, SocketAddr, &'a [u8]),
 }
 
 /// Binds the relay's sockets and starts its tasks; they end when `stop`
@@ -89,6 +100,12 @@ pub async fn start(
         Some(l) => (UdpSocket::bind(l).await?, TcpListener::bind(l).await?),
         None => bind_pair(ip).await?,
     };
+    let sock = socket2::SockRef::from(&udp);
+    if sock.set_recv_buffer_size(LISTEN_BUFFER).is_err()
+        || sock.set_send_buffer_size(LISTEN_BUFFER).is_err()
+    {
+        tracing::warn!("the relay's UDP socket keeps its default buffers");
+    }
     let public_ip = settings.public_ip.unwrap_or(ip);
     if public_ip.is_unspecified() {
         tracing::warn!("the relay listens on all interfaces without relay.public_ip: peers get unusable relay addresses");
@@ -107,28 +124,34 @@ pub async fn start(
         bandwidth: settings.bandwidth,
         ..chordphone_relay::Config::default()
     };
-    let (tx, rx) = mpsc::channel(INPUTS);
     let udp = Arc::new(udp);
+    let timer = Arc::new(Notify::new());
+    // The tasks started here hold the core; relay sockets' readers and TCP
+    // clients only reach it while it lives, so all of it goes at `stop`.
+    let core = Arc::new_cyclic(|this| {
+        Mutex::new(Core {
+            relay: Relay::new(config, seed),
+            udp: Arc::clone(&udp),
+            tcp: BTreeMap::new(),
+            sockets: BTreeMap::new(),
+            ip,
+            public_ip,
+            this: this.clone(),
+            timer: Arc::clone(&timer),
+            timer_at: None,
+            shared: Arc::clone(&shared),
+        })
+    });
     let stop = shared.stop.subscribe();
     spawn_until(
         stop.clone(),
-        udp_reader(Arc::clone(&udp), tx.clone(), Arc::clone(&shared)),
+        udp_reader(udp, Arc::clone(&core), Arc::clone(&shared)),
     );
     spawn_until(
         stop.clone(),
-        tcp_acceptor(tcp, tx.clone(), Arc::clone(&shared)),
+        tcp_acceptor(tcp, Arc::clone(&core), Arc::clone(&shared)),
     );
-    let core = Core {
-        relay: Relay::new(config, seed),
-        udp,
-        tcp: BTreeMap::new(),
-        sockets: BTreeMap::new(),
-        ip,
-        public_ip,
-        tx,
-        shared,
-    };
-    spawn_until(stop, core.run(rx));
+    spawn_until(stop, sweeper(core, timer, shared));
     tracing::info!(udp = %listening.udp, tcp = %listening.tcp, "TURN relay listening");
     Ok(listening)
 }
@@ -161,21 +184,43 @@ where
     })
 }
 
-/// Hands an input to the core, or drops and counts it when the core is
-/// behind.
-fn offer(tx: &mpsc::Sender<In>, shared: &Shared, input: In) {
-    if tx.try_send(input).is_err() {
-        shared.metrics.relay_dropped();
+/// A datagram the core produced, sent once its lock is released.
+struct Datagram {
+    socket: Arc<UdpSocket>,
+    to: SocketAddr,
+    data: Vec<u8>,
+}
+
+fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
+    // A panic while holding it cannot leave the core half-updated in a way
+    // that matters more than stopping the relay would.
+    core.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Sends (and empties) `sends`; each failure is a dropped datagram.
+fn send_all(sends: &mut Vec<Datagram>, shared: &Shared) {
+    for d in sends.drain(..) {
+        if d.socket.try_send_to(&d.data, d.to).is_err() {
+            shared.metrics.relay_dropped();
+        }
     }
 }
 
-async fn udp_reader(udp: Arc<UdpSocket>, tx: mpsc::Sender<In>, shared: Arc<Shared>) {
+/// Hands one message to the core and carries out what it asks. `sends`
+/// is the caller's scratch space, kept between calls.
+fn handle(core: &Mutex<Core>, shared: &Shared, input: In<'_>, sends: &mut Vec<Datagram>) {
+    lock(core).input(input, sends);
+    send_all(sends, shared);
+}
+
+async fn udp_reader(udp: Arc<UdpSocket>, core: Arc<Mutex<Core>>, shared: Arc<Shared>) {
+    let mut sends = Vec::new();
     datagrams(&udp, MAX_MESSAGE, |from, bytes| {
         let client = Client {
             transport: Transport::Udp,
             addr: from,
         };
-        offer(&tx, &shared, In::Client(client, bytes.to_vec()));
+        handle(&core, &shared, In::Client(client, bytes), &mut sends);
     })
     .await;
 }
@@ -194,7 +239,35 @@ async fn datagrams(socket: &UdpSocket, max: usize, mut each: impl FnMut(SocketAd
     }
 }
 
-async fn tcp_acceptor(listener: TcpListener, tx: mpsc::Sender<In>, shared: Arc<Shared>) {
+/// Runs the core's timeouts when due, and sooner when an input asks for
+/// an earlier one (`timer`).
+async fn sweeper(core: Arc<Mutex<Core>>, timer: Arc<Notify>, shared: Arc<Shared>) {
+    let mut sends = Vec::new();
+    loop {
+        let now = clock::since_epoch();
+        let next = {
+            let mut c = lock(&core);
+            if c.relay.poll_timeout().is_some_and(|t| t <= now) {
+                c.relay.handle_timeout(now);
+                c.drain(&mut sends);
+            }
+            c.timer_at = c.relay.poll_timeout();
+            c.timer_at
+        };
+        send_all(&mut sends, &shared);
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep(at.saturating_sub(now)) => {}
+                    () = timer.notified() => {}
+                }
+            }
+            None => timer.notified().await,
+        }
+    }
+}
+
+async fn tcp_acceptor(listener: TcpListener, core: Arc<Mutex<Core>>, shared: Arc<Shared>) {
     let open = Arc::new(());
     loop {
         let Ok((stream, from)) = listener.accept().await else {
@@ -214,13 +287,23 @@ async fn tcp_acceptor(listener: TcpListener, tx: mpsc::Sender<In>, shared: Arc<S
             addr: from,
         };
         let (out_tx, out_rx) = mpsc::channel(TCP_QUEUE);
-        if tx.send(In::TcpOpen(client, out_tx)).await.is_err() {
-            return;
-        }
-        let (tx, shared, held) = (tx.clone(), Arc::clone(&shared), Arc::clone(&open));
+        lock(&core).tcp.insert(client, out_tx);
+        let (core, shared, held) = (
+            Arc::downgrade(&core),
+            Arc::clone(&shared),
+            Arc::clone(&open),
+        );
         tokio::spawn(async move {
-            tcp_client(stream, client, out_rx, &tx, &shared).await;
-            let _ = tx.send(In::TcpGone(client)).await;
+            tcp_client(stream, client, out_rx, &core, &shared).await;
+            if let Some(core) = core.upgrade() {
+                let mut c = lock(&core);
+                c.tcp.remove(&client);
+                c.relay.client_gone(client);
+                let mut sends = Vec::new();
+                c.drain(&mut sends);
+                drop(c);
+                send_all(&mut sends, &shared);
+            }
             drop(held);
         });
     }
@@ -230,7 +313,7 @@ async fn tcp_client(
     stream: TcpStream,
     client: Client,
     mut out: mpsc::Receiver<Vec<u8>>,
-    tx: &mpsc::Sender<In>,
+    core: &Weak<Mutex<Core>>,
     shared: &Shared,
 ) {
     let (mut rd, mut wr) = stream.into_split();
@@ -244,6 +327,7 @@ async fn tcp_client(
     let reader = async {
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 2048];
+        let mut sends = Vec::new();
         let mut first = true;
         loop {
             // Whole messages first, then more bytes.
@@ -251,9 +335,13 @@ async fn tcp_client(
                 if buf.len() < len {
                     break;
                 }
-                let msg: Vec<u8> = buf.drain(..len).collect();
                 first = false;
-                offer(tx, shared, In::Client(client, msg));
+                // The relay is gone (shutdown): so is this client.
+                let Some(core) = core.upgrade() else {
+                    return;
+                };
+                handle(&core, shared, In::Client(client, &buf[..len]), &mut sends);
+                buf.drain(..len);
             }
             if frame_len(&buf).is_err() || buf.len() > MAX_MESSAGE + 4 {
                 return;
@@ -287,62 +375,34 @@ struct Core {
     sockets: BTreeMap<SocketAddr, (Arc<UdpSocket>, JoinHandle<()>)>,
     ip: IpAddr,
     public_ip: IpAddr,
-    tx: mpsc::Sender<In>,
+    /// Itself, for the readers of the relay sockets it opens.
+    this: Weak<Mutex<Core>>,
+    /// Wakes the sweeper when the core wants to run sooner than `timer_at`.
+    timer: Arc<Notify>,
+    timer_at: Option<core::time::Duration>,
     shared: Arc<Shared>,
 }
 
 impl Core {
-    async fn run(mut self, mut rx: mpsc::Receiver<In>) {
-        loop {
-            // Timers run when due even while packets keep coming: under
-            // steady traffic the sleep below might never be the branch
-            // taken.
-            let now = clock::since_epoch();
-            if self.relay.poll_timeout().is_some_and(|t| t <= now) {
-                self.relay.handle_timeout(now);
-                self.drain().await;
-            }
-            let sleep = self
-                .relay
-                .poll_timeout()
-                .map_or(core::time::Duration::from_secs(1), |t| {
-                    t.saturating_sub(now)
-                });
-            tokio::select! {
-                input = rx.recv() => match input {
-                    Some(input) => self.input(input),
-                    None => return,
-                },
-                () = tokio::time::sleep(sleep) => {}
-            }
-            self.drain().await;
-        }
-    }
-
-    fn input(&mut self, input: In) {
+    fn input(&mut self, input: In<'_>, sends: &mut Vec<Datagram>) {
         let now = clock::since_epoch();
         match input {
-            In::Client(c, bytes) => self.relay.handle_client(c, &bytes, now),
-            In::Peer(relay, peer, bytes) => self.relay.handle_peer(relay, peer, &bytes, now),
-            In::TcpOpen(c, tx) => {
-                self.tcp.insert(c, tx);
-            }
-            In::TcpGone(c) => {
-                self.tcp.remove(&c);
-                self.relay.client_gone(c);
-            }
+            In::Client(c, bytes) => self.relay.handle_client(c, bytes, now),
+            In::Peer(relay, peer, bytes) => self.relay.handle_peer(relay, peer, bytes, now),
         }
+        self.drain(sends);
     }
 
-    async fn drain(&mut self) {
+    /// Carries out the core's outputs; UDP datagrams go to `sends`.
+    fn drain(&mut self, sends: &mut Vec<Datagram>) {
         while let Some(out) = self.relay.poll_output() {
             match out {
                 Output::ToClient { client, data } => match client.transport {
-                    Transport::Udp => {
-                        if self.udp.try_send_to(&data, client.addr).is_err() {
-                            self.shared.metrics.relay_dropped();
-                        }
-                    }
+                    Transport::Udp => sends.push(Datagram {
+                        socket: Arc::clone(&self.udp),
+                        to: client.addr,
+                        data,
+                    }),
                     Transport::Tcp => {
                         let sent = self.tcp.get(&client).map(|t| t.try_send(data));
                         if !matches!(sent, Some(Ok(()))) {
@@ -350,17 +410,16 @@ impl Core {
                         }
                     }
                 },
-                Output::ToPeer { relay, peer, data } => {
-                    let sent = self
-                        .sockets
-                        .get(&relay)
-                        .map(|(s, _)| s.try_send_to(&data, peer));
-                    if !matches!(sent, Some(Ok(_))) {
-                        self.shared.metrics.relay_dropped();
-                    }
-                }
+                Output::ToPeer { relay, peer, data } => match self.sockets.get(&relay) {
+                    Some((socket, _)) => sends.push(Datagram {
+                        socket: Arc::clone(socket),
+                        to: peer,
+                        data,
+                    }),
+                    None => self.shared.metrics.relay_dropped(),
+                },
                 Output::OpenRelay { client, ipv6 } => {
-                    let result = self.open(ipv6).await;
+                    let result = self.open(ipv6);
                     self.relay
                         .relay_opened(client, result, clock::since_epoch());
                 }
@@ -372,15 +431,26 @@ impl Core {
             }
         }
         self.shared.metrics.set_relay(self.relay.stats());
+        if let Some(t) = self.relay.poll_timeout() {
+            if self.timer_at.is_none_or(|at| t < at) {
+                self.timer_at = Some(t);
+                self.timer.notify_one();
+            }
+        }
     }
 
-    /// Opens a relay socket on the relay's IP address, any free port.
-    async fn open(&mut self, ipv6: bool) -> Result<SocketAddr, RelayError> {
+    /// Opens a relay socket on the relay's IP address, any free port, and
+    /// starts its reader. Binding a UDP socket does not block, so it is
+    /// done under the lock.
+    fn open(&mut self, ipv6: bool) -> Result<SocketAddr, RelayError> {
         if ipv6 != self.public_ip.is_ipv6() {
             return Err(RelayError::Family);
         }
-        let socket = UdpSocket::bind((self.ip, 0))
-            .await
+        let socket = std::net::UdpSocket::bind((self.ip, 0))
+            .and_then(|s| {
+                s.set_nonblocking(true)?;
+                UdpSocket::from_std(s)
+            })
             .map_err(|_| RelayError::Capacity)?;
         let port = socket
             .local_addr()
@@ -388,14 +458,17 @@ impl Core {
             .port();
         let public = SocketAddr::new(self.public_ip, port);
         let socket = Arc::new(socket);
-        let (reader, tx, shared) = (
+        let (reader, core, shared) = (
             Arc::clone(&socket),
-            self.tx.clone(),
+            self.this.clone(),
             Arc::clone(&self.shared),
         );
         let task = tokio::spawn(async move {
+            let mut sends = Vec::new();
             datagrams(&reader, MAX_PEER_DATAGRAM, |from, bytes| {
-                offer(&tx, &shared, In::Peer(public, from, bytes.to_vec()));
+                if let Some(core) = core.upgrade() {
+                    handle(&core, &shared, In::Peer(public, from, bytes), &mut sends);
+                }
             })
             .await;
         });
