@@ -49,6 +49,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod b2bua;
+#[cfg(test)]
+mod b2bua_tests;
 mod config;
 mod dialplan;
 mod limits;
