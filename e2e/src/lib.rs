@@ -46,6 +46,7 @@
 //! - [`wait`]: bounded polling that fails with every node's status.
 //! - [`linkclient`], [`loadgen`]: raw WebSocket link clients (hostile peers,
 //!   10,000 idle peers for the memory benchmark).
+//! - [`sipp`]: SIPp as a child process (the SIP interop and gateway tests).
 //! - [`stats`], [`args`]: summary figures and flags of the benchmarks.
 
 // The harness measures and bounds wall time (polling deadlines, set-up
@@ -67,6 +68,7 @@ pub mod process;
 pub mod ring;
 pub mod server;
 pub mod setup;
+pub mod sipp;
 pub mod stats;
 pub mod status;
 pub mod wait;
