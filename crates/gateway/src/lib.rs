@@ -53,6 +53,7 @@ mod b2bua;
 mod b2bua_tests;
 mod config;
 mod dialplan;
+mod gate;
 mod limits;
 mod media;
 mod sdp;
@@ -65,6 +66,9 @@ pub use config::{
     ConfigError, DialPlanConfig, GatewayConfig, LimitsConfig, TrunkConfig, TrunkTransport,
 };
 pub use dialplan::{is_number, DialError, DialPlan, E164, MAX_E164_DIGITS};
+pub use gate::{
+    Dropped, Gate, GateStats, Opened, MAX_KEYS, MAX_VERIFIED, MAX_WAITING, VERIFIED_FOR,
+};
 pub use limits::{LimitHit, Limits};
 pub use media::{Media, MediaCall, MediaError, OutboundMedia};
 pub use sdp::{direction, with_direction, Direction};

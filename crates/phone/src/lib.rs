@@ -83,7 +83,9 @@ mod stats;
 pub use action::{
     Action, CallId, CallState, CallView, Direction, Media, MessageId, PhoneEvent, Token,
 };
-pub use binding::{claim_record, claimed_aor, valid_devices, Binding, Claim, Device, MAX_DEVICES};
+pub use binding::{
+    claim_record, claimed_aor, find_claim, valid_devices, Binding, Claim, Device, MAX_DEVICES,
+};
 pub use error::{PhoneError, RegisterError};
 pub use inbox::{
     inbox_key, Letter, Letters, INBOX_REFRESH, INBOX_TTL, MAX_INBOX_VALUE, MAX_INBOX_VALUES,
@@ -97,5 +99,5 @@ pub use phone::{
     MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_PENDING, SIP_SERVICE,
 };
 pub use register::{BINDING_REFRESH, BINDING_TTL, CLAIM_REFRESH, CLAIM_TTL};
-pub use replay::{MAX_SEEN, REPLAY_WINDOW};
+pub use replay::{Replay, Replays, MAX_SEEN, REPLAY_WINDOW};
 pub use stats::Stats;
