@@ -161,6 +161,11 @@ impl Default for LimitsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
+    /// The UDP address the shell binds for SIP towards the trunks.
+    pub listen: String,
+    /// The `host:port` trunks reach us at (Via, Contact), when `listen` is
+    /// a wildcard or behind NAT. `None`: the bound address.
+    pub public_address: Option<String>,
     /// The trunks, tried in `priority` order.
     pub trunk: Vec<TrunkConfig>,
     /// Dialled strings to E.164, and which numbers may be called.
@@ -183,6 +188,8 @@ pub struct GatewayConfig {
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
+            listen: "0.0.0.0:5060".to_owned(),
+            public_address: None,
             trunk: Vec::new(),
             dial_plan: DialPlanConfig::default(),
             limits: LimitsConfig::default(),
