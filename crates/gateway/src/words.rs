@@ -1,32 +1,12 @@
-//! Why a call to a number failed, in words for the person who dialled it.
+//! Why a call to a number failed, in words for the person who dialled
+//! it: the phone core's words, so that the tab shows what the gateway logs.
 
-use chordphone_sip::Failure;
-
-/// No trunk is usable, or no media bridge is configured.
-pub const NO_LINE: &str = "No line to the phone network is available";
-
-/// The words for a trunk's (or our own) failure of a call to a number.
-pub fn failure_words(f: &Failure) -> &'static str {
-    match f {
-        Failure::NotFound => "That number does not exist",
-        Failure::Busy => "The number is busy",
-        Failure::Unauthorized => "The trunk refused the call",
-        Failure::NoAnswer | Failure::Unreachable => "The phone network did not answer",
-        Failure::ServerError { code: 503 } => NO_LINE,
-        Failure::ServerError { .. } => "The phone network failed to connect the call",
-        Failure::Declined => "The call was declined",
-        Failure::Cancelled => "The call was cancelled",
-        Failure::Incompatible => "The phone network cannot carry this call's audio",
-        Failure::SessionExpired | Failure::DialogGone => {
-            "The connection to the phone network was lost"
-        }
-        _ => "The phone network refused the call",
-    }
-}
+pub use chordphone_phone::{number_failure_words as failure_words, NO_LINE};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chordphone_sip::Failure;
 
     #[test]
     fn trunk_statuses_become_the_words_a_person_reads() {

@@ -72,6 +72,7 @@ mod inbox;
 mod lookup;
 mod messages;
 mod names;
+mod numbers;
 mod outbound;
 mod phone;
 mod register;
@@ -94,6 +95,7 @@ pub use inbox::{
 pub use names::{
     aor_of, claim_key, devices_key, normalize_name, parse_target, DEFAULT_OVERLAY_NAME,
 };
+pub use numbers::{number_aor, number_failure_words, GATEWAY_SERVICE, MAX_GATEWAYS, NO_LINE};
 pub use phone::{
     Config, Phone, KEEP_ENDED, MAX_ACTIONS, MAX_CALLS, MAX_CALL_ENTRIES, MAX_KEYS, MAX_LOOKUPS,
     MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_PENDING, SIP_SERVICE,
