@@ -25,6 +25,9 @@ use rand_chacha::ChaCha20Rng;
 
 /// How long a name's claim, checked against the overlay, stays trusted.
 pub const VERIFIED_FOR: Duration = Duration::from_secs(600);
+/// How long a name nobody holds (or the lookup failed) stays untrusted
+/// without asking again: a flood of forged messages costs one lookup a minute.
+pub const UNREGISTERED_FOR: Duration = Duration::from_secs(60);
 /// Names remembered as checked, at most.
 pub const MAX_VERIFIED: usize = 4096;
 /// Messages waiting for a claim lookup, at most.
@@ -100,8 +103,9 @@ pub struct Gate {
     claim_aor: String,
     replays: Replays,
     keys: BTreeMap<NodeId, [u8; 32]>,
-    /// Name → (the writer the overlay holds for it, until when we trust that).
-    verified: BTreeMap<String, ([u8; 32], Time)>,
+    /// Name → (the writer the overlay holds for it, if any; until when we
+    /// trust that).
+    verified: BTreeMap<String, (Option<[u8; 32]>, Time)>,
     waiting: VecDeque<Wait>,
     rng: ChaCha20Rng,
     stats: GateStats,
@@ -175,7 +179,7 @@ impl Gate {
         let writer = inner.claim.writer;
         match self.verified.get(&aor) {
             Some((w, until)) if *until > now => {
-                let identity = (*w == writer).then_some(aor);
+                let identity = (*w == Some(writer)).then_some(aor);
                 if identity.is_none() {
                     self.stats.not_registered += 1;
                 }
@@ -208,14 +212,16 @@ impl Gate {
     /// waited for it, each with its verdict.
     pub fn claim_found(&mut self, aor: &str, records: &[Record], now: Time) -> Vec<Opened> {
         let holder = find_claim(records, aor, now).map(|r| r.writer);
-        if let Some(w) = holder {
-            if self.verified.len() >= MAX_VERIFIED {
-                self.verified.retain(|_, (_, until)| *until > now);
-            }
-            if self.verified.len() < MAX_VERIFIED {
-                self.verified
-                    .insert(aor.to_owned(), (w, now + VERIFIED_FOR));
-            }
+        if self.verified.len() >= MAX_VERIFIED {
+            self.verified.retain(|_, (_, until)| *until > now);
+        }
+        if self.verified.len() < MAX_VERIFIED {
+            let trust = if holder.is_some() {
+                VERIFIED_FOR
+            } else {
+                UNREGISTERED_FOR
+            };
+            self.verified.insert(aor.to_owned(), (holder, now + trust));
         }
         let (mine, rest): (Vec<Wait>, Vec<Wait>) =
             self.waiting.drain(..).partition(|w| w.aor == aor);
@@ -362,7 +368,13 @@ mod tests {
         ));
         let out = gate.claim_found("sip:ghost@chordphone", &[], NOW);
         assert!(matches!(&out[..], [Opened::Deliver { identity: None, .. }]));
-        assert_eq!(gate.stats().not_registered, 2);
+        // ...and is not asked about again for a while.
+        let p4b = sealed_from(&mallory, &tab, &ghost, &gw_node, b"INVITE 3b", NOW);
+        assert!(matches!(
+            gate.open(tab.node_id(), &p4b, NOW),
+            Ok(Opened::Deliver { identity: None, .. })
+        ));
+        assert_eq!(gate.stats().not_registered, 3);
         // A signature by another key than the claim's proves nothing.
         let p5 = sealed_from(&mallory, &tab, &claim, &gw_node, b"INVITE 4", NOW);
         assert!(matches!(

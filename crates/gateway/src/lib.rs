@@ -67,7 +67,8 @@ pub use config::{
 };
 pub use dialplan::{is_number, DialError, DialPlan, E164, MAX_E164_DIGITS};
 pub use gate::{
-    Dropped, Gate, GateStats, Opened, MAX_KEYS, MAX_VERIFIED, MAX_WAITING, VERIFIED_FOR,
+    Dropped, Gate, GateStats, Opened, MAX_KEYS, MAX_VERIFIED, MAX_WAITING, UNREGISTERED_FOR,
+    VERIFIED_FOR,
 };
 pub use limits::{LimitHit, Limits};
 pub use media::{Media, MediaCall, MediaError, OutboundMedia};
