@@ -30,6 +30,9 @@ pub struct ServerOpts {
     /// Keep the node identity in a file in the server's temp dir, so a
     /// restart comes back as the same node.
     pub identity_file: bool,
+    /// A TOML configuration file's text (`--config`), such as a
+    /// `[gateway]` table.
+    pub config_toml: Option<String>,
 }
 
 /// A running (or stopped) server process with its port, options and log.
@@ -95,6 +98,12 @@ impl Server {
                 args.extend([flag.to_string(), v.to_string()]);
             }
         }
+        if self.opts.config_toml.is_some() {
+            args.extend([
+                "--config".to_string(),
+                self.dir.path().join("server.toml").display().to_string(),
+            ]);
+        }
         if self.opts.identity_file {
             args.extend([
                 "--identity-file".to_string(),
@@ -105,6 +114,10 @@ impl Server {
     }
 
     fn spawn(&mut self) -> crate::Result<()> {
+        if let Some(text) = &self.opts.config_toml {
+            std::fs::write(self.dir.path().join("server.toml"), text)
+                .map_err(|e| format!("server.toml: {e}"))?;
+        }
         let args = self.args();
         // One log across restarts, each run headed by its command line.
         let mut log = OpenOptions::new()
