@@ -34,7 +34,7 @@ step "clippy (wasm32: the browser peer)"
 cargo clippy --locked -p peer-wasm --target wasm32-unknown-unknown -- -D warnings
 
 step "core crates build for wasm32"
-cargo build --locked --release -p chordphone-overlay -p chordphone-link -p chordphone-session -p chordphone-sip -p chordphone-phone -p chordphone-relay --target wasm32-unknown-unknown
+cargo build --locked --release -p chordphone-overlay -p chordphone-link -p chordphone-session -p chordphone-sip -p chordphone-phone -p chordphone-relay -p chordphone-gateway --target wasm32-unknown-unknown
 
 step "tests (overflow checks and debug assertions on)"
 log=$(mktemp)

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use chordphone_gateway::{
-    Gate, Gateway, GatewayConfig, GatewayEvent, Opened, TrunkState, SERVICE_KEY,
+    Gate, Gateway, GatewayConfig, GatewayEvent, Opened, TrunkState, TrunkTransport, SERVICE_KEY,
 };
 use chordphone_overlay::{Answer, Id, Identity, Kind, Node, NodeId, QueryError, QueryId, Time};
 use chordphone_phone::SIP_SERVICE;
@@ -52,6 +52,9 @@ pub enum GatewayError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A trunk over a transport this server does not carry yet.
+    #[error("gateway: trunk {0}: only UDP trunks are carried so far (transport = \"udp\")")]
+    Transport(String),
     /// A trunk's host does not resolve.
     #[error("gateway: trunk {trunk}: cannot resolve {host}")]
     Resolve {
@@ -104,6 +107,9 @@ pub async fn start(
     })?;
     let mut addrs = Vec::with_capacity(config.trunk.len());
     for t in &config.trunk {
+        if t.transport != TrunkTransport::Udp {
+            return Err(GatewayError::Transport(t.name.clone()));
+        }
         let host = format!("{}:{}", t.host, t.port);
         let found = tokio::net::lookup_host(&host)
             .await

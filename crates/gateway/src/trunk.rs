@@ -211,14 +211,16 @@ mod tests {
         )
     }
 
-    fn answer_options(t: &mut Trunk<u32>, now: Time) -> Option<Change> {
-        let out = t.ua.poll_transmit().expect("an OPTIONS");
+    /// Answers the trunk's pending request (`method`) with a 200 built
+    /// from its own headers (`extra` added), as a registrar or a peer
+    /// answering OPTIONS would; the state change it caused.
+    fn answer(t: &mut Trunk<u32>, method: &str, extra: &str, now: Time) -> Option<Change> {
+        let out = t.ua.poll_transmit().expect("a request");
         let text = String::from_utf8_lossy(&out.bytes).into_owned();
         assert!(
-            text.starts_with("OPTIONS sip:127.0.0.1:5060 SIP/2.0"),
+            text.starts_with(&format!("{method} sip:127.0.0.1:5060 SIP/2.0")),
             "{text}"
         );
-        // A 200 built from the request's own headers.
         let mut reply = String::from("SIP/2.0 200 OK\r\n");
         for line in text.split("\r\n").skip(1) {
             let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
@@ -227,6 +229,7 @@ mod tests {
                 reply.push_str("\r\n");
             }
         }
+        reply.push_str(extra);
         reply.push_str("Content-Length: 0\r\n\r\n");
         t.ua.handle_input(Flow::new(Transport::Udp, t.addr), reply.as_bytes(), now);
         let mut change = None;
@@ -236,6 +239,39 @@ mod tests {
             change = change.or(c);
         }
         change
+    }
+
+    fn answer_options(t: &mut Trunk<u32>, now: Time) -> Option<Change> {
+        answer(t, "OPTIONS", "", now)
+    }
+
+    #[test]
+    fn a_registration_marks_the_trunk_up_and_is_refreshed() {
+        let t0 = Time(1_000_000);
+        let config = TrunkConfig {
+            register: true,
+            register_expires: 600,
+            options_interval: 0,
+            ..TrunkConfig::default()
+        };
+        let mut t = Trunk::new(config, 1, "192.0.2.1:5060", Duration::from_millis(100), 7);
+        t.start(t0);
+        let granted = "Contact: <sip:chordphone@192.0.2.1:5060>;expires=300\r\n";
+        assert_eq!(answer(&mut t, "REGISTER", granted, t0), Some(Change::Up));
+        // Refreshed at half the 300 s granted.
+        let mut now = t0;
+        let mut refreshed = None;
+        for _ in 0..50 {
+            now = t.poll_timeout().expect("a timer").max(now);
+            t.handle_timeout(now);
+            if let Some(out) = t.ua.poll_transmit() {
+                if out.bytes.starts_with(b"REGISTER") {
+                    refreshed = Some(now);
+                    break;
+                }
+            }
+        }
+        assert_eq!(refreshed, Some(t0 + Duration::from_secs(150)));
     }
 
     #[test]
