@@ -21,14 +21,14 @@
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chordphone_e2e::sipp::Sipp;
+use chordphone_gateway::testing::FixedSdp;
 use chordphone_gateway::{
-    Gateway, GatewayConfig, GatewayEvent, LimitHit, LimitsConfig, Media, MediaCall, MediaError,
-    OutboundMedia, Refusal, TrunkConfig, TrunkState, NO_LINE,
+    Gateway, GatewayConfig, GatewayEvent, LimitHit, LimitsConfig, Refusal, TrunkConfig, TrunkState,
+    NO_LINE,
 };
 use chordphone_sip::{CallId, Config, EndReason, Event, Failure, Flow, Time, Transport, UserAgent};
 use tokio::net::UdpSocket;
@@ -44,35 +44,6 @@ const NUMBER: &str = "sip:+15551234567@chordphone";
 const WEBRTC_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
 const WEBRTC_ANSWER: &str = "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 40000 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
 const RTP_OFFER: &str = "v=0\r\no=gateway 3 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-
-/// A stand-in for the media bridge: fixed SDP, and a note of each answer
-/// the trunk gave.
-#[derive(Clone, Debug, Default)]
-struct StandInBridge(Arc<Mutex<Vec<String>>>);
-
-impl Media for StandInBridge {
-    fn outbound(&mut self, _: MediaCall, _: &str, _: Time) -> Result<OutboundMedia, MediaError> {
-        Ok(OutboundMedia {
-            webrtc_answer: WEBRTC_ANSWER.into(),
-            rtp_offer: RTP_OFFER.into(),
-        })
-    }
-    fn rtp_answer(&mut self, _: MediaCall, answer: &str, _: Time) -> Result<(), MediaError> {
-        self.0.lock().unwrap().push(answer.to_owned());
-        Ok(())
-    }
-    fn inbound(&mut self, _: MediaCall, _: &str, _: Time) -> Result<String, MediaError> {
-        Err(MediaError::Full)
-    }
-    fn webrtc_answer(&mut self, _: MediaCall, _: &str, _: Time) -> Result<String, MediaError> {
-        Err(MediaError::UnknownCall)
-    }
-    fn hold(&mut self, _: MediaCall, _: bool, _: Time) {}
-    fn dtmf(&mut self, _: MediaCall, d: char, _: Time) -> Result<(), MediaError> {
-        Err(MediaError::BadDigit(d))
-    }
-    fn close(&mut self, _: MediaCall) {}
-}
 
 /// A trunk at `addr` as the configuration names it.
 fn trunk(name: &str, addr: SocketAddr, priority: u32, keepalive: u64) -> TrunkConfig {
@@ -96,7 +67,7 @@ struct Driver {
     tab: UserAgent<u32>,
     /// The name the gate proved for the tab (`None`: none).
     proven: Option<String>,
-    bridge: StandInBridge,
+    bridge: FixedSdp,
     start: Instant,
     tab_events: Vec<Event>,
     gw_events: Vec<GatewayEvent>,
@@ -119,7 +90,7 @@ impl Driver {
         tweak(&mut config);
         let mut gw =
             Gateway::new(config, "sip:pstn-gateway@chordphone", &local, addrs, 0x5eed).unwrap();
-        let bridge = StandInBridge::default();
+        let bridge = FixedSdp::new(WEBRTC_ANSWER, RTP_OFFER);
         gw.set_media(Box::new(bridge.clone()));
         let mut d = Driver {
             gw,
@@ -313,7 +284,7 @@ async fn a_call_to_a_number_answers_the_digest_rings_with_early_media_and_hangs_
         sipp.errors()
     );
     // The trunk's SDP (from the 183) went to the bridge, once.
-    let answers = d.bridge.0.lock().unwrap().clone();
+    let answers = d.bridge.log().rtp_answers;
     assert_eq!(answers.len(), 1);
     assert!(answers[0].contains("m=audio"));
     let now = d.now();

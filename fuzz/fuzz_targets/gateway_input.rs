@@ -10,9 +10,8 @@
 #![no_main]
 
 use bytes::Bytes;
-use chordphone_gateway::{
-    Gate, Gateway, GatewayConfig, Media, MediaCall, MediaError, OutboundMedia, TrunkConfig,
-};
+use chordphone_gateway::testing::FixedSdp;
+use chordphone_gateway::{Gate, Gateway, GatewayConfig, TrunkConfig};
 use chordphone_overlay::Identity;
 use chordphone_sip::sipx_sip::{parse_datagram, Limits};
 use chordphone_sip::{Config, Flow, Time, Transport, UserAgent};
@@ -20,31 +19,6 @@ use libfuzzer_sys::fuzz_target;
 
 const MAX_CALLS: usize = 8;
 const OFFER: &[u8] = b"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n";
-
-struct Bridge;
-
-impl Media for Bridge {
-    fn outbound(&mut self, _: MediaCall, _: &str, _: Time) -> Result<OutboundMedia, MediaError> {
-        Ok(OutboundMedia {
-            webrtc_answer: String::from_utf8_lossy(OFFER).into_owned(),
-            rtp_offer: String::from_utf8_lossy(OFFER).into_owned(),
-        })
-    }
-    fn rtp_answer(&mut self, _: MediaCall, _: &str, _: Time) -> Result<(), MediaError> {
-        Ok(())
-    }
-    fn inbound(&mut self, _: MediaCall, _: &str, _: Time) -> Result<String, MediaError> {
-        Err(MediaError::Full)
-    }
-    fn webrtc_answer(&mut self, _: MediaCall, _: &str, _: Time) -> Result<String, MediaError> {
-        Err(MediaError::UnknownCall)
-    }
-    fn hold(&mut self, _: MediaCall, _: bool, _: Time) {}
-    fn dtmf(&mut self, _: MediaCall, d: char, _: Time) -> Result<(), MediaError> {
-        Err(MediaError::BadDigit(d))
-    }
-    fn close(&mut self, _: MediaCall) {}
-}
 
 fn flush(gw: &mut Gateway<u32, u32>, tab: &mut UserAgent<u32>, now: Time) {
     for _ in 0..64 {
@@ -84,7 +58,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut gw) = Gateway::new(config, "sip:pstn-gateway@chordphone", "192.0.2.1:5060", vec![100, 101], 1) else {
         return;
     };
-    gw.set_media(Box::new(Bridge));
+    let offer = String::from_utf8_lossy(OFFER);
+    gw.set_media(Box::new(FixedSdp::new(&offer, &offer)));
     let mut gate = Gate::new(Identity::from_seed([1; 32]), "sip:pstn-gateway@chordphone", 2, chordphone_overlay::Time(1_700_000_000_000_000));
     let mut tab = UserAgent::new(Config::new("sip:alice@chordphone", "sip:alice@chordphone", "tab.invalid"), 3);
     let mut now = Time(1_700_000_000_000_000);

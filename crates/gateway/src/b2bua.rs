@@ -19,7 +19,7 @@ use chordphone_sip::{
 use crate::config::{ConfigError, GatewayConfig};
 use crate::dialplan::{DialError, DialPlan};
 use crate::limits::Limits;
-use crate::media::{Media, MediaCall};
+use crate::media::{Media, MediaCall, OutboundMedia};
 use crate::sdp::{direction, with_direction};
 use crate::stats::{Refusal, Stats};
 use crate::trunk::{next_trunk, Change, Trunk, TrunkState};
@@ -86,6 +86,18 @@ pub enum GatewayEvent {
         trunk: String,
     },
 }
+
+/// A call that passed every check.
+struct Admitted {
+    identity: String,
+    number: String,
+    media: OutboundMedia,
+    budget: Option<Duration>,
+}
+
+/// Why a call is refused: the proven caller (if any), the counted reason,
+/// and the failure the caller is answered with.
+struct Refused(Option<String>, Refusal, Failure);
 
 /// One call through the gateway.
 #[derive(Debug)]
@@ -360,90 +372,30 @@ impl<P: Clone + Ord + core::fmt::Debug, T: Clone + Ord + core::fmt::Debug> Gatew
         }
     }
 
-    /// A caller's INVITE: every check before any trunk sees it.
+    /// A caller's INVITE: every check before any trunk sees it, then the
+    /// first trunk.
     fn incoming(&mut self, cc: CallId, from: &str, to: &str, offer: Option<Bytes>, now: Time) {
-        let identity = self.origin.clone().flatten();
-        let Some(identity) = identity else {
-            return self.refuse(cc, None, Refusal::Unregistered, Failure::Unauthorized, now);
-        };
-        if uri_of(from) != identity {
-            return self.refuse(
-                cc,
-                Some(identity),
-                Refusal::WrongIdentity,
-                Failure::Unauthorized,
-                now,
-            );
-        }
-        let number = match self.plan.route(to) {
-            Ok(n) => n.as_str().to_owned(),
-            Err(DialError::Forbidden) => {
-                let why = Refusal::ForbiddenDestination;
-                return self.refuse(cc, Some(identity), why, Failure::Unauthorized, now);
-            }
-            Err(_) => {
-                let why = Refusal::NotANumber;
-                return self.refuse(cc, Some(identity), why, Failure::NotFound, now);
-            }
-        };
-        if self.calls.len() >= self.max_calls {
-            let f = Failure::ServerError { code: 503 };
-            return self.refuse(cc, Some(identity), Refusal::Full, f, now);
-        }
-        if next_trunk(&self.trunks, &[]).is_none() {
-            let f = Failure::ServerError { code: 503 };
-            return self.refuse(cc, Some(identity), Refusal::NoTrunk, f, now);
-        }
-        let Some(offer) = offer else {
-            return self.refuse(
-                cc,
-                Some(identity),
-                Refusal::NoMedia,
-                Failure::Incompatible,
-                now,
-            );
-        };
-        if self.media.is_none() {
-            let f = Failure::ServerError { code: 503 };
-            return self.refuse(cc, Some(identity), Refusal::NoMedia, f, now);
-        }
-        let budget = match self.limits.admit(&identity, now) {
-            Ok(b) => b,
-            Err(hit) => {
-                let why = Refusal::Limit(hit);
-                return self.refuse(cc, Some(identity), why, Failure::Unauthorized, now);
-            }
-        };
         let id = self.next_call;
-        self.next_call += 1;
-        let webrtc_offer = String::from_utf8_lossy(&offer);
-        let media = self
-            .media
-            .as_mut()
-            .map(|m| m.outbound(MediaCall(id), &webrtc_offer, now));
-        let Some(Ok(media)) = media else {
-            self.limits.end(&identity, Duration::ZERO, now);
-            return self.refuse(
-                cc,
-                Some(identity),
-                Refusal::NoMedia,
-                Failure::Incompatible,
-                now,
-            );
+        let admitted = match self.admit(id, from, to, offer, now) {
+            Ok(a) => a,
+            Err(Refused(identity, why, failure)) => {
+                return self.refuse(cc, identity, why, failure, now)
+            }
         };
+        self.next_call += 1;
         self.calls.insert(
             id,
             Call {
                 caller: cc,
-                identity,
-                number,
+                identity: admitted.identity,
+                number: admitted.number,
                 trunk: None,
                 tried: Vec::new(),
-                rtp_offer: Bytes::from(media.rtp_offer),
-                webrtc_answer: Bytes::from(media.webrtc_answer),
+                rtp_offer: Bytes::from(admitted.media.rtp_offer),
+                webrtc_answer: Bytes::from(admitted.media.webrtc_answer),
                 rtp_answered: false,
                 answered: None,
-                budget,
+                budget: admitted.budget,
                 hold_pending: false,
             },
         );
@@ -452,6 +404,65 @@ impl<P: Clone + Ord + core::fmt::Debug, T: Clone + Ord + core::fmt::Debug> Gatew
         if !self.try_next_trunk(id, now) {
             self.fail_caller(id, Failure::ServerError { code: 503 }, now);
         }
+    }
+
+    /// The checks, in order: a proven identity that is the SIP From, the
+    /// dial plan, room, a trunk, the bridge's media, the caller's limits.
+    fn admit(
+        &mut self,
+        id: GatewayCall,
+        from: &str,
+        to: &str,
+        offer: Option<Bytes>,
+        now: Time,
+    ) -> Result<Admitted, Refused> {
+        let no_line = Failure::ServerError { code: 503 };
+        let Some(identity) = self.origin.clone().flatten() else {
+            return Err(Refused(None, Refusal::Unregistered, Failure::Unauthorized));
+        };
+        let refused = |why, f| Refused(Some(identity.clone()), why, f);
+        if uri_of(from) != identity {
+            return Err(refused(Refusal::WrongIdentity, Failure::Unauthorized));
+        }
+        let number = match self.plan.route(to) {
+            Ok(n) => n.as_str().to_owned(),
+            Err(DialError::Forbidden) => {
+                return Err(refused(
+                    Refusal::ForbiddenDestination,
+                    Failure::Unauthorized,
+                ))
+            }
+            Err(_) => return Err(refused(Refusal::NotANumber, Failure::NotFound)),
+        };
+        if self.calls.len() >= self.max_calls {
+            return Err(refused(Refusal::Full, no_line));
+        }
+        if next_trunk(&self.trunks, &[]).is_none() {
+            return Err(refused(Refusal::NoTrunk, no_line));
+        }
+        let (Some(offer), Some(_)) = (offer, self.media.as_ref()) else {
+            // No bridge: no line. No offer: nothing the bridge could carry.
+            return Err(refused(Refusal::NoMedia, no_line));
+        };
+        let budget = self
+            .limits
+            .admit(&identity, now)
+            .map_err(|hit| refused(Refusal::Limit(hit), Failure::Unauthorized))?;
+        let webrtc_offer = String::from_utf8_lossy(&offer);
+        let media = self
+            .media
+            .as_mut()
+            .map(|m| m.outbound(MediaCall(id), &webrtc_offer, now));
+        let Some(Ok(media)) = media else {
+            self.limits.end(&identity, Duration::ZERO, now);
+            return Err(refused(Refusal::NoMedia, Failure::Incompatible));
+        };
+        Ok(Admitted {
+            identity,
+            number,
+            media,
+            budget,
+        })
     }
 
     /// Refuses a caller's INVITE before anything was set up.

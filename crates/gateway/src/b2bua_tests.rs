@@ -3,15 +3,14 @@
 //! network, a fake bridge recording what the gateway asks of it, and a
 //! virtual clock.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chordphone_sip::{CallId, Config, EndReason, Event, Failure, Flow, Time, Transport, UserAgent};
 
 use crate::config::{GatewayConfig, LimitsConfig, TrunkConfig};
-use crate::media::{Media, MediaCall, MediaError, OutboundMedia};
 use crate::stats::Refusal;
+use crate::testing::FixedSdp;
 use crate::{Gateway, GatewayEvent, LimitHit, NO_LINE};
 
 const GW: u32 = 1;
@@ -25,56 +24,6 @@ const WEBRTC_ANSWER: &str = "v=0\r\no=- 2 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n
 const RTP_OFFER: &str = "v=0\r\no=- 3 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=sendrecv\r\n";
 const RTP_ANSWER: &str = "v=0\r\no=- 4 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0\r\n";
 
-/// A bridge that answers at once and writes down every call it gets.
-#[derive(Debug, Default, Clone)]
-struct FakeMedia(Arc<Mutex<Vec<String>>>);
-
-impl FakeMedia {
-    fn log(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-    fn push(&self, s: String) {
-        self.0.lock().unwrap().push(s);
-    }
-}
-
-impl Media for FakeMedia {
-    fn outbound(
-        &mut self,
-        call: MediaCall,
-        offer: &str,
-        _: Time,
-    ) -> Result<OutboundMedia, MediaError> {
-        self.push(format!("outbound {}", call.0));
-        if !offer.contains("m=audio") {
-            return Err(MediaError::NoCommonCodec);
-        }
-        Ok(OutboundMedia {
-            webrtc_answer: WEBRTC_ANSWER.into(),
-            rtp_offer: RTP_OFFER.into(),
-        })
-    }
-    fn rtp_answer(&mut self, call: MediaCall, answer: &str, _: Time) -> Result<(), MediaError> {
-        self.push(format!("rtp_answer {} {}", call.0, answer.contains("5004")));
-        Ok(())
-    }
-    fn inbound(&mut self, _: MediaCall, _: &str, _: Time) -> Result<String, MediaError> {
-        Err(MediaError::Full)
-    }
-    fn webrtc_answer(&mut self, _: MediaCall, _: &str, _: Time) -> Result<String, MediaError> {
-        Err(MediaError::UnknownCall)
-    }
-    fn hold(&mut self, call: MediaCall, on: bool, _: Time) {
-        self.push(format!("hold {} {on}", call.0));
-    }
-    fn dtmf(&mut self, _: MediaCall, d: char, _: Time) -> Result<(), MediaError> {
-        Err(MediaError::BadDigit(d))
-    }
-    fn close(&mut self, call: MediaCall) {
-        self.push(format!("close {}", call.0));
-    }
-}
-
 /// The gateway between a tab and two trunks, all in memory.
 struct Net {
     gw: Gateway<u32, u32>,
@@ -84,7 +33,7 @@ struct Net {
     proven: Option<String>,
     /// A trunk whose incoming messages are lost.
     lost: Option<u32>,
-    media: FakeMedia,
+    media: FixedSdp,
     now: Time,
     tab_events: Vec<Event>,
     trunk_events: Vec<(u32, Event)>,
@@ -117,7 +66,7 @@ impl Net {
             9,
         )
         .unwrap();
-        let media = FakeMedia::default();
+        let media = FixedSdp::new(WEBRTC_ANSWER, RTP_OFFER);
         if with_media {
             gw.set_media(Box::new(media.clone()));
         }
@@ -259,6 +208,15 @@ impl Net {
         })
     }
 
+    /// Trunk `addr` answers its call `tc` with its SDP.
+    fn answer_at(&mut self, addr: u32, tc: CallId) {
+        let t = self.now;
+        self.trunk(addr)
+            .answer(tc, Bytes::from_static(RTP_ANSWER.as_bytes()), t)
+            .unwrap();
+        self.pump();
+    }
+
     fn trunk(&mut self, addr: u32) -> &mut UserAgent<u32> {
         &mut self.trunks.iter_mut().find(|(a, _)| *a == addr).unwrap().1
     }
@@ -314,10 +272,7 @@ fn a_call_rings_with_early_media_is_answered_and_hung_up_from_the_tab() {
         })
         .collect();
     assert_eq!(progress, vec![(180, false), (183, true)]);
-    net.trunk(TRUNK_A)
-        .answer(tc, Bytes::from_static(RTP_ANSWER.as_bytes()), t)
-        .unwrap();
-    net.pump();
+    net.answer_at(TRUNK_A, tc);
     assert_eq!(
         answered(&net, call).as_deref(),
         Some(WEBRTC_ANSWER.as_bytes())
@@ -334,10 +289,9 @@ fn a_call_rings_with_early_media_is_answered_and_hung_up_from_the_tab() {
         }));
     assert_eq!(net.gw.active_calls(), 0);
     // The bridge was asked once for each step, the RTP answer given once.
-    assert_eq!(
-        net.media.log(),
-        vec!["outbound 1", "rtp_answer 1 true", "close 1"]
-    );
+    let log = net.media.log();
+    assert_eq!(log.steps, vec!["outbound 1", "rtp_answer 1", "close 1"]);
+    assert_eq!(log.rtp_answers, vec![RTP_ANSWER]);
     let s = net.gw.stats();
     assert_eq!(
         (s.calls_out, s.answered, s.failed, s.refused_total()),
@@ -352,10 +306,7 @@ fn the_trunk_hangs_up_and_the_tab_hears_it() {
     let call = net.call("+15551234567");
     let (tc, _) = net.incoming_at(TRUNK_A).unwrap();
     let t = net.now;
-    net.trunk(TRUNK_A)
-        .answer(tc, Bytes::from_static(RTP_ANSWER.as_bytes()), t)
-        .unwrap();
-    net.pump();
+    net.answer_at(TRUNK_A, tc);
     net.trunk(TRUNK_A).hangup(tc, t).unwrap();
     net.pump();
     assert_eq!(net.tab_ended(call), Some(EndReason::RemoteHangup));
@@ -388,7 +339,10 @@ fn busy_and_unknown_numbers_reach_the_tab_as_words() {
         // Not a trunk failure: no failover.
         assert!(net.incoming_at(TRUNK_B).is_none());
         assert_eq!(net.gw.stats().failed, 1);
-        assert_eq!(net.media.log().last().map(String::as_str), Some("close 1"));
+        assert_eq!(
+            net.media.log().steps.last().map(String::as_str),
+            Some("close 1")
+        );
     }
 }
 
@@ -420,10 +374,7 @@ fn a_5xx_fails_over_to_the_next_trunk() {
         .unwrap();
     net.pump();
     let (tb, _) = net.incoming_at(TRUNK_B).expect("failed over to b");
-    net.trunk(TRUNK_B)
-        .answer(tb, Bytes::from_static(RTP_ANSWER.as_bytes()), t)
-        .unwrap();
-    net.pump();
+    net.answer_at(TRUNK_B, tb);
     assert!(answered(&net, call).is_some());
     assert_eq!(net.gw.stats().failovers, 1);
     assert!(net.gw_events.contains(&GatewayEvent::Failover {
@@ -442,11 +393,7 @@ fn a_silent_trunk_is_marked_down_and_the_call_fails_over() {
     // 64 × T1 (100 ms) later the INVITE has timed out.
     net.advance(Duration::from_millis(6500));
     let (tb, _) = net.incoming_at(TRUNK_B).expect("failed over to b");
-    let t = net.now;
-    net.trunk(TRUNK_B)
-        .answer(tb, Bytes::from_static(RTP_ANSWER.as_bytes()), t)
-        .unwrap();
-    net.pump();
+    net.answer_at(TRUNK_B, tb);
     assert!(answered(&net, call).is_some());
     assert_eq!(net.gw.stats().trunk_down, 1);
     assert!(net
@@ -538,11 +485,7 @@ fn the_minutes_of_the_day_cut_a_call() {
     );
     let call = net.call("+15551234567");
     let (tc, _) = net.incoming_at(TRUNK_A).unwrap();
-    let t = net.now;
-    net.trunk(TRUNK_A)
-        .answer(tc, Bytes::from_static(RTP_ANSWER.as_bytes()), t)
-        .unwrap();
-    net.pump();
+    net.answer_at(TRUNK_A, tc);
     net.advance(Duration::from_secs(59));
     assert!(net.tab_ended(call).is_none());
     net.advance(Duration::from_secs(2));
@@ -573,10 +516,7 @@ fn hold_from_the_tab_reaches_the_trunk_and_back() {
     let call = net.call("+15551234567");
     let (tc, _) = net.incoming_at(TRUNK_A).unwrap();
     let t = net.now;
-    net.trunk(TRUNK_A)
-        .answer(tc, Bytes::from_static(RTP_ANSWER.as_bytes()), t)
-        .unwrap();
-    net.pump();
+    net.answer_at(TRUNK_A, tc);
     let held = crate::with_direction(WEBRTC_OFFER, crate::Direction::SendOnly);
     net.tab.reinvite(call, Bytes::from(held), t).unwrap();
     net.pump();
@@ -602,5 +542,5 @@ fn hold_from_the_tab_reaches_the_trunk_and_back() {
         String::from_utf8_lossy(&changed.expect("the tab's hold was answered"))
             .contains("a=recvonly")
     );
-    assert!(net.media.log().contains(&"hold 1 true".to_owned()));
+    assert!(net.media.log().steps.contains(&"hold 1 true".to_owned()));
 }

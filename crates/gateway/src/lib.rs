@@ -58,6 +58,7 @@ mod limits;
 mod media;
 mod sdp;
 mod stats;
+pub mod testing;
 mod trunk;
 mod words;
 

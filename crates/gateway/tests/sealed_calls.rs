@@ -12,9 +12,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use chordphone_gateway::testing::FixedSdp;
 use chordphone_gateway::{
-    Gate, Gateway, GatewayConfig, Media, MediaCall, MediaError, Opened, OutboundMedia, Refusal,
-    TrunkConfig, NO_LINE, SERVICE_KEY,
+    Gate, Gateway, GatewayConfig, Opened, Refusal, TrunkConfig, NO_LINE, SERVICE_KEY,
 };
 use chordphone_overlay::{
     Answer, Id, Identity, Kind, NodeId, QueryError, Record, RouteError, Time,
@@ -27,52 +27,6 @@ const TRUNK: u32 = 7;
 const TAB_SDP: &str =
     "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n";
 const RTP_ANSWER: &str = "v=0\r\no=- 4 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0\r\n";
-
-#[derive(Debug)]
-struct StandIn;
-
-impl Media for StandIn {
-    fn outbound(
-        &mut self,
-        _: MediaCall,
-        _: &str,
-        _: chordphone_sip::Time,
-    ) -> Result<OutboundMedia, MediaError> {
-        Ok(OutboundMedia {
-            webrtc_answer: "v=0\r\no=- 2 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 40000 UDP/TLS/RTP/SAVPF 0\r\n".into(),
-            rtp_offer: "v=0\r\no=- 3 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n".into(),
-        })
-    }
-    fn rtp_answer(
-        &mut self,
-        _: MediaCall,
-        _: &str,
-        _: chordphone_sip::Time,
-    ) -> Result<(), MediaError> {
-        Ok(())
-    }
-    fn inbound(
-        &mut self,
-        _: MediaCall,
-        _: &str,
-        _: chordphone_sip::Time,
-    ) -> Result<String, MediaError> {
-        Err(MediaError::Full)
-    }
-    fn webrtc_answer(
-        &mut self,
-        _: MediaCall,
-        _: &str,
-        _: chordphone_sip::Time,
-    ) -> Result<String, MediaError> {
-        Err(MediaError::UnknownCall)
-    }
-    fn hold(&mut self, _: MediaCall, _: bool, _: chordphone_sip::Time) {}
-    fn dtmf(&mut self, _: MediaCall, d: char, _: chordphone_sip::Time) -> Result<(), MediaError> {
-        Err(MediaError::BadDigit(d))
-    }
-    fn close(&mut self, _: MediaCall) {}
-}
 
 struct World {
     phone: Phone,
@@ -129,7 +83,10 @@ impl World {
         )
         .unwrap();
         if media {
-            gw.set_media(Box::new(StandIn));
+            gw.set_media(Box::new(FixedSdp::new(
+                "v=0\r\no=- 2 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 40000 UDP/TLS/RTP/SAVPF 0\r\n",
+                "v=0\r\no=- 3 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n",
+            )));
         }
         let tab_node = Identity::from_seed([1; 32]);
         let tab = tab_node.node_id();
