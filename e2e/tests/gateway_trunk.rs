@@ -23,21 +23,18 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use chordphone_e2e::sipp::Sipp;
-use chordphone_gateway::testing::FixedSdp;
+use chordphone_gateway::testing::{Caller, FixedSdp};
 use chordphone_gateway::{
     Gateway, GatewayConfig, GatewayEvent, LimitHit, LimitsConfig, Refusal, TrunkConfig, TrunkState,
     NO_LINE,
 };
-use chordphone_sip::{CallId, Config, EndReason, Event, Failure, Flow, Time, Transport, UserAgent};
+use chordphone_sip::{CallId, EndReason, Event, Failure, Time};
 use tokio::net::UdpSocket;
 
 /// Longest any one step may take before the test fails.
 const STEP: Duration = Duration::from_secs(20);
 
-const GATEWAY_NODE: u32 = 1;
-const TAB_NODE: u32 = 2;
 const ALICE: &str = "sip:alice@chordphone";
 const NUMBER: &str = "sip:+15551234567@chordphone";
 
@@ -64,13 +61,11 @@ fn trunk(name: &str, addr: SocketAddr, priority: u32, keepalive: u64) -> TrunkCo
 struct Driver {
     gw: Gateway<u32, SocketAddr>,
     sock: UdpSocket,
-    tab: UserAgent<u32>,
-    /// The name the gate proved for the tab (`None`: none).
-    proven: Option<String>,
+    /// The tab's user agent (and what the gate proved), with what it and
+    /// the gateway reported.
+    tab: Caller,
     bridge: FixedSdp,
     start: Instant,
-    tab_events: Vec<Event>,
-    gw_events: Vec<GatewayEvent>,
 }
 
 impl Driver {
@@ -95,12 +90,9 @@ impl Driver {
         let mut d = Driver {
             gw,
             sock,
-            tab: UserAgent::new(Config::new(ALICE, ALICE, "tab.invalid"), 7),
-            proven: Some(ALICE.into()),
+            tab: Caller::new(ALICE, 7),
             bridge,
             start: Instant::now(),
-            tab_events: Vec::new(),
-            gw_events: Vec::new(),
         };
         let now = d.now();
         d.gw.start(now);
@@ -115,28 +107,11 @@ impl Driver {
     /// (to the socket) until nothing is in flight.
     async fn flush(&mut self) {
         loop {
-            let mut moved = false;
             let now = self.now();
-            while let Some(t) = self.tab.poll_transmit() {
-                moved = true;
-                let proven = self.proven.clone();
-                self.gw
-                    .handle_caller(TAB_NODE, proven.as_deref(), &t.bytes, now);
-            }
-            while let Some(t) = self.gw.poll_caller_transmit() {
-                moved = true;
-                self.tab
-                    .handle_input(Flow::new(Transport::Overlay, GATEWAY_NODE), &t.bytes, now);
-            }
+            let mut moved = self.tab.exchange(&mut self.gw, now);
             while let Some(t) = self.gw.poll_trunk_transmit() {
                 moved = true;
                 self.sock.send_to(&t.bytes, t.to.addr).await.unwrap();
-            }
-            while let Some(e) = self.tab.poll_event() {
-                self.tab_events.push(e);
-            }
-            while let Some(e) = self.gw.poll_event() {
-                self.gw_events.push(e);
             }
             if !moved {
                 return;
@@ -155,8 +130,8 @@ impl Driver {
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; tab: {:?}\ngateway: {:?}",
-                self.tab_events,
-                self.gw_events
+                self.tab.events,
+                self.tab.gateway_events
             );
             self.turn(deadline).await;
         }
@@ -184,7 +159,7 @@ impl Driver {
     async fn turn(&mut self, until: Instant) {
         let mut buf = vec![0u8; 65_536];
         let mut wait = until.saturating_duration_since(Instant::now());
-        for t in [self.gw.poll_timeout(), self.tab.poll_timeout()]
+        for t in [self.gw.poll_timeout(), self.tab.ua.poll_timeout()]
             .into_iter()
             .flatten()
         {
@@ -199,7 +174,7 @@ impl Driver {
             Err(_) => {
                 let now = self.now();
                 self.gw.handle_timeout(now);
-                self.tab.handle_timeout(now);
+                self.tab.ua.handle_timeout(now);
             }
         }
     }
@@ -207,34 +182,13 @@ impl Driver {
     /// The tab calls `target` through the gateway.
     async fn call(&mut self, target: &str) -> CallId {
         let now = self.now();
-        let call = self
-            .tab
-            .invite(
-                target,
-                Flow::new(Transport::Overlay, GATEWAY_NODE),
-                Some(Bytes::from_static(WEBRTC_OFFER.as_bytes())),
-                now,
-            )
-            .unwrap();
+        let call = self.tab.invite(target, WEBRTC_OFFER, now).unwrap();
         self.flush().await;
         call
     }
 
     fn ended(&self, call: CallId) -> Option<EndReason> {
-        self.tab_events.iter().find_map(|e| match e {
-            Event::Ended { call: c, reason } if *c == call => Some(reason.clone()),
-            _ => None,
-        })
-    }
-
-    fn words(&self) -> Vec<Option<&'static str>> {
-        self.gw_events
-            .iter()
-            .filter_map(|e| match e {
-                GatewayEvent::Ended { words, .. } => Some(*words),
-                _ => None,
-            })
-            .collect()
+        self.tab.ended(call)
     }
 }
 
@@ -254,13 +208,15 @@ async fn a_call_to_a_number_answers_the_digest_rings_with_early_media_and_hangs_
     let mut d = Driver::new(vec![trunk("carrier", addr, 0, 0)], |_| {}).await;
     let call = d.call(NUMBER).await;
     d.until("the 200 through the gateway", |d| {
-        d.tab_events
+        d.tab
+            .events
             .iter()
             .any(|e| matches!(e, Event::Answered { .. } | Event::Ended { .. }))
     })
     .await;
     let progress: Vec<(u16, bool)> = d
-        .tab_events
+        .tab
+        .events
         .iter()
         .filter_map(|e| match e {
             Event::Progress { code, body, .. } => Some((*code, body.is_some())),
@@ -271,9 +227,9 @@ async fn a_call_to_a_number_answers_the_digest_rings_with_early_media_and_hangs_
         progress,
         vec![(180, false), (183, true)],
         "{:?}",
-        d.tab_events
+        d.tab.events
     );
-    let answer = d.tab_events.iter().find_map(|e| match e {
+    let answer = d.tab.events.iter().find_map(|e| match e {
         Event::Answered { answer, .. } => answer.clone(),
         _ => None,
     });
@@ -288,7 +244,7 @@ async fn a_call_to_a_number_answers_the_digest_rings_with_early_media_and_hangs_
     assert_eq!(answers.len(), 1);
     assert!(answers[0].contains("m=audio"));
     let now = d.now();
-    d.tab.hangup(call, now).unwrap();
+    d.tab.ua.hangup(call, now).unwrap();
     d.until("the call's end", |d| d.gw.active_calls() == 0)
         .await;
     // SIPp saw the BYE (its scenario ends with it) and answered it.
@@ -296,7 +252,7 @@ async fn a_call_to_a_number_answers_the_digest_rings_with_early_media_and_hangs_
     assert_eq!(code, 0, "sipp failed the call:\n{}", sipp.errors());
     let s = d.gw.stats();
     assert_eq!((s.calls_out, s.answered, s.failed), (1, 1, 0));
-    assert_eq!(d.words(), vec![None]);
+    assert_eq!(d.tab.words(), vec![None]);
 }
 
 #[tokio::test]
@@ -305,13 +261,14 @@ async fn the_caller_cancels_before_the_answer() {
     let mut d = Driver::new(vec![trunk("carrier", addr, 0, 0)], |_| {}).await;
     let call = d.call(NUMBER).await;
     d.until("the ringing", |d| {
-        d.tab_events
+        d.tab
+            .events
             .iter()
             .any(|e| matches!(e, Event::Progress { code: 180, .. }))
     })
     .await;
     let now = d.now();
-    d.tab.hangup(call, now).unwrap();
+    d.tab.ua.hangup(call, now).unwrap();
     d.until("the CANCEL's end", |d| d.gw.active_calls() == 0)
         .await;
     let code = d.finish(&mut sipp).await;
@@ -327,7 +284,7 @@ async fn a_busy_number_is_told_in_words() {
     d.until("the busy signal", |d| d.ended(call).is_some())
         .await;
     assert_eq!(d.ended(call), Some(EndReason::Failed(Failure::Busy)));
-    assert_eq!(d.words(), vec![Some("The number is busy")]);
+    assert_eq!(d.tab.words(), vec![Some("The number is busy")]);
     let code = d.finish(&mut sipp).await;
     assert_eq!(code, 0, "sipp:\n{}", sipp.errors());
 }
@@ -348,19 +305,20 @@ async fn a_trunk_silent_to_keepalives_is_down_and_calls_go_to_the_next() {
         d.gw.trunk_states()[0].1 == TrunkState::Down
     })
     .await;
-    assert!(d.gw_events.contains(&GatewayEvent::TrunkDown {
+    assert!(d.tab.gateway_events.contains(&GatewayEvent::TrunkDown {
         trunk: "dead".into()
     }));
     let call = d.call(NUMBER).await;
     d.until("the answer from the spare trunk", |d| {
-        d.tab_events
+        d.tab
+            .events
             .iter()
             .any(|e| matches!(e, Event::Answered { .. } | Event::Ended { .. }))
     })
     .await;
-    assert!(d.ended(call).is_none(), "{:?}", d.tab_events);
+    assert!(d.ended(call).is_none(), "{:?}", d.tab.events);
     let now = d.now();
-    d.tab.hangup(call, now).unwrap();
+    d.tab.ua.hangup(call, now).unwrap();
     d.until("the call's end", |d| d.gw.active_calls() == 0)
         .await;
     assert_eq!(d.finish(&mut sipp).await, 0, "sipp:\n{}", sipp.errors());
@@ -392,7 +350,7 @@ async fn with_every_trunk_down_the_caller_is_told_there_is_no_line() {
         d.ended(call),
         Some(EndReason::Failed(Failure::ServerError { code: 503 }))
     );
-    assert!(d.gw_events.iter().any(|e| matches!(
+    assert!(d.tab.gateway_events.iter().any(|e| matches!(
         e,
         GatewayEvent::Refused { why: Refusal::NoTrunk, words, .. } if *words == NO_LINE
     )));
@@ -412,10 +370,10 @@ async fn fraud_attempts_never_reach_the_trunk() {
     })
     .await;
     // No proven name.
-    d.proven = None;
+    d.tab.proven = None;
     let unregistered = d.call(NUMBER).await;
     // A premium-rate number.
-    d.proven = Some(ALICE.into());
+    d.tab.proven = Some(ALICE.into());
     let premium = d.call("sip:+19005550100@chordphone").await;
     d.until("two refusals", |d| {
         d.ended(unregistered).is_some() && d.ended(premium).is_some()

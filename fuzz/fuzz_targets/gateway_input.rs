@@ -9,36 +9,28 @@
 //! everything the gateway sends to a trunk parses as SIP.
 #![no_main]
 
-use bytes::Bytes;
-use chordphone_gateway::testing::FixedSdp;
+use chordphone_gateway::testing::{Caller, FixedSdp, CALLER_NODE};
 use chordphone_gateway::{Gate, Gateway, GatewayConfig, TrunkConfig};
 use chordphone_overlay::Identity;
 use chordphone_sip::sipx_sip::{parse_datagram, Limits};
-use chordphone_sip::{Config, Flow, Time, Transport, UserAgent};
+use chordphone_sip::Time;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_CALLS: usize = 8;
 const OFFER: &[u8] = b"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n";
 
-fn flush(gw: &mut Gateway<u32, u32>, tab: &mut UserAgent<u32>, now: Time) {
+fn flush(gw: &mut Gateway<u32, u32>, tab: &mut Caller, now: Time) {
     for _ in 0..64 {
-        let mut moved = false;
-        while let Some(t) = tab.poll_transmit() {
-            moved = true;
-            gw.handle_caller(10, Some("sip:alice@chordphone"), &t.bytes, now);
-        }
-        while let Some(t) = gw.poll_caller_transmit() {
-            moved = true;
-            tab.handle_input(Flow::new(Transport::Overlay, 1), &t.bytes, now);
-        }
+        let moved = tab.exchange(gw, now);
         while let Some(t) = gw.poll_trunk_transmit() {
             assert!(
                 parse_datagram(t.bytes.clone(), &Limits::datagram()).is_ok(),
                 "the gateway sent a message that does not parse"
             );
         }
-        while gw.poll_event().is_some() {}
-        while tab.poll_event().is_some() {}
+        // Bounded memory: what was reported is looked at no further.
+        tab.events.clear();
+        tab.gateway_events.clear();
         if !moved {
             return;
         }
@@ -61,10 +53,10 @@ fuzz_target!(|data: &[u8]| {
     let offer = String::from_utf8_lossy(OFFER);
     gw.set_media(Box::new(FixedSdp::new(&offer, &offer)));
     let mut gate = Gate::new(Identity::from_seed([1; 32]), "sip:pstn-gateway@chordphone", 2, chordphone_overlay::Time(1_700_000_000_000_000));
-    let mut tab = UserAgent::new(Config::new("sip:alice@chordphone", "sip:alice@chordphone", "tab.invalid"), 3);
+    let mut tab = Caller::new("sip:alice@chordphone", 3);
     let mut now = Time(1_700_000_000_000_000);
     gw.start(now);
-    let _ = tab.invite("sip:+15551234567@chordphone", Flow::new(Transport::Overlay, 1), Some(Bytes::from_static(OFFER)), now);
+    let _ = tab.invite("+15551234567", &String::from_utf8_lossy(OFFER), now);
     flush(&mut gw, &mut tab, now);
     let mut rest = data;
     while rest.len() >= 3 {
@@ -73,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
         let bytes = &rest[3..3 + len];
         rest = &rest[3 + len..];
         match ctl & 3 {
-            0 => gw.handle_caller(10, Some("sip:alice@chordphone"), bytes, now),
+            0 => gw.handle_caller(CALLER_NODE, Some("sip:alice@chordphone"), bytes, now),
             1 => gw.handle_caller(11, None, bytes, now),
             2 => gw.handle_trunk(100, bytes, now),
             _ => {

@@ -10,12 +10,10 @@ use chordphone_sip::{CallId, Config, EndReason, Event, Failure, Flow, Time, Tran
 
 use crate::config::{GatewayConfig, LimitsConfig, TrunkConfig};
 use crate::stats::Refusal;
-use crate::testing::FixedSdp;
+use crate::testing::{Caller, FixedSdp};
 use crate::{Gateway, GatewayEvent, LimitHit, NO_LINE};
 
-const GW: u32 = 1;
 const GW_TRUNK_SIDE: u32 = 2;
-const TAB: u32 = 10;
 const TRUNK_A: u32 = 100;
 const TRUNK_B: u32 = 101;
 const ALICE: &str = "sip:alice@chordphone";
@@ -27,17 +25,14 @@ const RTP_ANSWER: &str = "v=0\r\no=- 4 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192
 /// The gateway between a tab and two trunks, all in memory.
 struct Net {
     gw: Gateway<u32, u32>,
-    tab: UserAgent<u32>,
+    /// The tab, and what it and the gateway reported.
+    caller: Caller,
     trunks: Vec<(u32, UserAgent<u32>)>,
-    /// Who the gate says the tab is (`None`: not proven).
-    proven: Option<String>,
     /// A trunk whose incoming messages are lost.
     lost: Option<u32>,
     media: FixedSdp,
     now: Time,
-    tab_events: Vec<Event>,
     trunk_events: Vec<(u32, Event)>,
-    gw_events: Vec<GatewayEvent>,
 }
 
 fn trunk_config(name: &str, priority: u32) -> TrunkConfig {
@@ -84,34 +79,19 @@ impl Net {
         };
         Net {
             gw,
-            tab: UserAgent::new(Config::new(ALICE, ALICE, "tab.invalid"), 3),
+            caller: Caller::new(ALICE, 3),
             trunks: vec![(TRUNK_A, trunk_ua(4)), (TRUNK_B, trunk_ua(5))],
-            proven: Some(ALICE.into()),
             lost: None,
             media,
             now,
-            tab_events: Vec::new(),
             trunk_events: Vec::new(),
-            gw_events: Vec::new(),
         }
     }
 
     /// Moves every message until nothing is in flight.
     fn pump(&mut self) {
         loop {
-            let mut moved = false;
-            while let Some(t) = self.tab.poll_transmit() {
-                moved = true;
-                let proven = self.proven.clone();
-                self.gw
-                    .handle_caller(TAB, proven.as_deref(), &t.bytes, self.now);
-            }
-            while let Some(t) = self.gw.poll_caller_transmit() {
-                moved = true;
-                assert_eq!(t.to, Flow::new(Transport::Overlay, TAB));
-                self.tab
-                    .handle_input(Flow::new(Transport::Overlay, GW), &t.bytes, self.now);
-            }
+            let mut moved = self.caller.exchange(&mut self.gw, self.now);
             while let Some(t) = self.gw.poll_trunk_transmit() {
                 moved = true;
                 if self.lost == Some(t.to.addr) {
@@ -134,12 +114,6 @@ impl Net {
                     self.trunk_events.push((*addr, e));
                 }
             }
-            while let Some(e) = self.tab.poll_event() {
-                self.tab_events.push(e);
-            }
-            while let Some(e) = self.gw.poll_event() {
-                self.gw_events.push(e);
-            }
             if !moved {
                 return;
             }
@@ -153,7 +127,7 @@ impl Net {
             self.pump();
             let next = [
                 self.gw.poll_timeout(),
-                self.tab.poll_timeout(),
+                self.caller.ua.poll_timeout(),
                 self.trunks[0].1.poll_timeout(),
                 self.trunks[1].1.poll_timeout(),
             ]
@@ -164,7 +138,7 @@ impl Net {
                 Some(t) if t <= end => {
                     self.now = self.now.max(t);
                     self.gw.handle_timeout(self.now);
-                    self.tab.handle_timeout(self.now);
+                    self.caller.ua.handle_timeout(self.now);
                     for (_, ua) in &mut self.trunks {
                         ua.handle_timeout(self.now);
                     }
@@ -176,26 +150,9 @@ impl Net {
         self.pump();
     }
 
-    /// The tab calls `target`: a URI as is, a dialled number the way the
-    /// tab sends it (`sip:+15551234567@chordphone`).
+    /// The tab calls `target` (see [`Caller::invite`]).
     fn call(&mut self, target: &str) -> CallId {
-        let uri = if target.contains(':') {
-            target.to_owned()
-        } else {
-            format!(
-                "sip:{}@chordphone",
-                target.replace([' ', '-', '(', ')', '.'], "")
-            )
-        };
-        let call = self
-            .tab
-            .invite(
-                &uri,
-                Flow::new(Transport::Overlay, GW),
-                Some(Bytes::from_static(WEBRTC_OFFER.as_bytes())),
-                self.now,
-            )
-            .unwrap();
+        let call = self.caller.invite(target, WEBRTC_OFFER, self.now).unwrap();
         self.pump();
         call
     }
@@ -220,30 +177,6 @@ impl Net {
     fn trunk(&mut self, addr: u32) -> &mut UserAgent<u32> {
         &mut self.trunks.iter_mut().find(|(a, _)| *a == addr).unwrap().1
     }
-
-    fn tab_ended(&self, call: CallId) -> Option<EndReason> {
-        self.tab_events.iter().find_map(|e| match e {
-            Event::Ended { call: c, reason } if *c == call => Some(reason.clone()),
-            _ => None,
-        })
-    }
-
-    fn ended_words(&self) -> Vec<Option<&'static str>> {
-        self.gw_events
-            .iter()
-            .filter_map(|e| match e {
-                GatewayEvent::Ended { words, .. } => Some(*words),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-fn answered(net: &Net, call: CallId) -> Option<Bytes> {
-    net.tab_events.iter().find_map(|e| match e {
-        Event::Answered { call: c, answer } if *c == call => answer.clone(),
-        _ => None,
-    })
 }
 
 #[test]
@@ -262,7 +195,8 @@ fn a_call_rings_with_early_media_is_answered_and_hung_up_from_the_tab() {
         .unwrap();
     net.pump();
     let progress: Vec<(u16, bool)> = net
-        .tab_events
+        .caller
+        .events
         .iter()
         .filter_map(|e| match e {
             Event::Progress { code, body, .. } => {
@@ -274,13 +208,13 @@ fn a_call_rings_with_early_media_is_answered_and_hung_up_from_the_tab() {
     assert_eq!(progress, vec![(180, false), (183, true)]);
     net.answer_at(TRUNK_A, tc);
     assert_eq!(
-        answered(&net, call).as_deref(),
+        net.caller.answered(call).as_deref(),
         Some(WEBRTC_ANSWER.as_bytes())
     );
     assert_eq!(net.gw.active_calls(), 1);
     net.advance(Duration::from_secs(30));
     let t = net.now;
-    net.tab.hangup(call, t).unwrap();
+    net.caller.ua.hangup(call, t).unwrap();
     net.pump();
     assert!(net.trunk_events.iter().any(|(_, e)| *e
         == Event::Ended {
@@ -297,7 +231,7 @@ fn a_call_rings_with_early_media_is_answered_and_hung_up_from_the_tab() {
         (s.calls_out, s.answered, s.failed, s.refused_total()),
         (1, 1, 0, 0)
     );
-    assert_eq!(net.ended_words(), vec![None]);
+    assert_eq!(net.caller.words(), vec![None]);
 }
 
 #[test]
@@ -309,7 +243,7 @@ fn the_trunk_hangs_up_and_the_tab_hears_it() {
     net.answer_at(TRUNK_A, tc);
     net.trunk(TRUNK_A).hangup(tc, t).unwrap();
     net.pump();
-    assert_eq!(net.tab_ended(call), Some(EndReason::RemoteHangup));
+    assert_eq!(net.caller.ended(call), Some(EndReason::RemoteHangup));
     assert_eq!(net.gw.active_calls(), 0);
 }
 
@@ -334,8 +268,8 @@ fn busy_and_unknown_numbers_reach_the_tab_as_words() {
         let t = net.now;
         net.trunk(TRUNK_A).reject(tc, failure, t).unwrap();
         net.pump();
-        assert_eq!(net.tab_ended(call), Some(EndReason::Failed(status)));
-        assert_eq!(net.ended_words(), vec![Some(words)]);
+        assert_eq!(net.caller.ended(call), Some(EndReason::Failed(status)));
+        assert_eq!(net.caller.words(), vec![Some(words)]);
         // Not a trunk failure: no failover.
         assert!(net.incoming_at(TRUNK_B).is_none());
         assert_eq!(net.gw.stats().failed, 1);
@@ -354,7 +288,7 @@ fn the_tab_cancels_before_the_answer() {
     let t = net.now;
     net.trunk(TRUNK_A).ring(tc, None, t).unwrap();
     net.pump();
-    net.tab.hangup(call, t).unwrap();
+    net.caller.ua.hangup(call, t).unwrap();
     net.pump();
     assert!(net.trunk_events.iter().any(|(_, e)| matches!(
         e,
@@ -375,9 +309,9 @@ fn a_5xx_fails_over_to_the_next_trunk() {
     net.pump();
     let (tb, _) = net.incoming_at(TRUNK_B).expect("failed over to b");
     net.answer_at(TRUNK_B, tb);
-    assert!(answered(&net, call).is_some());
+    assert!(net.caller.answered(call).is_some());
     assert_eq!(net.gw.stats().failovers, 1);
-    assert!(net.gw_events.contains(&GatewayEvent::Failover {
+    assert!(net.caller.gateway_events.contains(&GatewayEvent::Failover {
         call: 1,
         from: "a".into(),
         to: "b".into()
@@ -394,10 +328,11 @@ fn a_silent_trunk_is_marked_down_and_the_call_fails_over() {
     net.advance(Duration::from_millis(6500));
     let (tb, _) = net.incoming_at(TRUNK_B).expect("failed over to b");
     net.answer_at(TRUNK_B, tb);
-    assert!(answered(&net, call).is_some());
+    assert!(net.caller.answered(call).is_some());
     assert_eq!(net.gw.stats().trunk_down, 1);
     assert!(net
-        .gw_events
+        .caller
+        .gateway_events
         .contains(&GatewayEvent::TrunkDown { trunk: "a".into() }));
 }
 
@@ -406,12 +341,13 @@ fn no_bridge_means_no_line_503() {
     let mut net = Net::new(|_| {}, false);
     let call = net.call("+15551234567");
     assert_eq!(
-        net.tab_ended(call),
+        net.caller.ended(call),
         Some(EndReason::Failed(Failure::ServerError { code: 503 }))
     );
     assert_eq!(net.gw.stats().refused(Refusal::NoMedia), 1);
     assert!(net
-        .gw_events
+        .caller
+        .gateway_events
         .iter()
         .any(|e| matches!(e, GatewayEvent::Refused { words, .. } if *words == NO_LINE)));
     assert!(net.trunk_events.is_empty());
@@ -430,28 +366,28 @@ fn fraud_is_refused_before_any_trunk_sees_it() {
         true,
     );
     // Not a proven identity.
-    net.proven = None;
+    net.caller.proven = None;
     let c1 = net.call("+15551234567");
     assert_eq!(
-        net.tab_ended(c1),
+        net.caller.ended(c1),
         Some(EndReason::Failed(Failure::Unauthorized))
     );
     // Proven, but as someone else than the SIP From.
-    net.proven = Some("sip:mallory@chordphone".into());
+    net.caller.proven = Some("sip:mallory@chordphone".into());
     let c2 = net.call("+15551234567");
     assert_eq!(
-        net.tab_ended(c2),
+        net.caller.ended(c2),
         Some(EndReason::Failed(Failure::Unauthorized))
     );
-    net.proven = Some(ALICE.into());
+    net.caller.proven = Some(ALICE.into());
     let c3 = net.call("+1 900 555 0100");
     assert_eq!(
-        net.tab_ended(c3),
+        net.caller.ended(c3),
         Some(EndReason::Failed(Failure::Unauthorized))
     );
     let c4 = net.call("sip:bob@chordphone");
     assert_eq!(
-        net.tab_ended(c4),
+        net.caller.ended(c4),
         Some(EndReason::Failed(Failure::NotFound))
     );
     assert!(net.trunk_events.is_empty(), "{:?}", net.trunk_events);
@@ -459,7 +395,7 @@ fn fraud_is_refused_before_any_trunk_sees_it() {
     let _c5 = net.call("+15551234567");
     let c6 = net.call("+15551234568");
     assert_eq!(
-        net.tab_ended(c6),
+        net.caller.ended(c6),
         Some(EndReason::Failed(Failure::Unauthorized))
     );
     assert_eq!(net.trunk_events.len(), 1);
@@ -487,9 +423,9 @@ fn the_minutes_of_the_day_cut_a_call() {
     let (tc, _) = net.incoming_at(TRUNK_A).unwrap();
     net.answer_at(TRUNK_A, tc);
     net.advance(Duration::from_secs(59));
-    assert!(net.tab_ended(call).is_none());
+    assert!(net.caller.ended(call).is_none());
     net.advance(Duration::from_secs(2));
-    assert_eq!(net.tab_ended(call), Some(EndReason::RemoteHangup));
+    assert_eq!(net.caller.ended(call), Some(EndReason::RemoteHangup));
     assert!(net.trunk_events.iter().any(|(_, e)| *e
         == Event::Ended {
             call: tc,
@@ -499,7 +435,7 @@ fn the_minutes_of_the_day_cut_a_call() {
     // Nothing left today.
     let again = net.call("+15551234567");
     assert_eq!(
-        net.tab_ended(again),
+        net.caller.ended(again),
         Some(EndReason::Failed(Failure::Unauthorized))
     );
     assert_eq!(
@@ -518,7 +454,7 @@ fn hold_from_the_tab_reaches_the_trunk_and_back() {
     let t = net.now;
     net.answer_at(TRUNK_A, tc);
     let held = crate::with_direction(WEBRTC_OFFER, crate::Direction::SendOnly);
-    net.tab.reinvite(call, Bytes::from(held), t).unwrap();
+    net.caller.ua.reinvite(call, Bytes::from(held), t).unwrap();
     net.pump();
     let offer = net
         .trunk_events
@@ -534,7 +470,7 @@ fn hold_from_the_tab_reaches_the_trunk_and_back() {
         .accept_reoffer(tc, Bytes::from(answer), t)
         .unwrap();
     net.pump();
-    let changed = net.tab_events.iter().find_map(|e| match e {
+    let changed = net.caller.events.iter().find_map(|e| match e {
         Event::MediaChanged { answer, .. } => Some(answer.clone()),
         _ => None,
     });

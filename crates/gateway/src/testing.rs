@@ -1,12 +1,15 @@
-//! A stand-in for the media bridge, for tests, fuzzing and trying the
-//! signalling against a trunk: it hands back fixed SDP and carries no
-//! audio. The server never connects it: without the real bridge it
-//! refuses calls to numbers instead.
+//! Stand-ins for tests, fuzzing and trying the signalling against a
+//! trunk: a media bridge that hands back fixed SDP and carries no audio
+//! (the server never connects it: without the real bridge it refuses
+//! calls to numbers instead), and a caller's user agent wired to the
+//! gateway in memory.
 
 use std::sync::{Arc, Mutex};
 
-use chordphone_sip::Time;
+use bytes::Bytes;
+use chordphone_sip::{CallId, Config, EndReason, Event, Flow, Time, Transport, UserAgent};
 
+use crate::b2bua::{Gateway, GatewayEvent};
 use crate::media::{Media, MediaCall, MediaError, OutboundMedia};
 
 /// What the gateway asked of a [`FixedSdp`], shared with its clones.
@@ -92,5 +95,100 @@ impl Media for FixedSdp {
 
     fn close(&mut self, call: MediaCall) {
         self.step(format!("close {}", call.0));
+    }
+}
+
+/// How [`Caller`] names the gateway's node, and the gateway names the caller's.
+pub const GATEWAY_NODE: u32 = 1;
+/// See [`GATEWAY_NODE`].
+pub const CALLER_NODE: u32 = 10;
+
+/// A caller's SIP user agent wired to a gateway's caller side in memory,
+/// as a tab's is after the overlay and the gate; it keeps what both say.
+#[derive(Debug)]
+pub struct Caller {
+    /// The caller's user agent.
+    pub ua: UserAgent<u32>,
+    /// The name the gate proved for the caller (`None`: none).
+    pub proven: Option<String>,
+    /// What the caller's user agent reported.
+    pub events: Vec<Event>,
+    /// What the gateway reported.
+    pub gateway_events: Vec<GatewayEvent>,
+}
+
+impl Caller {
+    /// A caller whose AOR is `aor`, proven as that.
+    pub fn new(aor: &str, seed: u64) -> Caller {
+        Caller {
+            ua: UserAgent::new(Config::new(aor, aor, "caller.invalid"), seed),
+            proven: Some(aor.to_owned()),
+            events: Vec::new(),
+            gateway_events: Vec::new(),
+        }
+    }
+
+    /// Moves SIP both ways and takes both sides' events; whether anything moved.
+    pub fn exchange<T: Clone + Ord + core::fmt::Debug>(
+        &mut self,
+        gw: &mut Gateway<u32, T>,
+        now: Time,
+    ) -> bool {
+        let mut moved = false;
+        while let Some(t) = self.ua.poll_transmit() {
+            moved = true;
+            gw.handle_caller(CALLER_NODE, self.proven.as_deref(), &t.bytes, now);
+        }
+        while let Some(t) = gw.poll_caller_transmit() {
+            moved = true;
+            let from = Flow::new(Transport::Overlay, GATEWAY_NODE);
+            self.ua.handle_input(from, &t.bytes, now);
+        }
+        self.events
+            .extend(core::iter::from_fn(|| self.ua.poll_event()));
+        self.gateway_events
+            .extend(core::iter::from_fn(|| gw.poll_event()));
+        moved
+    }
+
+    /// Calls `target` (a URI, or a dialled number sent as
+    /// `sip:+15551234567@chordphone`, as a tab does) offering `offer`.
+    pub fn invite(&mut self, target: &str, offer: &str, now: Time) -> Option<CallId> {
+        let uri = if target.contains(':') {
+            target.to_owned()
+        } else {
+            let number = target.replace([' ', '-', '(', ')', '.'], "");
+            format!("sip:{number}@chordphone")
+        };
+        let flow = Flow::new(Transport::Overlay, GATEWAY_NODE);
+        let offer = Bytes::from(offer.to_owned());
+        self.ua.invite(&uri, flow, Some(offer), now).ok()
+    }
+
+    /// How `call` ended, if it did.
+    pub fn ended(&self, call: CallId) -> Option<EndReason> {
+        self.events.iter().find_map(|e| match e {
+            Event::Ended { call: c, reason } if *c == call => Some(reason.clone()),
+            _ => None,
+        })
+    }
+
+    /// The SDP answer `call` was answered with, if it was.
+    pub fn answered(&self, call: CallId) -> Option<Bytes> {
+        self.events.iter().find_map(|e| match e {
+            Event::Answered { call: c, answer } if *c == call => answer.clone(),
+            _ => None,
+        })
+    }
+
+    /// The words of every call the gateway ended (`None`: hung up).
+    pub fn words(&self) -> Vec<Option<&'static str>> {
+        self.gateway_events
+            .iter()
+            .filter_map(|e| match e {
+                GatewayEvent::Ended { words, .. } => Some(*words),
+                _ => None,
+            })
+            .collect()
     }
 }
