@@ -35,7 +35,7 @@ cargo clippy --locked -p peer-wasm --target wasm32-unknown-unknown -- -D warning
 
 step "core crates build for wasm32"
 # Not chordphone-bridge: the media bridge is server-only (str0m's DTLS stack).
-cargo build --locked --release -p chordphone-overlay -p chordphone-link -p chordphone-session -p chordphone-sip -p chordphone-phone -p chordphone-relay --target wasm32-unknown-unknown
+cargo build --locked --release -p chordphone-overlay -p chordphone-link -p chordphone-session -p chordphone-sip -p chordphone-phone -p chordphone-relay -p chordphone-gateway --target wasm32-unknown-unknown
 
 step "tests (overflow checks and debug assertions on)"
 log=$(mktemp)

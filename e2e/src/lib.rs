@@ -51,6 +51,7 @@
 //!   relayed calls between them, the load of the relay benchmark.
 //! - [`linkclient`], [`loadgen`]: raw WebSocket link clients (hostile peers,
 //!   10,000 idle peers for the memory benchmark).
+//! - [`sipp`]: SIPp as a child process (the SIP interop and gateway tests).
 //! - [`stats`], [`args`]: summary figures and flags of the benchmarks.
 
 // The harness measures and bounds wall time (polling deadlines, set-up
@@ -75,6 +76,7 @@ pub mod relayload;
 pub mod ring;
 pub mod server;
 pub mod setup;
+pub mod sipp;
 pub mod stats;
 pub mod status;
 pub mod turnleg;

@@ -16,11 +16,10 @@
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chordphone_e2e::sipp::{free_udp_port, Sipp};
 use chordphone_sip::{Config, Credentials, EndReason, Event, Flow, Time, Transport, UserAgent};
 use tokio::net::UdpSocket;
 
@@ -28,80 +27,6 @@ use tokio::net::UdpSocket;
 const STEP: Duration = Duration::from_secs(20);
 
 const OFFER: &str = "v=0\r\no=chordphone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-
-/// A SIPp process, killed when dropped.
-struct Sipp {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Sipp {
-    fn start(args: &[&str], dir: tempfile::TempDir) -> Sipp {
-        let child = Command::new("sipp")
-            .args(args)
-            .args(["-nostdin", "-m", "1", "-timeout", "30s", "-trace_err"])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp on PATH (apt-get install sip-tester, or scripts/setup-web.sh)");
-        Sipp { child, dir }
-    }
-
-    /// SIPp playing the scenario `xml` (written as `name` in its own
-    /// directory) on a free port of 127.0.0.1, and that address.
-    fn scenario(name: &str, xml: &str) -> (Sipp, SocketAddr) {
-        let port = free_udp_port();
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(name);
-        std::fs::write(&file, xml).unwrap();
-        let file = scenario_path(&file);
-        let sipp = Sipp::start(
-            &["-sf", &file, "-i", "127.0.0.1", "-p", &port.to_string()],
-            dir,
-        );
-        (sipp, format!("127.0.0.1:{port}").parse().unwrap())
-    }
-
-    /// Waits (bounded) for SIPp to exit; its exit code (0: the call passed).
-    async fn finish(&mut self) -> i32 {
-        let start = Instant::now();
-        while start.elapsed() < STEP * 2 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("sipp did not exit; errors:\n{}", self.errors());
-    }
-
-    /// SIPp's error log (unexpected messages and the like).
-    fn errors(&self) -> String {
-        let mut out = String::new();
-        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().ends_with("errors.log") {
-                    out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free UDP port on 127.0.0.1 (the kernel's pick, released for SIPp).
-fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
 
 /// The user agent on a real socket.
 struct Driver {
@@ -517,8 +442,4 @@ async fn registers_with_digest_at_a_sipp_registrar() {
     );
     let code = sipp.finish().await;
     assert_eq!(code, 0, "sipp failed the registration:\n{}", sipp.errors());
-}
-
-fn scenario_path(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
 }

@@ -57,6 +57,9 @@ pub struct Config {
     /// dialled). `None`: only when the server itself listens on such an
     /// address (a machine-local or LAN set-up).
     pub dial_private: Option<bool>,
+    /// The SIP gateway to the telephone network (TOML `[gateway]` with
+    /// `[[gateway.trunk]]` tables). `None`: no gateway.
+    pub gateway: Option<chordphone_gateway::GatewayConfig>,
 }
 
 /// A TURN server (or a group of them behind one secret) for `/ice`.
@@ -136,6 +139,7 @@ impl Default for Config {
             header_timeout: 10,
             max_header_bytes: 16 * 1024,
             dial_private: None,
+            gateway: None,
         }
     }
 }
@@ -162,6 +166,9 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("invalid setting: {0}")]
     Invalid(&'static str),
+    /// The `[gateway]` table is not usable.
+    #[error("invalid gateway setting: {0}")]
+    Gateway(#[from] chordphone_gateway::ConfigError),
 }
 
 impl Config {
@@ -230,6 +237,9 @@ impl Config {
                 "relay.max_allocations, relay.max_allocations_per_user and relay.bandwidth must be at least 1",
             ));
         }
+        if let Some(g) = &self.gateway {
+            g.validate()?;
+        }
         for url in self.join.iter().chain(self.public_url.iter()) {
             if !(url.starts_with("ws://") || url.starts_with("wss://"))
                 || url.len() > chordphone_link::MAX_URL
@@ -261,6 +271,27 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn the_gateway_table_parses_with_its_trunks() {
+        let c = Config::from_toml(
+            "[gateway]\nlisten = \"127.0.0.1:5070\"\n\
+             [gateway.dial_plan]\ncountry_code = \"1\"\ndeny = [\"+1900\"]\n\
+             [gateway.limits]\ncalls_per_hour = 5\n\
+             [gateway.did]\n\"+15550001111\" = \"sip:alice@chordphone\"\n\
+             [[gateway.trunk]]\nname = \"main\"\nhost = \"sip.example.net\"\nusername = \"u\"\npassword = \"p\"\nregister = true\n\
+             [[gateway.trunk]]\nname = \"backup\"\nhost = \"sip2.example.net\"\ntransport = \"tcp\"\npriority = 5\n",
+        )
+        .expect("valid toml");
+        let g = c.gateway.as_ref().expect("a gateway");
+        assert_eq!(g.trunk.len(), 2);
+        assert_eq!(g.trunk[1].priority, 5);
+        assert_eq!(g.limits.calls_per_hour, 5);
+        assert!(c.validate().is_ok());
+        assert!(Config::from_toml("[gateway]\n[[gateway.trunk]]\nhots = \"x\"\n").is_err());
+        let none = Config::from_toml("[gateway]\n").expect("valid toml");
+        assert!(none.validate().is_err(), "a gateway without trunks");
     }
 
     #[test]

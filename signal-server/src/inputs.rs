@@ -51,6 +51,13 @@ pub enum NodeInput {
     },
     /// A view of the node for `/status` and `/metrics`.
     Snapshot(oneshot::Sender<Snapshot>),
+    /// A datagram on the gateway's SIP socket.
+    TrunkDatagram {
+        /// Who sent it.
+        from: std::net::SocketAddr,
+        /// The datagram.
+        bytes: Bytes,
+    },
 }
 
 /// The node's state as HTTP shows it.

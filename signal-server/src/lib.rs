@@ -36,6 +36,7 @@ mod clock;
 mod config;
 mod conn;
 mod dial;
+mod gateway;
 mod http;
 mod ice;
 mod identity;
@@ -74,6 +75,9 @@ pub enum ServerError {
     /// Listening or serving failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The SIP gateway could not start.
+    #[error(transparent)]
+    Gateway(#[from] gateway::GatewayError),
 }
 
 /// The session settings of a server reachable at `public_url`.
@@ -112,7 +116,19 @@ pub async fn run(
     let _ = shared
         .ice
         .set(ice::Ice::new(ice, config.turn_lifetime, config.ice_rate));
-    let task = node_task::NodeTask::new(session, Arc::clone(&shared), !config.join.is_empty());
+    let mut task = node_task::NodeTask::new(session, Arc::clone(&shared), !config.join.is_empty());
+    if let Some(g) = &config.gateway {
+        let seed = u64::from_le_bytes(identity::random()?);
+        let shell = gateway::start(
+            g,
+            identity.clone(),
+            shared.node_tx.clone(),
+            seed,
+            clock::now(),
+        )
+        .await?;
+        task = task.with_gateway(shell);
+    }
     let (done_tx, done_rx) = oneshot::channel::<()>();
     let node_handle = tokio::spawn(async move {
         task.run(node_rx, shutdown).await;

@@ -4,6 +4,7 @@
 //! gauges that describe the overlay node come from a snapshot the node task
 //! takes when `/metrics` is asked for.
 
+use chordphone_gateway::{GateStats, Refusal as GatewayRefusal, Stats as GatewayStats};
 use chordphone_link::CloseCode;
 use chordphone_relay::{Refusal, Stats as RelayStats};
 use std::fmt::Write as _;
@@ -99,6 +100,8 @@ pub struct Metrics {
     link_requests: [AtomicU64; LinkRequest::ALL.len()],
     /// The embedded relay's counters, as its task last copied them.
     relay: Mutex<Option<RelayStats>>,
+    /// The gateway's counters, as the node task last copied them.
+    gateway: Mutex<Option<GatewayMetrics>>,
     /// Relay packets dropped because a queue or socket buffer was full.
     relay_dropped: AtomicU64,
     /// `/ice` answers with credentials.
@@ -147,6 +150,13 @@ impl Metrics {
     /// Counts a relay packet dropped for want of room.
     pub fn relay_dropped(&self) {
         self.relay_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Copies the gateway's counters.
+    pub fn set_gateway(&self, m: GatewayMetrics) {
+        if let Ok(mut g) = self.gateway.lock() {
+            *g = Some(m);
+        }
     }
 
     /// Copies the embedded relay's counters.
@@ -308,7 +318,104 @@ impl Metrics {
             self.dials_refused.load(Relaxed),
         );
         self.render_relay(&mut out);
+        self.render_gateway(&mut out);
         out
+    }
+
+    /// The gateway's metrics (only when it runs).
+    fn render_gateway(&self, out: &mut String) {
+        let Some(g) = self.gateway.lock().ok().and_then(|g| g.clone()) else {
+            return;
+        };
+        let s = &g.stats;
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_gateway_calls_total Calls through the gateway, by direction.\n# TYPE chordphone_gateway_calls_total counter\nchordphone_gateway_calls_total{{direction=\"out\"}} {}\nchordphone_gateway_calls_total{{direction=\"in\"}} {}",
+            s.calls_out, s.calls_in
+        );
+        counter(
+            out,
+            "chordphone_gateway_answered_total",
+            "Calls a trunk answered.",
+            s.answered,
+        );
+        counter(
+            out,
+            "chordphone_gateway_failed_total",
+            "Calls that failed after reaching a trunk.",
+            s.failed,
+        );
+        counter(
+            out,
+            "chordphone_gateway_failovers_total",
+            "Calls tried again on the next trunk.",
+            s.failovers,
+        );
+        counter(
+            out,
+            "chordphone_gateway_minutes_cut_total",
+            "Calls hung up when the caller's minutes ran out.",
+            s.minutes_cut,
+        );
+        counter(
+            out,
+            "chordphone_gateway_trunk_down_total",
+            "Times a trunk stopped answering.",
+            s.trunk_down,
+        );
+        counter(
+            out,
+            "chordphone_gateway_trunk_up_total",
+            "Times a trunk answered again (or first).",
+            s.trunk_up,
+        );
+        counter(
+            out,
+            "chordphone_gateway_stray_total",
+            "Datagrams from addresses that are no trunk.",
+            s.stray,
+        );
+        counter(
+            out,
+            "chordphone_gateway_send_failed_total",
+            "Datagrams to trunks lost to a full socket buffer.",
+            g.send_failed,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_gateway_refused_total Calls refused before any trunk saw them, by reason.\n# TYPE chordphone_gateway_refused_total counter"
+        );
+        for why in GatewayRefusal::ALL {
+            let _ = writeln!(
+                out,
+                "chordphone_gateway_refused_total{{reason=\"{}\"}} {}",
+                why.label(),
+                s.refused(why)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP chordphone_gateway_trunk_up Whether a trunk answers (1) or not (0).\n# TYPE chordphone_gateway_trunk_up gauge"
+        );
+        for (name, up) in &g.trunks {
+            let _ = writeln!(
+                out,
+                "chordphone_gateway_trunk_up{{trunk=\"{name}\"}} {}",
+                u8::from(*up)
+            );
+        }
+        counter(
+            out,
+            "chordphone_gateway_sealed_dropped_total",
+            "Sealed payloads the gateway's gate dropped (garbage, replays, wrong keys).",
+            g.gate.dropped,
+        );
+        counter(
+            out,
+            "chordphone_gateway_unproven_total",
+            "Callers whose claim or signature proved no name.",
+            g.gate.unproven + g.gate.not_registered,
+        );
     }
 
     /// The embedded relay's metrics (zero when it does not run).
@@ -355,6 +462,19 @@ impl Metrics {
             self.relay_dropped.load(Relaxed)
         );
     }
+}
+
+/// The gateway's counters as `/metrics` shows them.
+#[derive(Clone, Debug)]
+pub struct GatewayMetrics {
+    /// The core's counters.
+    pub stats: GatewayStats,
+    /// The gate's counters.
+    pub gate: GateStats,
+    /// Each trunk's name and whether it is up.
+    pub trunks: Vec<(String, bool)>,
+    /// Datagrams lost to a full socket buffer.
+    pub send_failed: u64,
 }
 
 /// One gauge with its help text.

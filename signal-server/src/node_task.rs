@@ -8,6 +8,7 @@
 
 use crate::clock;
 use crate::dial;
+use crate::gateway::GatewayShell;
 use crate::identity::random;
 use crate::inputs::{Handle, NodeInput, Snapshot};
 use crate::metrics::{Drop, LinkRequest, NodeGauges};
@@ -43,6 +44,8 @@ pub struct NodeTask {
     join_mode: bool,
     /// The session's counters as last copied into the metrics.
     counted: Stats,
+    /// The SIP gateway, when configured.
+    gateway: Option<GatewayShell>,
 }
 
 impl NodeTask {
@@ -54,7 +57,14 @@ impl NodeTask {
             conns: BTreeMap::new(),
             join_mode,
             counted: Stats::default(),
+            gateway: None,
         }
+    }
+
+    /// Runs the SIP gateway in this task (it needs the node).
+    pub fn with_gateway(mut self, gateway: GatewayShell) -> NodeTask {
+        self.gateway = Some(gateway);
+        self
     }
 
     /// Runs until `shutdown` resolves, then leaves the ring and closes every
@@ -71,6 +81,9 @@ impl NodeTask {
         } else {
             self.session.node_mut().create(now);
         }
+        if let Some(g) = self.gateway.as_mut() {
+            g.begin(self.session.node_mut(), now);
+        }
         self.drain(now);
         tracing::info!(id = %self.session.id().to_hex(), url = %self.shared.public_url, "node started");
         loop {
@@ -82,6 +95,17 @@ impl NodeTask {
                 self.session.handle_timeout(now);
                 self.drain(now);
                 next = self.session.poll_timeout();
+            }
+            if let Some(g) = self.gateway.as_mut() {
+                if g.poll_timeout().is_some_and(|t| t <= now) {
+                    g.handle_timeout(self.session.node_mut(), now);
+                    self.drain(now);
+                }
+                let g_next = self.gateway.as_ref().and_then(GatewayShell::poll_timeout);
+                next = match (next, g_next) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
             }
             let sleep = next
                 .map_or(MAX_SLEEP, |t| t.saturating_since(now))
@@ -136,6 +160,11 @@ impl NodeTask {
             NodeInput::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
             }
+            NodeInput::TrunkDatagram { from, bytes } => {
+                if let Some(g) = self.gateway.as_mut() {
+                    g.handle_datagram(self.session.node_mut(), from, &bytes, now);
+                }
+            }
         }
     }
 
@@ -159,7 +188,7 @@ impl NodeTask {
                         conn.close_now(code);
                     }
                 }
-                Output::Event(e) => self.event(e),
+                Output::Event(e) => self.event(e, now),
             }
         }
         self.count();
@@ -200,9 +229,21 @@ impl NodeTask {
         }
     }
 
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, event: Event, now: Time) {
         match event {
-            Event::Overlay(NodeEvent::QueryDone { outcome, .. }) => {
+            Event::Overlay(NodeEvent::App {
+                from,
+                service,
+                payload,
+            }) if service == chordphone_phone::SIP_SERVICE => {
+                if let Some(g) = self.gateway.as_mut() {
+                    g.handle_app(self.session.node_mut(), from, &payload, now);
+                }
+            }
+            Event::Overlay(NodeEvent::QueryDone { id, outcome, .. }) => {
+                if let Some(g) = self.gateway.as_mut() {
+                    g.query_done(self.session.node_mut(), id, &outcome, now);
+                }
                 let counter = if outcome.is_ok() {
                     &self.shared.metrics.queries_ok
                 } else {
@@ -240,6 +281,9 @@ impl NodeTask {
 
     /// Adds what the session counted since the last call to the metrics.
     fn count(&mut self) {
+        if let Some(g) = &self.gateway {
+            self.shared.metrics.set_gateway(g.metrics());
+        }
         let now = self.session.stats().clone();
         let was = core::mem::replace(&mut self.counted, now.clone());
         let m = &self.shared.metrics;
@@ -310,7 +354,7 @@ impl NodeTask {
                     Some(NodeInput::Snapshot(reply)) => {
                         let _ = reply.send(self.snapshot());
                     }
-                    Some(NodeInput::Frame { .. } | NodeInput::DialFailed { .. }) => {}
+                    Some(NodeInput::Frame { .. } | NodeInput::DialFailed { .. } | NodeInput::TrunkDatagram { .. }) => {}
                     None => break,
                 },
                 // Connections count down as their tasks end.

@@ -64,6 +64,8 @@ pub(crate) struct Call {
     pub(crate) offer: Option<String>,
     /// Outgoing: the devices found, waiting for our offer.
     pub(crate) devices: Option<Vec<Device>>,
+    /// A call to a number: the gateways not tried yet.
+    pub(crate) spare_gateways: Vec<Device>,
     pub(crate) wait: Wait,
     /// Incoming: the caller said the call was settled on another device
     /// (the CANCEL's cause: 200 answered, 603 declined).
@@ -93,6 +95,7 @@ impl Call {
             winner: None,
             offer: None,
             devices: None,
+            spare_gateways: Vec::new(),
             wait: Wait::Idle,
             elsewhere: None,
             held: VecSet::new(),

@@ -6,10 +6,12 @@ use chordphone_overlay::{NodeId, QueryError, RouteError, Time};
 use chordphone_sip::{EndReason, Failure, Flow, LocalError, Transport, UserAgent};
 
 use crate::action::{Action, CallId, CallState, Direction, Media, PhoneEvent};
+use crate::binding::Device;
 use crate::call::{Call, Leg, LegEnd, Wait};
 use crate::error::PhoneError;
 use crate::lookup::{Found, Purpose};
 use crate::names::{name_of, parse_target};
+use crate::numbers::{is_number_aor, number_aor, number_failure_words, NO_LINE};
 use crate::phone::{sip_time, Phone, KEEP_ENDED, MAX_CALLS, MAX_CALL_ENTRIES};
 use crate::sipmsg::{offers_hold, ANSWERED_ELSEWHERE, DECLINED_ELSEWHERE};
 
@@ -17,8 +19,15 @@ impl Phone {
     /// Calls `target` (`bob`, `sip:bob@chordphone`): asks the shell for an
     /// offer at once ([`Media::Offer`]) and looks the name up meanwhile;
     /// every device of the callee is rung once both are ready.
+    ///
+    /// A telephone number (`+15551234567`, `tel:`...) goes to a gateway
+    /// instead (see `numbers`).
     pub fn call(&mut self, target: &str, now: Time) -> Result<CallId, PhoneError> {
-        let aor = parse_target(target, &self.config.overlay_name)?;
+        let number = number_aor(target, &self.config.overlay_name);
+        let aor = match &number {
+            Some(n) => n.clone(),
+            None => parse_target(target, &self.config.overlay_name)?,
+        };
         if self.aor().is_none() {
             return Err(PhoneError::NotRegistered);
         }
@@ -26,7 +35,11 @@ impl Phone {
             return Err(PhoneError::TooManyCalls);
         }
         let id = self.new_call_id();
-        self.start_lookup(&aor, Purpose::Call(id))?;
+        if number.is_some() {
+            self.start_gateway_lookup(id);
+        } else {
+            self.start_lookup(&aor, Purpose::Call(id))?;
+        }
         let mut call = Call::new(id, Direction::Out, aor, now);
         call.wait = Wait::Offer;
         self.insert_call(call);
@@ -248,53 +261,65 @@ impl Phone {
 
     /// Rings every device found, once the offer is there too: one user
     /// agent call each, the same offer, each sealed to its device.
-    fn fork(&mut self, call: CallId, now: Time) {
+    pub(crate) fn fork(&mut self, call: CallId, now: Time) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let (Some(devices), Some(offer)) = (c.devices.clone(), c.offer.clone()) else {
+        let (Some(devices), true) = (c.devices.clone(), c.offer.is_some()) else {
             return;
         };
         if !c.legs.is_empty() {
             return;
         }
         c.devices = None;
-        let aor = c.peer.clone();
         for d in devices {
-            self.learn_key(d.node, d.node_key);
-            let flow = Flow::new(Transport::Overlay, d.node);
-            let Some(ua) = self.ua.as_mut() else {
+            if !self.ring_device(call, d, now) && self.ua.is_none() {
                 return;
-            };
-            let Ok(leg) = ua.invite(&aor, flow, Some(Bytes::from(offer.clone())), sip_time(now))
-            else {
-                continue;
-            };
-            self.legs.insert(leg, call);
-            if let Some(c) = self.calls.get_mut(&call) {
-                c.legs.push(Leg {
-                    ua: leg,
-                    node: d.node,
-                    sip_call_id: None,
-                    failed: None,
-                });
-                c.held.insert(d.node);
-            }
-            self.act(Action::Hold(d.node));
-            // The INVITE goes out now; its Call-ID ties a failed delivery
-            // back to this leg.
-            let sent = self.flush_transmits(now);
-            let call_id = sent.into_iter().find(|s| s.invite).map(|s| s.call_id);
-            if let Some(c) = self.calls.get_mut(&call) {
-                if let Some(l) = c.legs.last_mut() {
-                    l.sip_call_id = call_id;
-                }
             }
         }
         let none = self.calls.get(&call).is_some_and(|c| c.legs.is_empty());
         if none {
             self.end_call(call, "The call could not be placed".to_owned(), now);
         }
+    }
+
+    /// Sends the call's INVITE to one device (a new leg); whether it went.
+    pub(crate) fn ring_device(&mut self, call: CallId, d: Device, now: Time) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        let (Some(offer), aor) = (c.offer.clone(), c.peer.clone()) else {
+            return false;
+        };
+        self.learn_key(d.node, d.node_key);
+        let flow = Flow::new(Transport::Overlay, d.node);
+        let Some(ua) = self.ua.as_mut() else {
+            return false;
+        };
+        let Ok(leg) = ua.invite(&aor, flow, Some(Bytes::from(offer)), sip_time(now)) else {
+            return false;
+        };
+        self.legs.insert(leg, call);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.legs.push(Leg {
+                ua: leg,
+                node: d.node,
+                sip_call_id: None,
+                failed: None,
+            });
+            c.held.insert(d.node);
+        }
+        self.act(Action::Hold(d.node));
+        // The INVITE goes out now; its Call-ID ties a failed delivery
+        // back to this leg.
+        let sent = self.flush_transmits(now);
+        let call_id = sent.into_iter().find(|s| s.invite).map(|s| s.call_id);
+        if let Some(c) = self.calls.get_mut(&call) {
+            if let Some(l) = c.legs.last_mut() {
+                l.sip_call_id = call_id;
+            }
+        }
+        true
     }
 
     /// Stops every leg of an outgoing call but `keep` (CANCEL, or BYE for
@@ -515,6 +540,7 @@ impl Phone {
             return;
         }
         let name = name_of(&c.peer).to_owned();
+        let number = is_number_aor(&c.peer);
         if c.winner == Some(i) {
             let text = match (&reason, c.state) {
                 (EndReason::Failed(Failure::Cancelled), CallState::Incoming) => match c.elsewhere {
@@ -527,12 +553,17 @@ impl Phone {
                     "No answer".to_owned()
                 }
                 (EndReason::RemoteHangup | EndReason::LocalHangup, _) => "Hung up".to_owned(),
+                (EndReason::Failed(f), _) if number => number_failure_words(f).to_owned(),
                 (EndReason::Failed(f), _) => ended_text(f, &name),
             };
             self.end_call(call, text, now);
             return;
         }
         let end = match reason {
+            EndReason::Failed(f) if number => LegEnd {
+                rank: leg_end(&f, &name).rank,
+                text: number_failure_words(&f).to_owned(),
+            },
             EndReason::Failed(f) => leg_end(&f, &name),
             _ => LegEnd {
                 rank: 9,
@@ -564,6 +595,7 @@ impl Phone {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        let rank = end.rank;
         let node = match c.legs.get_mut(i) {
             Some(l) if l.failed.is_none() => {
                 l.failed = Some(end);
@@ -573,6 +605,10 @@ impl Phone {
         };
         if c.held.remove(&node) {
             self.act(Action::Release(node));
+        }
+        // A gateway that could not be reached: the next one takes the call.
+        if rank >= UNREACHABLE_RANK && self.next_gateway(call, now) {
+            return;
         }
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -613,7 +649,12 @@ impl Phone {
             return;
         };
         self.with_ua(|ua| ua.hangup(ua_call, sip_time(now)));
+        let number = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| is_number_aor(&c.peer));
         let text = match error {
+            _ if number => NO_LINE.to_owned(),
             QueryError::Route(RouteError::NoSuchNode) | QueryError::Unsupported => {
                 format!("{name} is offline")
             }
@@ -730,6 +771,8 @@ impl Phone {
 
 /// The rank of a leg that was declined.
 const DECLINED_RANK: u8 = 1;
+/// Ranks from here on: the device (or gateway) could not be reached.
+const UNREACHABLE_RANK: u8 = 7;
 
 /// The reason a call ends with when its connected leg failed.
 fn ended_text(f: &Failure, name: &str) -> String {

@@ -148,6 +148,14 @@ impl Phone {
         }
         match summary {
             Some(s) if s.sender.as_deref() == Some(aor.as_str()) => Ok(aor),
+            // A gateway speaks for the number we call through it.
+            Some(s)
+                if s.sender
+                    .as_deref()
+                    .is_some_and(|n| self.is_gateway_for(from, n)) =>
+            {
+                Ok(s.sender.clone().unwrap_or(aor))
+            }
             // A proven sender may fail our request in another name's To:
             // a device answering 404 for a name it no longer holds. It can
             // only end a request whose transaction it knows.

@@ -77,6 +77,7 @@ mod inbox;
 mod lookup;
 mod messages;
 mod names;
+mod numbers;
 mod outbound;
 mod phone;
 mod presence;
@@ -89,7 +90,9 @@ mod stats;
 pub use action::{
     Action, CallId, CallState, CallView, Direction, Media, MessageId, PhoneEvent, Token,
 };
-pub use binding::{claim_record, claimed_aor, valid_devices, Binding, Claim, Device, MAX_DEVICES};
+pub use binding::{
+    claim_record, claimed_aor, find_claim, valid_devices, Binding, Claim, Device, MAX_DEVICES,
+};
 pub use contacts::{
     contacts_key, ContactList, ContactView, CONTACTS_POLL, CONTACTS_REFRESH, CONTACTS_TTL,
     MAX_CONTACTS, MAX_CONTACTS_VALUE, MAX_CONTACT_LABEL,
@@ -102,6 +105,7 @@ pub use inbox::{
 pub use names::{
     aor_of, claim_key, devices_key, normalize_name, parse_target, DEFAULT_OVERLAY_NAME,
 };
+pub use numbers::{number_aor, number_failure_words, GATEWAY_SERVICE, MAX_GATEWAYS, NO_LINE};
 pub use phone::{
     Config, Phone, KEEP_ENDED, MAX_ACTIONS, MAX_CALLS, MAX_CALL_ENTRIES, MAX_KEYS, MAX_LOOKUPS,
     MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_PENDING, SIP_SERVICE,
@@ -111,5 +115,5 @@ pub use presence::{
     MAX_PRESENCE_VALUES, PRESENCE_POLL, PRESENCE_REFRESH, PRESENCE_TTL, WATCH_BATCH,
 };
 pub use register::{BINDING_REFRESH, BINDING_TTL, CLAIM_REFRESH, CLAIM_TTL};
-pub use replay::{MAX_SEEN, REPLAY_WINDOW};
+pub use replay::{Replay, Replays, MAX_SEEN, REPLAY_WINDOW};
 pub use stats::Stats;

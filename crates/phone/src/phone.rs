@@ -95,6 +95,8 @@ pub(crate) enum Pending {
     LookupClaim(u32),
     /// The devices half of a lookup.
     LookupDevices(u32),
+    /// The gateways for a call to a number.
+    LookupGateways(CallId),
     /// A sealed SIP message.
     Send(Sent),
     /// A read of our inbox.
@@ -272,6 +274,7 @@ impl Phone {
             Pending::Unbind => {}
             Pending::LookupClaim(id) => self.on_lookup_part(id, true, outcome, now),
             Pending::LookupDevices(id) => self.on_lookup_part(id, false, outcome, now),
+            Pending::LookupGateways(call) => self.on_gateways(call, outcome, now),
             Pending::InboxGet => self.on_inbox_read(outcome, now),
             Pending::InboxPut(id) => self.on_letter_stored(id, outcome),
             Pending::ContactsGet => self.on_contacts_read(outcome, now),

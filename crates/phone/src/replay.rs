@@ -20,22 +20,23 @@ pub const MAX_SEEN: usize = 8192;
 
 /// Why a message counts as a replay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Replay {
+pub enum Replay {
     /// Sealed too long ago, or too far in the future.
     OutOfWindow,
     /// Seen already.
     Seen,
 }
 
-/// The signatures of recent messages and when they were sealed.
+/// The signatures of recent messages and when they were sealed (the
+/// phone's, and any other receiver of sealed SIP: the gateway).
 #[derive(Debug, Default)]
-pub(crate) struct Replays {
+pub struct Replays {
     seen: VecMap<[u8; 64], Time>,
 }
 
 impl Replays {
     /// Accepts a message sealed at `sent` with signature `sig` once.
-    pub(crate) fn check(&mut self, sig: &Sig, sent: Time, now: Time) -> Result<(), Replay> {
+    pub fn check(&mut self, sig: &Sig, sent: Time, now: Time) -> Result<(), Replay> {
         if sent + REPLAY_WINDOW < now || now + REPLAY_WINDOW < sent {
             return Err(Replay::OutOfWindow);
         }

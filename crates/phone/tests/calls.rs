@@ -305,6 +305,20 @@ fn calling_an_unknown_name_is_not_registered() {
 }
 
 #[test]
+fn a_number_without_any_gateway_in_the_ring_has_no_line() {
+    let mut net = two();
+    for t in ["+49 30 123", "tel:+4930123"] {
+        let call = net.call(0, t);
+        net.run_ms(500);
+        assert_eq!(
+            net.reason(0, call).as_deref(),
+            Some(chordphone_phone::NO_LINE),
+            "{t}"
+        );
+    }
+}
+
+#[test]
 fn calling_a_name_whose_devices_are_gone_is_offline() {
     let mut net = two();
     net.remove(1);
@@ -316,7 +330,11 @@ fn calling_a_name_whose_devices_are_gone_is_offline() {
 #[test]
 fn targets_other_than_names_of_this_overlay_are_refused() {
     let mut net = two();
-    for t in ["tel:+4930123", "sip:bob@elsewhere", "+4930123"] {
+    for t in [
+        "sips:bob@chordphone",
+        "sip:bob@elsewhere",
+        "sip:+4930123@elsewhere",
+    ] {
         assert_eq!(
             net.with(0, |p, now| p.call(t, now)),
             Err(PhoneError::BadTarget),

@@ -74,6 +74,11 @@ impl Failure {
             Failure::Cancelled => (487, "Request Terminated"),
             Failure::DialogGone => (481, "Call/Transaction Does Not Exist"),
             Failure::Unreachable | Failure::SessionExpired => (408, "Request Timeout"),
+            // A gateway passes on why the network failed; other codes
+            // collapse to 500.
+            Failure::ServerError { code: 502 } => (502, "Bad Gateway"),
+            Failure::ServerError { code: 503 } => (503, "Service Unavailable"),
+            Failure::ServerError { code: 504 } => (504, "Server Time-out"),
             Failure::ServerError { .. } => (500, "Server Internal Error"),
             Failure::Rejected { .. } => (603, "Decline"),
         }
