@@ -6,6 +6,7 @@
 //! none. It never waits on a connection: frames go out with `try_send`, and
 //! a peer whose queue is full is closed as a slow reader.
 
+use crate::advert::Advert;
 use crate::clock;
 use crate::dial;
 use crate::identity::random;
@@ -15,7 +16,7 @@ use crate::outbox::Refused;
 use crate::shared::Shared;
 use crate::socket::Out;
 use chordphone_link::{CloseCode, Role};
-use chordphone_overlay::{Event as NodeEvent, NodeId, Time};
+use chordphone_overlay::{Answer, Event as NodeEvent, NodeId, Time};
 use chordphone_session::{Event, LinkId, Open, Output, Session, Stats};
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -43,17 +44,26 @@ pub struct NodeTask {
     join_mode: bool,
     /// The session's counters as last copied into the metrics.
     counted: Stats,
+    /// The relay offer this server keeps in the overlay, if it makes one.
+    advert: Option<Advert>,
 }
 
 impl NodeTask {
     /// Wraps a session whose node has not yet created or joined a ring.
-    pub fn new(session: Session, shared: Arc<Shared>, join_mode: bool) -> NodeTask {
+    /// `advert`: the relay offer to keep in the overlay, if any.
+    pub fn new(
+        session: Session,
+        shared: Arc<Shared>,
+        join_mode: bool,
+        advert: Option<Advert>,
+    ) -> NodeTask {
         NodeTask {
             session,
             shared,
             conns: BTreeMap::new(),
             join_mode,
             counted: Stats::default(),
+            advert,
         }
     }
 
@@ -82,6 +92,14 @@ impl NodeTask {
                 self.session.handle_timeout(now);
                 self.drain(now);
                 next = self.session.poll_timeout();
+            }
+            // Looked at every round: the loop wakes at least once a second,
+            // finer than the offer's timing needs.
+            if let Some(ad) = &mut self.advert {
+                if ad.due(self.session.node().phase(), now) {
+                    ad.write(self.session.node_mut(), now);
+                    self.drain(now);
+                }
             }
             let sleep = next
                 .map_or(MAX_SLEEP, |t| t.saturating_since(now))
@@ -159,7 +177,7 @@ impl NodeTask {
                         conn.close_now(code);
                     }
                 }
-                Output::Event(e) => self.event(e),
+                Output::Event(e) => self.event(e, now),
             }
         }
         self.count();
@@ -200,9 +218,19 @@ impl NodeTask {
         }
     }
 
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, event: Event, now: Time) {
         match event {
-            Event::Overlay(NodeEvent::QueryDone { outcome, .. }) => {
+            Event::Overlay(NodeEvent::QueryDone { id, outcome, .. }) => {
+                if let Some(ad) = &mut self.advert {
+                    let result = match &outcome {
+                        Ok(Answer::Stored) => Ok(()),
+                        Ok(_) => Err(&"unexpected answer" as &dyn core::fmt::Display),
+                        Err(e) => Err(e as &dyn core::fmt::Display),
+                    };
+                    if ad.outcome(id, result, now) {
+                        return;
+                    }
+                }
                 let counter = if outcome.is_ok() {
                     &self.shared.metrics.queries_ok
                 } else {
@@ -291,6 +319,13 @@ impl NodeTask {
         tracing::info!("shutting down");
         let _ = self.shared.stop.send(true);
         let now = clock::now();
+        if let Some(ad) = &mut self.advert {
+            // Ahead of the leave, on the same links: tabs stop finding a
+            // relay that is going away.
+            if let Err(e) = ad.withdraw(self.session.node_mut(), now) {
+                tracing::debug!("relay offer not withdrawn: {e}");
+            }
+        }
         self.session.leave(now);
         self.drain(now);
         for conn in self.conns.values_mut() {
