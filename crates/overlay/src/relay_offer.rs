@@ -227,9 +227,7 @@ mod tests {
         assert_eq!(urls, ["http://a/ice", "https://c/ice"]);
         assert_eq!(refused, 3);
 
-        let many: Vec<Record> = (0..40)
-            .map(|i| offer(i, Some(b"http://a/ice")))
-            .collect();
+        let many: Vec<Record> = (0..40).map(|i| offer(i, Some(b"http://a/ice"))).collect();
         let (offers, refused) = relay_offers(&many, NOW);
         assert_eq!((offers.len(), refused), (MAX_OFFERS, 0));
     }
