@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the decoders of remote bytes (overlay, link, session, SIP, phone,
+# Fuzzes the decoders of remote bytes (overlay, relay offers, link, session, SIP, phone,
 # TURN relay) with
 # cargo-fuzz (libFuzzer).
 #
@@ -13,7 +13,7 @@
 # crashing input is in fuzz/artifacts/<target>/ and the full libFuzzer output
 # in fuzz/artifacts/<target>.log.
 #
-# Environment: FUZZ_TARGETS (default "wire_decode node_input link_input session_input sip_input phone_input"),
+# Environment: FUZZ_TARGETS (default "wire_decode node_input link_input session_input sip_input phone_input relay_input relay_offer"),
 # FUZZ_SANITIZER (default address; "none" runs about twice as fast).
 set -euo pipefail
 
@@ -23,7 +23,7 @@ if ! [[ "$SECS" =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
     exit 2
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-wire_decode node_input link_input session_input sip_input phone_input relay_input}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-wire_decode node_input link_input session_input sip_input phone_input relay_input relay_offer}"
 SANITIZER="${FUZZ_SANITIZER:-address}"
 
 if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null && ! command -v clang++ >/dev/null; then

@@ -58,10 +58,23 @@ pub async fn relayed_ring_and_call(
     server: &Server,
     prefix: &str,
 ) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
-    let (browsers, tabs) = two_phones_with(driver, server, prefix, 2, "&relay=only").await?;
+    relayed_ring_and_call_via(driver, (server, &[]), prefix).await
+}
+
+/// [`relayed_ring_and_call`] with the tabs bootstrapped through `boot`, in a
+/// ring that `others` (servers joined to it) are part of.
+pub async fn relayed_ring_and_call_via(
+    driver: &Chromedriver,
+    (boot, others): (&Server, &[&Server]),
+    prefix: &str,
+) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
+    let (browsers, tabs) = two_phones_with(driver, boot, prefix, 2, "&relay=only").await?;
     {
         let (alice, bob) = (&tabs[0], &tabs[1]);
-        let cluster = Cluster::new(vec![server], tabs.iter().collect());
+        let servers = core::iter::once(boot)
+            .chain(others.iter().copied())
+            .collect();
+        let cluster = Cluster::new(servers, tabs.iter().collect());
         let snap = cluster
             .wait_ring_with(
                 "a ring whose WebRTC links all go through the relay",

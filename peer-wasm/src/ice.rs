@@ -142,7 +142,7 @@ pub fn start(url: Option<String>, relay_only: bool, inbox: Inbox<Input>) {
                         // Not joined yet, or no relay offered: ask again
                         // soon, then less and less often.
                         misses = misses.saturating_add(1);
-                        wait = wait.min(retry_after(misses));
+                        wait = wait.min(lookup_retry_after(misses));
                         log::info(&format!("no relay found in the overlay ({why})"));
                     }
                 }

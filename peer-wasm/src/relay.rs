@@ -54,6 +54,17 @@ pub fn relay_only(param: Option<&str>) -> bool {
     param.is_some_and(|p| p.trim().eq_ignore_ascii_case("only"))
 }
 
+/// The longest wait between two reads of the relays offered in the
+/// overlay while none is found: a tab without a relay cannot link to peers
+/// it reaches only through one, and a read costs one request.
+const MAX_LOOKUP_RETRY: Duration = Duration::from_secs(30);
+
+/// How long to wait after `misses` reads of the offered relays in a row
+/// found none usable (1 or more): like [`retry_after`], up to 30 s.
+pub fn lookup_retry_after(misses: u32) -> Duration {
+    retry_after(misses).min(MAX_LOOKUP_RETRY)
+}
+
 /// How long to wait after `failures` fetches in a row failed (1 or more):
 /// doubling from two seconds up to five minutes.
 pub fn retry_after(failures: u32) -> Duration {
@@ -167,6 +178,8 @@ mod tests {
         assert_eq!(retry_after(4), Duration::from_secs(16));
         assert_eq!(retry_after(9), MAX_RETRY);
         assert_eq!(retry_after(u32::MAX), MAX_RETRY);
+        assert_eq!(lookup_retry_after(2), Duration::from_secs(4));
+        assert_eq!(lookup_retry_after(9), MAX_LOOKUP_RETRY);
     }
 
     #[test]
