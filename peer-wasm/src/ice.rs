@@ -16,7 +16,9 @@
 use crate::inbox::Inbox;
 use crate::input::{Input, Reply};
 use crate::log;
-use crate::relay::{is_turn, refusal_text, relays_to_ask, renew_after, retry_after};
+use crate::relay::{
+    is_turn, lookup_retry_after, refusal_text, relays_to_ask, renew_after, retry_after,
+};
 use core::time::Duration;
 use js_sys::{Array, Object, Promise, Reflect};
 use std::cell::RefCell;
