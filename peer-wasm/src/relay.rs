@@ -113,12 +113,12 @@ mod tests {
 
     #[test]
     fn relay_refusals_are_said_in_words_and_other_errors_are_not_refusals() {
-        let t = refusal_text(401, "Unauthorized.").unwrap();
+        let t = refusal_text(401, "Unauthorized.").expect("a refusal");
         assert!(
             t.contains("credentials") && t.contains("(401 Unauthorized)"),
             "{t}"
         );
-        let t = refusal_text(403, "").unwrap();
+        let t = refusal_text(403, "").expect("a refusal");
         assert!(t.contains("not allowed") && t.contains("(403)"), "{t}");
         assert_eq!(refusal_text(701, "unreachable"), None);
         assert_eq!(refusal_text(0, ""), None);
