@@ -111,13 +111,7 @@ impl Advert {
 /// The `/ice` URL of a server others dial at `public_url` (`ws(s)://host
 /// [:port]/...`): the same host over HTTP(S).
 pub fn ice_url_of(public_url: &str) -> Option<String> {
-    let (scheme, rest) = if let Some(r) = public_url.strip_prefix("wss://") {
-        ("https", r)
-    } else {
-        ("http", public_url.strip_prefix("ws://")?)
-    };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    (!authority.is_empty()).then(|| format!("{scheme}://{authority}/ice"))
+    Some(format!("{}/ice", chordphone_link::http_origin(public_url)?))
 }
 
 #[cfg(test)]
