@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the decoders of remote bytes (overlay, link, session, SIP, phone,
-# TURN relay, the media bridge's trunk SDP and RTP, SIP gateway) with
+# Fuzzes the decoders of remote bytes (overlay, relay offers, link, session,
+# SIP, phone, TURN relay, the media bridge's trunk SDP and RTP, SIP gateway) with
 # cargo-fuzz (libFuzzer).
 #
 #   bash scripts/fuzz.sh [seconds-per-target]     (default 60)
@@ -23,7 +23,7 @@ if ! [[ "$SECS" =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
     exit 2
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-wire_decode node_input link_input session_input sip_input phone_input phone_records relay_input sdp_input gateway_input}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-wire_decode node_input link_input session_input sip_input phone_input phone_records relay_input sdp_input gateway_input relay_offer}"
 SANITIZER="${FUZZ_SANITIZER:-address}"
 
 if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null && ! command -v clang++ >/dev/null; then

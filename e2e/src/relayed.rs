@@ -57,8 +57,21 @@ pub async fn relayed_ring(
     server: &Server,
     prefix: &str,
 ) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
-    let (browsers, tabs) = two_phones_with(driver, server, prefix, 2, "&relay=only").await?;
-    let cluster = Cluster::new(vec![server], tabs.iter().collect());
+    relayed_ring_via(driver, (server, &[]), prefix).await
+}
+
+/// [`relayed_ring`] with the tabs bootstrapped through `boot`, in a ring
+/// that `others` (servers joined to it) are part of.
+pub async fn relayed_ring_via(
+    driver: &Chromedriver,
+    (boot, others): (&Server, &[&Server]),
+    prefix: &str,
+) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
+    let (browsers, tabs) = two_phones_with(driver, boot, prefix, 2, "&relay=only").await?;
+    let servers = core::iter::once(boot)
+        .chain(others.iter().copied())
+        .collect();
+    let cluster = Cluster::new(servers, tabs.iter().collect());
     let snap = cluster
         .wait_ring_with(
             "a ring whose WebRTC links all go through the relay",
@@ -88,7 +101,17 @@ pub async fn relayed_ring_and_call(
     server: &Server,
     prefix: &str,
 ) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
-    let (browsers, tabs) = relayed_ring(driver, server, prefix).await?;
+    relayed_ring_and_call_via(driver, (server, &[]), prefix).await
+}
+
+/// [`relayed_ring_and_call`] with the tabs bootstrapped through `boot`, in a
+/// ring that `others` (servers joined to it) are part of.
+pub async fn relayed_ring_and_call_via(
+    driver: &Chromedriver,
+    servers: (&Server, &[&Server]),
+    prefix: &str,
+) -> crate::Result<(Vec<Arc<Browser>>, Vec<Tab>)> {
+    let (browsers, tabs) = relayed_ring_via(driver, servers, prefix).await?;
     let (a_id, b_id) = relayed_call(&tabs[0], &tabs[1]).await?;
     tabs[0].act("hangup", Some(&a_id)).await?;
     tabs[1].wait_ended(&b_id, "hung up").await?;

@@ -222,3 +222,44 @@ pub fn check_link(data: &[u8]) {
         }
     }
 }
+
+/// The `relay_offer` check: a record read from `service:relay` whose
+/// fields come from `data` (`[shape][value...]`). The reader must never
+/// panic, accept only a signed `Multi` offer of a live plain URL, and what
+/// it accepts must be exactly the value that was written.
+pub fn check_relay_offer(data: &[u8]) {
+    use chordphone_overlay::{decode_relay_offer, relay_key, relay_offers, Id, Kind, Record};
+    let Some((&shape, value)) = data.split_first() else {
+        return;
+    };
+    let (me, _) = identities();
+    let key = if shape & 1 == 0 {
+        relay_key()
+    } else {
+        Id::hash(value)
+    };
+    let kind = if shape & 2 == 0 {
+        Kind::Multi
+    } else {
+        Kind::Single
+    };
+    let expires = if shape & 4 == 0 {
+        START + Duration::from_secs(600)
+    } else {
+        START
+    };
+    let value = (shape & 8 == 0).then(|| value.to_vec());
+    let mut record = Record::sign(me, key, kind, 1, expires, value.clone());
+    if shape & 16 != 0 {
+        // Someone else's name on it.
+        record.writer[0] ^= 1;
+    }
+    let got = decode_relay_offer(&record, START);
+    if let Ok(offer) = &got {
+        assert!(shape & 0x1f == 0, "accepted a record of shape {shape:#x}");
+        assert_eq!(Some(offer.ice_url.as_bytes()), value.as_deref());
+        assert_eq!(offer.node, me.node_id());
+    }
+    let (offers, refused) = relay_offers(&[record.clone(), record], START);
+    assert_eq!(offers.len() + refused, 2);
+}

@@ -336,6 +336,7 @@ impl Shell {
                 self.transports.set_path(link, relayed);
                 self.dirty = true;
             }
+            Input::FindRelays(reply) => self.requests.find_relays(&mut self.session, reply, now),
             Input::Quality(call, q) => {
                 self.phone.calls.borrow_mut().set_quality(call, q);
                 if q.broken {
@@ -373,7 +374,8 @@ impl Shell {
                 ..
             } => {
                 if !self.phone.outcome(id, &outcome, now) {
-                    let change = self.requests.done(id, hops, elapsed, outcome);
+                    let me = self.session.id();
+                    let change = self.requests.done(id, (hops, elapsed), outcome, (me, now));
                     self.page_change(change);
                 }
             }

@@ -2,13 +2,23 @@
 //! TURN credentials fetched from the bootstrap server's `/ice`, renewed
 //! when the server says, and the relay-only test setting.
 //!
+//! A server that names no relay (its own is switched off) does not leave
+//! the tab without one: the tab reads the relays offered in the overlay
+//! (`service:relay`, through the driver) and fetches credentials from the
+//! `/ice` of up to [`MAX_RELAY_TRIES`](crate::relay::MAX_RELAY_TRIES) of them, one after the other, each
+//! answer checked like the own server's. They are renewed with the rest.
+//!
 //! A server that does not answer stops nothing: the tab goes on with host
 //! candidates only and asks again with back-off. What the server sends is
 //! checked and bounded before it reaches `RTCPeerConnection`, whose
 //! constructor throws on a malformed server list.
 
+use crate::inbox::Inbox;
+use crate::input::{Input, Reply};
 use crate::log;
-use crate::relay::{refusal_text, renew_after, retry_after};
+use crate::relay::{
+    is_turn, lookup_retry_after, refusal_text, relays_to_ask, renew_after, retry_after,
+};
 use core::time::Duration;
 use js_sys::{Array, Object, Promise, Reflect};
 use std::cell::RefCell;
@@ -89,8 +99,9 @@ pub fn configuration() -> RtcConfiguration {
 }
 
 /// Keeps the relay settings fresh from `url` (the server's `/ice`) for the
-/// life of the tab; `relay_only` forces relayed candidates.
-pub fn start(url: Option<String>, relay_only: bool) {
+/// life of the tab, with relays found through `inbox` (the driver) when
+/// the server names none; `relay_only` forces relayed candidates.
+pub fn start(url: Option<String>, relay_only: bool, inbox: Inbox<Input>) {
     SETTINGS.with(|s| s.borrow_mut().relay_only = relay_only);
     if relay_only {
         log::info("relay only: every peer connection uses relayed candidates");
@@ -99,40 +110,101 @@ pub fn start(url: Option<String>, relay_only: bool) {
         log::info("no relay settings (no server URL); host candidates only");
         return;
     };
+    let peer = url.split_once('?').map_or("", |(_, q)| q).to_owned();
     spawn_local(async move {
-        let mut failures = 0u32;
+        let (mut failures, mut misses) = (0u32, 0u32);
         loop {
-            let wait = match fetch(&url).await {
+            let (mut servers, mut wait) = match fetch(&url).await {
                 Ok((servers, renew)) => {
                     failures = 0;
-                    log::info(&format!(
-                        "relay settings: {} ICE server(s), renewed in {} s",
-                        servers.length(),
-                        renew.as_secs()
-                    ));
-                    SETTINGS.with(|s| s.borrow_mut().servers = Some(servers));
-                    forget();
-                    renew
+                    (Some(servers), renew)
                 }
                 Err(why) => {
                     failures = failures.saturating_add(1);
                     let wait = retry_after(failures);
-                    // Settings fetched before stay until a fetch succeeds:
-                    // they are good until they expire, and the server
-                    // refuses expired ones itself.
                     log::info(&format!(
-                        "relay settings unavailable ({why}); host candidates only \
-                         unless fetched before; retrying in {} s",
+                        "relay settings unavailable ({why}); retrying in {} s",
                         wait.as_secs()
                     ));
-                    wait
+                    (None, wait)
                 }
             };
+            if !servers.as_ref().is_some_and(has_turn) {
+                match offered(&inbox, &url, &peer).await {
+                    Ok((found, renew)) => {
+                        misses = 0;
+                        wait = wait.min(renew);
+                        let all = servers.unwrap_or_default();
+                        for s in found.iter().take(MAX_SERVERS as usize) {
+                            all.push(&s);
+                        }
+                        servers = Some(all);
+                    }
+                    Err(why) => {
+                        // Not joined yet, or no relay offered: ask again
+                        // soon, then less and less often.
+                        misses = misses.saturating_add(1);
+                        wait = wait.min(lookup_retry_after(misses));
+                        log::info(&format!("no relay found in the overlay ({why})"));
+                    }
+                }
+            }
+            // Settings fetched before stay until a fetch succeeds: they are
+            // good until they expire, and relays refuse expired ones.
+            if let Some(servers) = servers {
+                log::info(&format!(
+                    "relay settings: {} ICE server(s), renewed in {} s",
+                    servers.length(),
+                    wait.as_secs()
+                ));
+                SETTINGS.with(|s| s.borrow_mut().servers = Some(servers));
+                forget();
+            }
             if sleep(wait).await.is_err() {
                 return;
             }
         }
     });
+}
+
+/// Whether a checked server list names a relay.
+fn has_turn(servers: &Array) -> bool {
+    servers.iter().any(|s| {
+        let urls = get(&s, "urls");
+        Array::from(&urls)
+            .iter()
+            .any(|u| u.as_string().is_some_and(|u| is_turn(&u)))
+    })
+}
+
+/// Credentials from a relay offered in the overlay: reads `service:relay`
+/// through the driver, then asks the offered `/ice` URLs in turn (not the
+/// own server's `own`), naming this tab by `peer` (`peer=<id>`).
+async fn offered(inbox: &Inbox<Input>, own: &str, peer: &str) -> Result<(Array, Duration), String> {
+    let mut reply = None;
+    let read = Promise::new(&mut |resolve, reject| reply = Some(Reply { resolve, reject }));
+    let reply = reply.ok_or("no promise")?;
+    inbox.push_control(Input::FindRelays(reply));
+    let urls: Vec<String> = JsFuture::from(read)
+        .await
+        .map_err(|e| crate::input::error_text(&e))?
+        .dyn_into::<Array>()
+        .map_err(|_| "not a list".to_owned())?
+        .iter()
+        .filter_map(|u| u.as_string())
+        .collect();
+    let mut last = "none offered".to_owned();
+    for base in relays_to_ask(&urls, own) {
+        match fetch(&format!("{base}?{peer}")).await {
+            Ok((servers, renew)) if has_turn(&servers) => {
+                log::info(&format!("relay found in the overlay: {base}"));
+                return Ok((servers, renew));
+            }
+            Ok(_) => last = format!("{base} names no relay"),
+            Err(why) => last = format!("{base}: {why}"),
+        }
+    }
+    Err(last)
 }
 
 /// Resolves after `wait`.

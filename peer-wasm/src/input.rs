@@ -47,6 +47,9 @@ pub enum Input {
     /// Whether a WebRTC link's selected path is relayed (`None`: none
     /// selected yet).
     Path(LinkId, Option<bool>),
+    /// The relay settings need relays offered in the overlay: read
+    /// `service:relay` and settle with their `/ice` URLs, nearest first.
+    FindRelays(Reply),
 }
 
 /// A `window.chordphone` request.

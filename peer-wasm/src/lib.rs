@@ -137,12 +137,13 @@ mod start {
         let identity = Identity::from_seed(seed);
         let claim = twin::claim(&identity.node_id());
         log::set_me(&identity.node_id());
+        let seed = storage::random_bytes::<32>()?;
+        let inbox: Inbox<Input> = Inbox::default();
         ice::start(
             urls::ice_url(&server_url, &identity.node_id().to_hex()),
             relay::relay_only(params.get("relay").as_deref()),
+            inbox.clone(),
         );
-        let seed = storage::random_bytes::<32>()?;
-        let inbox: Inbox<Input> = Inbox::default();
         let view = Rc::new(RefCell::new(View::new(identity.node_id())));
         let notes = Rc::new(RefCell::new(Notes::default()));
         let calls = Rc::new(RefCell::new(Calls::default()));

@@ -1,7 +1,9 @@
-//! The relay settings' timing and the relay-only test setting, free of the
-//! browser so that they test natively. The browser side (fetching `/ice`,
-//! keeping the ICE servers) is in `ice`.
+//! The relay settings' timing, the choice among relays offered in the
+//! overlay, and the relay-only test setting, free of the browser so that
+//! they test natively. The browser side (fetching `/ice`, reading
+//! `service:relay`, keeping the ICE servers) is in `ice`.
 
+use chordphone_overlay::{NodeId, RelayOffer};
 use core::time::Duration;
 
 /// The first retry after a failed fetch of the settings.
@@ -16,10 +18,51 @@ const MAX_RENEW: Duration = Duration::from_secs(12 * 3600);
 /// The wait when the answer names no `renewAfter`.
 const DEFAULT_RENEW: Duration = Duration::from_secs(600);
 
+/// Most relays of the overlay asked for credentials in one round: each
+/// costs a fetch with its own timeout.
+pub const MAX_RELAY_TRIES: usize = 3;
+
+/// The `/ice` URLs of relays offered in the overlay, nearest first going
+/// clockwise from this node `me`: each tab starts at a different relay,
+/// so that tabs spread over the relays without any random choice.
+pub fn by_distance(mut offers: Vec<RelayOffer>, me: &NodeId) -> Vec<String> {
+    offers.sort_by_key(|o| me.distance_key(&o.node));
+    offers.into_iter().map(|o| o.ice_url).collect()
+}
+
+/// The relays to ask, in order: at most [`MAX_RELAY_TRIES`], without the
+/// tab's own server (`own`, its `/ice` URL with or without a query),
+/// which has just said it has no relay.
+pub fn relays_to_ask(offered: &[String], own: &str) -> Vec<String> {
+    let own = own.split('?').next().unwrap_or(own);
+    offered
+        .iter()
+        .filter(|u| u.as_str() != own)
+        .take(MAX_RELAY_TRIES)
+        .cloned()
+        .collect()
+}
+
+/// Whether an ICE server URL is a relay (TURN) rather than STUN only.
+pub fn is_turn(url: &str) -> bool {
+    url.starts_with("turn:") || url.starts_with("turns:")
+}
+
 /// `?relay=only`: every peer connection of the tab uses relayed candidates
 /// only (`iceTransportPolicy: 'relay'`), so that tests prove the relay path.
 pub fn relay_only(param: Option<&str>) -> bool {
     param.is_some_and(|p| p.trim().eq_ignore_ascii_case("only"))
+}
+
+/// The longest wait between two reads of the relays offered in the
+/// overlay while none is found: a tab without a relay cannot link to peers
+/// it reaches only through one, and a read costs one request.
+const MAX_LOOKUP_RETRY: Duration = Duration::from_secs(30);
+
+/// How long to wait after `misses` reads of the offered relays in a row
+/// found none usable (1 or more): like [`retry_after`], up to 30 s.
+pub fn lookup_retry_after(misses: u32) -> Duration {
+    retry_after(misses).min(MAX_LOOKUP_RETRY)
 }
 
 /// How long to wait after `failures` fetches in a row failed (1 or more):
@@ -81,6 +124,45 @@ mod tests {
         assert_eq!(refusal_text(0, ""), None);
     }
 
+    fn offer(top: u64, url: &str) -> RelayOffer {
+        RelayOffer {
+            node: NodeId::from_u64_top(top),
+            ice_url: url.to_owned(),
+        }
+    }
+
+    #[test]
+    fn relays_are_tried_nearest_first_without_the_own_server_and_bounded() {
+        let offers = vec![
+            offer(10, "http://a/ice"),
+            offer(30, "http://c/ice"),
+            offer(20, "http://b/ice"),
+        ];
+        // From 15: b (20) and c (30) ahead, a (10) only after wrapping round.
+        let order = by_distance(offers.clone(), &NodeId::from_u64_top(15));
+        assert_eq!(order, ["http://b/ice", "http://c/ice", "http://a/ice"]);
+        // Another tab starts elsewhere.
+        let order = by_distance(offers, &NodeId::from_u64_top(25));
+        assert_eq!(order, ["http://c/ice", "http://a/ice", "http://b/ice"]);
+
+        let ask = relays_to_ask(&order, "http://c/ice?peer=00ff");
+        assert_eq!(ask, ["http://a/ice", "http://b/ice"]);
+        let many: Vec<String> = (0..10).map(|i| format!("http://r{i}/ice")).collect();
+        assert_eq!(
+            relays_to_ask(&many, "http://own/ice").len(),
+            MAX_RELAY_TRIES
+        );
+        assert!(relays_to_ask(&[], "http://own/ice").is_empty());
+    }
+
+    #[test]
+    fn only_turn_urls_are_relays() {
+        assert!(is_turn("turn:127.0.0.1:3478?transport=udp"));
+        assert!(is_turn("turns:relay.example:5349"));
+        assert!(!is_turn("stun:stun.example:3478"));
+        assert!(!is_turn("http://a/ice"));
+    }
+
     #[test]
     fn relay_only_needs_the_word_only() {
         assert!(relay_only(Some("only")));
@@ -96,6 +178,8 @@ mod tests {
         assert_eq!(retry_after(4), Duration::from_secs(16));
         assert_eq!(retry_after(9), MAX_RETRY);
         assert_eq!(retry_after(u32::MAX), MAX_RETRY);
+        assert_eq!(lookup_retry_after(2), Duration::from_secs(4));
+        assert_eq!(lookup_retry_after(9), MAX_LOOKUP_RETRY);
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! their answers come back (as Promise results or on the page).
 
 use crate::input::Reply;
+use crate::log;
+use crate::relay::by_distance;
 use crate::view::Route;
-use chordphone_overlay::{Answer, Id, Kind, NodeId, QueryError, QueryId, ServiceId, Time, VecMap};
+use chordphone_overlay::{
+    relay_key, relay_offers, Answer, Id, Kind, NodeId, QueryError, QueryId, ServiceId, Time, VecMap,
+};
 use chordphone_session::Session;
 use core::time::Duration;
 use js_sys::{Array, Object, Reflect};
@@ -27,6 +31,8 @@ pub enum Pending {
     Get(Reply),
     /// `note()`.
     Send(Reply),
+    /// Relays offered in the overlay, for the relay settings.
+    Relays(Reply),
 }
 
 /// A `link()` call waiting for its link.
@@ -190,6 +196,12 @@ impl Requests {
         }
     }
 
+    /// Reads the relays offered in the overlay (`service:relay`).
+    pub fn find_relays(&mut self, session: &mut Session, reply: Reply, now: Time) {
+        let q = session.node_mut().get(relay_key(), Kind::Multi, now);
+        self.queries.insert(q, Pending::Relays(reply));
+    }
+
     /// The link to `peer` is up: fulfil the `link()` calls waiting on it.
     pub fn link_up(&mut self, peer: NodeId, now: Time) {
         for w in self.waiters.remove(&peer).unwrap_or_default() {
@@ -234,12 +246,13 @@ impl Requests {
         }
     }
 
+    /// A request ended; `me` is this node, `now` the time.
     pub fn done(
         &mut self,
         id: QueryId,
-        hops: u8,
-        elapsed: Duration,
+        (hops, elapsed): (u8, Duration),
         outcome: Result<Answer, QueryError>,
+        (me, now): (NodeId, Time),
     ) -> Option<PageChange> {
         let pending = self.queries.remove(&id)?;
         match (pending, outcome) {
@@ -283,6 +296,20 @@ impl Requests {
                     .collect();
                 reply.ok(&values);
             }
+            (Pending::Relays(reply), Ok(Answer::Records(records))) => {
+                let (offers, refused) = relay_offers(&records, now);
+                if refused > 0 {
+                    log::info(&format!(
+                        "{refused} relay offer(s) refused: not signed offers of a plain URL"
+                    ));
+                }
+                let urls: Array = by_distance(offers, &me)
+                    .iter()
+                    .map(|u| JsValue::from_str(u))
+                    .collect();
+                reply.ok(&urls);
+            }
+            (Pending::Relays(reply), Err(e)) => reply.err(&format!("no relays read: {e}")),
             (Pending::Lookup(None, key), Err(e)) => {
                 return Some(PageChange::Notice(format!("Lookup of “{key}” failed: {e}")));
             }
@@ -290,7 +317,10 @@ impl Requests {
             (Pending::Put(reply), Err(e)) => reply.err(&format!("put failed: {e}")),
             (Pending::Get(reply), Err(e)) => reply.err(&format!("get failed: {e}")),
             (
-                Pending::Lookup(Some(reply), _) | Pending::Put(reply) | Pending::Get(reply),
+                Pending::Lookup(Some(reply), _)
+                | Pending::Put(reply)
+                | Pending::Get(reply)
+                | Pending::Relays(reply),
                 Ok(_),
             ) => reply.err("unexpected answer"),
             (Pending::Lookup(None, _), Ok(_)) => {}

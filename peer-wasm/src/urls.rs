@@ -1,5 +1,7 @@
 //! Where the bootstrap server is: its WebSocket URL and its health check.
 
+use chordphone_link::http_origin;
+
 /// The bootstrap WebSocket URL: `?server=` if given (a `ws://` or `wss://`
 /// URL), else `/ws` on the page's own host, secure when the page is.
 pub fn server_url(page_protocol: &str, page_host: &str, server_param: Option<&str>) -> String {
@@ -26,22 +28,6 @@ pub fn health_url(ws_url: &str) -> Option<String> {
 /// the same origin as a WebSocket URL.
 pub fn ice_url(ws_url: &str, node_hex: &str) -> Option<String> {
     Some(format!("{}/ice?peer={node_hex}", http_origin(ws_url)?))
-}
-
-/// `http(s)://host[:port]` of a `ws(s)://` URL.
-fn http_origin(ws_url: &str) -> Option<String> {
-    let (scheme, rest) = if let Some(r) = ws_url.strip_prefix("wss://") {
-        ("https", r)
-    } else if let Some(r) = ws_url.strip_prefix("ws://") {
-        ("http", r)
-    } else {
-        return None;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() {
-        return None;
-    }
-    Some(format!("{scheme}://{host}"))
 }
 
 /// Lowercase hex of bytes.

@@ -77,8 +77,14 @@ pub struct TurnServer {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelaySettings {
-    /// Run it. `None`: when no `turn` server is configured.
+    /// Run it. `None`: when no `turn` server is configured. Off, and with
+    /// no `turn` servers, `/ice` names no TURN server: this server's tabs
+    /// then find relays of other servers in the overlay.
     pub enabled: Option<bool>,
+    /// Offer the relays `/ice` names to the whole overlay: a
+    /// `service:relay` record naming this server's `/ice`, so that tabs of
+    /// other servers use them too. `None`: when the embedded relay runs.
+    pub advertise: Option<bool>,
     /// Where it listens for TURN over UDP and TCP. `None`: the HTTP
     /// listener's IP address, a free port (peers learn it from `/ice`).
     pub listen: Option<SocketAddr>,
@@ -107,6 +113,7 @@ impl Default for RelaySettings {
     fn default() -> RelaySettings {
         RelaySettings {
             enabled: None,
+            advertise: None,
             listen: None,
             public_ip: None,
             secret: None,
@@ -300,12 +307,13 @@ mod tests {
             "turn_lifetime = 600\n\
              [[turn]]\nurls = [\"turn:a.example:3478?transport=udp\"]\nsecret = \"s1\"\n\
              [[turn]]\nurls = [\"turn:b.example:3478\"]\nsecret = \"s2\"\n\
-             [relay]\nallow_loopback = true\n",
+             [relay]\nallow_loopback = true\nadvertise = false\n",
         )
         .expect("valid toml");
         assert_eq!(c.turn.len(), 2);
         assert_eq!(c.turn[1].secret, "s2");
         assert!(c.relay.allow_loopback);
+        assert_eq!(c.relay.advertise, Some(false));
         assert!(c.validate().is_ok());
         let no_secret = Config::from_toml("[[turn]]\nurls = [\"turn:a:1\"]\nsecret = \"\"\n")
             .expect("valid toml");

@@ -32,6 +32,7 @@
 //! the per-connection limits (rate, size) and talks to the node task over
 //! bounded channels. See `docs/shells.md` for the contract.
 
+mod advert;
 mod clock;
 mod config;
 mod conn;
@@ -113,10 +114,17 @@ pub async fn run(
     let (node_tx, node_rx) = mpsc::channel(NODE_INPUTS);
     let shared = Arc::new(Shared::new(node_tx, public_url, &config, local));
     let ice = ice_servers(&config, local, Arc::clone(&shared)).await?;
+    let offered = !ice.is_empty();
     let _ = shared
         .ice
         .set(ice::Ice::new(ice, config.turn_lifetime, config.ice_rate));
-    let mut task = node_task::NodeTask::new(session, Arc::clone(&shared), !config.join.is_empty());
+    let advert = relay_advert(&config, &shared.public_url, offered);
+    let mut task = node_task::NodeTask::new(
+        session,
+        Arc::clone(&shared),
+        !config.join.is_empty(),
+        advert,
+    );
     if let Some(g) = &config.gateway {
         let seed = u64::from_le_bytes(identity::random()?);
         let shell = gateway::start(
@@ -191,6 +199,27 @@ async fn ice_servers(
     Ok(servers)
 }
 
+/// The relay offer to keep in the overlay: by default when the embedded
+/// relay runs, never with `relay.advertise = false`, and only if `/ice`
+/// names a relay (`offered`).
+fn relay_advert(config: &Config, public_url: &str, offered: bool) -> Option<advert::Advert> {
+    let runs = config.relay.enabled.unwrap_or(config.turn.is_empty());
+    if !config.relay.advertise.unwrap_or(runs) || !offered {
+        return None;
+    }
+    let Some(url) = advert::ice_url_of(public_url) else {
+        tracing::warn!(%public_url, "no /ice URL for this public URL: relay not offered");
+        return None;
+    };
+    match advert::Advert::new(&url) {
+        Ok(ad) => Some(ad),
+        Err(e) => {
+            tracing::warn!(%url, "relay not offered: {e}");
+            None
+        }
+    }
+}
+
 /// The host of a `ws://host[:port]/...` URL, as peers know this server.
 fn url_host(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
@@ -204,7 +233,42 @@ fn url_host(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::url_host;
+    use super::{relay_advert, url_host, Config, RelaySettings, TurnServer};
+
+    #[test]
+    fn the_relay_is_offered_when_it_runs_unless_switched_off() {
+        let url = "ws://127.0.0.1:1/ws";
+        let with = |relay: RelaySettings, turn: Vec<TurnServer>| Config {
+            relay,
+            turn,
+            ..Config::default()
+        };
+        let on = RelaySettings::default();
+        assert!(relay_advert(&with(on.clone(), vec![]), url, true).is_some());
+        let silent = RelaySettings {
+            advertise: Some(false),
+            ..on.clone()
+        };
+        assert!(relay_advert(&with(silent, vec![]), url, true).is_none());
+        let off = RelaySettings {
+            enabled: Some(false),
+            ..on.clone()
+        };
+        assert!(relay_advert(&with(off, vec![]), url, false).is_none());
+        // Coturns only: offered when asked to.
+        let coturn = vec![TurnServer {
+            urls: vec!["turn:a:3478".into()],
+            secret: "s".into(),
+        }];
+        assert!(relay_advert(&with(on.clone(), coturn.clone()), url, true).is_none());
+        let asked = RelaySettings {
+            advertise: Some(true),
+            ..on
+        };
+        assert!(relay_advert(&with(asked.clone(), coturn), url, true).is_some());
+        // Asked, but `/ice` names no relay.
+        assert!(relay_advert(&with(asked, vec![]), url, false).is_none());
+    }
 
     #[test]
     fn the_relay_is_named_by_the_host_peers_know_the_server_by() {

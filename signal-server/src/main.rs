@@ -79,6 +79,10 @@ struct Args {
     /// Do not run the embedded TURN relay
     #[arg(long)]
     no_relay: bool,
+    /// Offer the relays /ice names to the whole overlay as a service:relay
+    /// record (true/false) [default: when the embedded relay runs]
+    #[arg(long, value_name = "BOOL")]
+    relay_advertise: Option<bool>,
     /// Log filter, e.g. info or signal_server=debug; without it the
     /// RUST_LOG environment variable, then the config file [default: info]
     #[arg(long, value_name = "FILTER")]
@@ -138,6 +142,9 @@ impl Args {
         c.relay.allow_private |= self.relay_allow_private;
         if self.no_relay {
             c.relay.enabled = Some(false);
+        }
+        if self.relay_advertise.is_some() {
+            c.relay.advertise = self.relay_advertise;
         }
         if let Some(v) = self.log {
             c.log = v;

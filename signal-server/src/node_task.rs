@@ -6,6 +6,7 @@
 //! none. It never waits on a connection: frames go out with `try_send`, and
 //! a peer whose queue is full is closed as a slow reader.
 
+use crate::advert::Advert;
 use crate::clock;
 use crate::dial;
 use crate::gateway::GatewayShell;
@@ -16,7 +17,7 @@ use crate::outbox::Refused;
 use crate::shared::Shared;
 use crate::socket::Out;
 use chordphone_link::{CloseCode, Role};
-use chordphone_overlay::{Event as NodeEvent, NodeId, Time};
+use chordphone_overlay::{Answer, Event as NodeEvent, NodeId, Time};
 use chordphone_session::{Event, LinkId, Open, Output, Session, Stats};
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -46,11 +47,19 @@ pub struct NodeTask {
     counted: Stats,
     /// The SIP gateway, when configured.
     gateway: Option<GatewayShell>,
+    /// The relay offer this server keeps in the overlay, if it makes one.
+    advert: Option<Advert>,
 }
 
 impl NodeTask {
     /// Wraps a session whose node has not yet created or joined a ring.
-    pub fn new(session: Session, shared: Arc<Shared>, join_mode: bool) -> NodeTask {
+    /// `advert`: the relay offer to keep in the overlay, if any.
+    pub fn new(
+        session: Session,
+        shared: Arc<Shared>,
+        join_mode: bool,
+        advert: Option<Advert>,
+    ) -> NodeTask {
         NodeTask {
             session,
             shared,
@@ -58,6 +67,7 @@ impl NodeTask {
             join_mode,
             counted: Stats::default(),
             gateway: None,
+            advert,
         }
     }
 
@@ -106,6 +116,14 @@ impl NodeTask {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
+            }
+            // Looked at every round: the loop wakes at least once a second,
+            // finer than the offer's timing needs.
+            if let Some(ad) = &mut self.advert {
+                if ad.due(self.session.node().phase(), now) {
+                    ad.write(self.session.node_mut(), now);
+                    self.drain(now);
+                }
             }
             let sleep = next
                 .map_or(MAX_SLEEP, |t| t.saturating_since(now))
@@ -241,6 +259,16 @@ impl NodeTask {
                 }
             }
             Event::Overlay(NodeEvent::QueryDone { id, outcome, .. }) => {
+                if let Some(ad) = &mut self.advert {
+                    let result = match &outcome {
+                        Ok(Answer::Stored) => Ok(()),
+                        Ok(_) => Err(&"unexpected answer" as &dyn core::fmt::Display),
+                        Err(e) => Err(e as &dyn core::fmt::Display),
+                    };
+                    if ad.outcome(id, result, now) {
+                        return;
+                    }
+                }
                 if let Some(g) = self.gateway.as_mut() {
                     g.query_done(self.session.node_mut(), id, &outcome, now);
                 }
@@ -335,6 +363,13 @@ impl NodeTask {
         tracing::info!("shutting down");
         let _ = self.shared.stop.send(true);
         let now = clock::now();
+        if let Some(ad) = &mut self.advert {
+            // Ahead of the leave, on the same links: tabs stop finding a
+            // relay that is going away.
+            if let Err(e) = ad.withdraw(self.session.node_mut(), now) {
+                tracing::debug!("relay offer not withdrawn: {e}");
+            }
+        }
         self.session.leave(now);
         self.drain(now);
         for conn in self.conns.values_mut() {

@@ -48,6 +48,7 @@
 mod close;
 mod frame;
 mod handshake;
+mod origin;
 mod signal;
 
 pub use close::CloseCode;
@@ -58,4 +59,5 @@ pub use handshake::{
     Handshake, HandshakeError, PeerInfo, Role, Step, FEATURES, FEATURE_APP_CHANNEL, NONCE_BYTES,
     PROTOCOL_VERSION,
 };
+pub use origin::http_origin;
 pub use signal::{Refusal, Signal, SignalError, MAX_SDP, MAX_URL, SIGNAL_VERSION};

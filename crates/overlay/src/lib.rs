@@ -63,6 +63,7 @@ mod id;
 mod identity;
 mod node;
 mod record;
+mod relay_offer;
 mod stats;
 mod store;
 mod time;
@@ -79,6 +80,10 @@ pub use identity::{
 pub use node::ring::{FINGERS, FIRST_BIT};
 pub use node::{LinkChange, Node, Phase, Status};
 pub use record::{Kind, Record, Sig};
+pub use relay_offer::{
+    decode_relay_offer, encode_relay_offer, relay_key, relay_offers, OfferError, RelayOffer,
+    MAX_OFFERS, MAX_OFFER_URL, RELAY_SERVICE,
+};
 pub use stats::Stats;
 pub use store::{PutOutcome, Store, StoreError, StoreLimits};
 pub use time::Time;

@@ -802,3 +802,35 @@ fn a_successor_far_ahead_is_corrected_within_seconds() {
     let whole = net.run_until(Net::ring_ok, Duration::from_secs(60));
     assert!(whole, "ring not whole\n{}", net.report());
 }
+
+#[test]
+fn a_joining_node_reads_records_through_its_bootstrap_link() {
+    // A tab that can link to its neighbours only through a relay reads
+    // where relays are while it is still joining; a write must wait.
+    let mut net = Net::new(6, &Config::default());
+    net.form_ring_of(5);
+    assert_eq!(
+        put(&mut net, 1, "service:relay", Kind::Multi, b"http://r/ice"),
+        Ok(Answer::Stored)
+    );
+    let boot = net.id(0);
+    net.link(5, 0);
+    let (read, write) = net.call(5, |n, now| {
+        n.join(boot, now);
+        assert_eq!(n.phase(), Phase::Joining);
+        let key = Id::for_key("service:relay");
+        let write = n.put(key, Kind::Multi, b"x".to_vec(), TTL, now);
+        (n.get(key, Kind::Multi, now), write.expect("valid put"))
+    });
+    let done = net.run_until(|n| n.outcome(5, read).is_some(), Duration::from_secs(30));
+    assert!(done, "no answer to the read\n{}", net.report());
+    assert_eq!(
+        values(net.outcome(5, read).expect("checked above")),
+        vec![b"http://r/ice".to_vec()]
+    );
+    assert_eq!(
+        net.outcome(5, write),
+        Some(Err(QueryError::NotJoined)),
+        "a write waits for the node to be in the ring"
+    );
+}

@@ -704,11 +704,14 @@ impl Node {
         let id = QueryId(self.cold.next_query);
         self.cold.next_query += 1;
         // Attach negotiates links, so a joining node that has its bootstrap
-        // link may use it to reach its new neighbours.
-        let may_attach = matches!(request, Request::Attach { .. })
+        // link may use it to reach its new neighbours. So may a read: a
+        // node that can only link through a relay reads where relays are
+        // (`service:relay`) before it can link to its neighbours and finish
+        // joining.
+        let early = matches!(request, Request::Attach { .. } | Request::Get { .. })
             && self.phase == Phase::Joining
             && self.links.up_peers().next().is_some();
-        if self.phase != Phase::Joined && !may_attach {
+        if self.phase != Phase::Joined && !early {
             self.finish_local(
                 Purpose::User(id),
                 now,
