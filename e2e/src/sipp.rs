@@ -24,17 +24,16 @@ impl Sipp {
     /// SIPp with `args` (plus one call, a timeout, errors traced), working
     /// in `dir`.
     pub fn start(args: &[&str], dir: tempfile::TempDir) -> Sipp {
+        // A `-timeout` in `args` replaces the default bound.
+        let timeout: &[&str] = if args.contains(&"-timeout") {
+            &[]
+        } else {
+            &["-timeout", "30s"]
+        };
         let child = Command::new("sipp")
             .args(args)
-            .args([
-                "-nostdin",
-                "-m",
-                "1",
-                "-timeout",
-                "30s",
-                "-trace_err",
-                "-trace_msg",
-            ])
+            .args(["-nostdin", "-m", "1", "-trace_err", "-trace_msg"])
+            .args(timeout)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -47,15 +46,21 @@ impl Sipp {
     /// SIPp playing the scenario `xml` (written as `name` in its own
     /// directory) on a free port of 127.0.0.1, and that address.
     pub fn scenario(name: &str, xml: &str) -> (Sipp, SocketAddr) {
+        Sipp::scenario_with(name, xml, &[])
+    }
+
+    /// [`Sipp::scenario`] with more of SIPp's options (`-rtp_echo`, `-mp`,
+    /// `-timeout` ...).
+    pub fn scenario_with(name: &str, xml: &str, extra: &[&str]) -> (Sipp, SocketAddr) {
         let port = free_udp_port();
         let dir = tempfile::tempdir().expect("a temporary directory");
         let file = dir.path().join(name);
         std::fs::write(&file, xml).expect("the scenario written");
         let file = file.to_string_lossy().into_owned();
-        let sipp = Sipp::start(
-            &["-sf", &file, "-i", "127.0.0.1", "-p", &port.to_string()],
-            dir,
-        );
+        let port_arg = port.to_string();
+        let mut args = vec!["-sf", &file, "-i", "127.0.0.1", "-p", &port_arg];
+        args.extend_from_slice(extra);
+        let sipp = Sipp::start(&args, dir);
         (sipp, SocketAddr::from(([127, 0, 0, 1], port)))
     }
 

@@ -110,6 +110,20 @@ fn queue(
     promise
 }
 
+/// Most keys queued by one `dtmf()` call.
+const MAX_KEYS: usize = 32;
+
+/// Dial-pad keys: 1 to [`MAX_KEYS`] of `0-9 * # A-D` (upper-cased).
+fn dial_keys(v: &JsValue) -> Result<String, &'static str> {
+    let bad = "keys must be 1 to 32 of 0-9, *, # and A-D";
+    let keys = v.as_string().ok_or(bad)?.to_ascii_uppercase();
+    let ok = (1..=MAX_KEYS).contains(&keys.len())
+        && keys
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"*#ABCD".contains(&b));
+    ok.then_some(keys).ok_or(bad)
+}
+
 /// An optional call id: a string like `"c7"`, a number, or nothing.
 fn call_id(v: &JsValue) -> Result<Option<String>, &'static str> {
     if v.is_undefined() || v.is_null() {
@@ -251,6 +265,15 @@ fn install_phone(api: &Object, inbox: &Inbox<Input>, calls: &Rc<RefCell<Calls>>)
             phone(&i, op)
         });
     set(api, "send", &f.into_js_value());
+
+    // `dtmf(keys, id?)`: dial-pad keys into a call (the active one if no id).
+    let i = inbox.clone();
+    let f =
+        Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |keys: JsValue, id: JsValue| {
+            let op = dial_keys(&keys).and_then(|k| Ok(PhoneOp::Keys(k, call_id(&id)?)));
+            phone(&i, op)
+        });
+    set(api, "dtmf", &f.into_js_value());
 
     // `addContact(target, name?)`: the display name defaults to the name.
     let i = inbox.clone();

@@ -52,6 +52,12 @@ export async function capture() {
   }
 }
 export function restartIce(pc) { pc.restartIce(); }
+export function dtmf(pc, keys) {
+  const s = pc.getSenders().find(s => s.track && s.track.kind === "audio");
+  if (!s || !s.dtmf || !s.dtmf.canInsertDTMF) return false;
+  s.dtmf.insertDTMF(s.dtmf.toneBuffer + keys, 100, 70);
+  return true;
+}
 export async function sample(pc) {
   const st = pc.connectionState;
   const q = { rtt_ms: null, jitter_ms: null, loss: null, audio_in: 0, video_in: 0,
@@ -106,6 +112,9 @@ extern "C" {
     /// `pc.restartIce()`: the next offer carries fresh ICE credentials.
     #[wasm_bindgen(js_name = restartIce)]
     fn restart_ice(pc: &RtcPeerConnection);
+    /// Queues RFC 4733 key presses on the audio sender; false if the call
+    /// has none that takes them.
+    fn dtmf(pc: &RtcPeerConnection, keys: &str) -> bool;
     /// Plays the ringtone (1), the ringback (2) or nothing (0).
     fn ring(mode: u8);
 }
@@ -379,6 +388,12 @@ impl Media {
                     .map(|m| &m.remote),
             );
         }
+    }
+
+    /// Sends dial-pad keys in `call` (RFC 4733 events on its audio);
+    /// false if the call has no audio sender that takes them.
+    pub fn keys(&self, call: CallId, keys: &str) -> bool {
+        self.calls.get(&call.0).is_some_and(|m| dtmf(&m.pc, keys))
     }
 
     /// Mutes or unmutes the microphone in every call.

@@ -58,6 +58,8 @@ pub enum PhoneOp {
     Mute(bool),
     /// Camera on or off.
     Camera(bool),
+    /// Dial-pad keys (checked: `0-9 * # A-D`) into a call.
+    Keys(String, Option<String>),
     /// An instant message: target, text.
     Message(String, String),
     /// Open the chat with this person (the page's Message button).
@@ -344,6 +346,13 @@ impl PhoneShell {
                 self.calls.borrow_mut().muted = on;
                 Ok(JsValue::TRUE)
             }
+            PhoneOp::Keys(keys, id) => self.which(id, &[CallState::Active]).and_then(|id| {
+                if media.keys(id, &keys) {
+                    Ok(JsValue::TRUE)
+                } else {
+                    Err("This call cannot send key presses.".to_owned())
+                }
+            }),
             PhoneOp::Camera(on) => {
                 media.camera(on);
                 self.calls.borrow_mut().camera_off = !on;

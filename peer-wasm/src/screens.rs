@@ -30,6 +30,7 @@ pub struct Screens {
     call_peer: Element,
     call_timer: Element,
     call_quality: Element,
+    dialpad: HtmlElement,
     waiting: HtmlElement,
     waiting_who: Element,
     other: HtmlElement,
@@ -208,6 +209,7 @@ impl Screens {
             call_peer: el(doc, "call-peer")?,
             call_timer: el(doc, "call-timer")?,
             call_quality: el(doc, "call-quality")?,
+            dialpad: html(doc, "dialpad")?,
             waiting: html(doc, "waiting")?,
             waiting_who: el(doc, "waiting-who")?,
             other: html(doc, "other-call")?,
@@ -237,6 +239,21 @@ impl Screens {
             }
         });
         let _ = el(doc, "chat-open")?
+            .add_event_listener_with_callback("click", f.as_ref().unchecked_ref());
+        f.forget();
+        // The dial pad: one listener; each key names itself in `data-key`.
+        let i = inbox.clone();
+        let f = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+            let key = ev
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|b| b.get_attribute("data-key"));
+            if let Some(k) = key {
+                let _ = i.push(Input::Phone(PhoneOp::Keys(k, None), None));
+            }
+        });
+        let _ = s
+            .dialpad
             .add_event_listener_with_callback("click", f.as_ref().unchecked_ref());
         f.forget();
         for id in [
@@ -316,6 +333,11 @@ impl Screens {
                 .set_text_content(Some(&call_line(call, now)));
             self.call_quality
                 .set_text_content(Some(&quality_line(call)));
+            // Keys matter to the phone network (menus, PINs), not to a
+            // person called by name.
+            let number = user_part(&call.view.peer).starts_with('+');
+            self.dialpad
+                .set_hidden(!number || call.view.state != CallState::Active);
             let (op, label) = if c.muted {
                 ("unmute", "Unmute")
             } else {

@@ -7,9 +7,11 @@
 //! lookups are the node's `get`s. The socket's reader is a task of its own
 //! that hands each datagram to the node task; sending is a non-blocking
 //! `try_send_to` (a full socket buffer loses the datagram, which UDP SIP
-//! retransmits). Until the media bridge is connected the core refuses
-//! calls to numbers with 503 ("No line to the phone network is
-//! available"): it does not pretend to carry audio.
+//! retransmits). Calls' audio goes through the media bridge
+//! (`media_bridge`), which owns its own ports; should it not start (no
+//! address to advertise, no crypto), the core refuses calls to numbers
+//! with 503 ("No line to the phone network is available") rather than
+//! pretend to carry audio.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,8 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use chordphone_bridge::BridgeConfig;
 use chordphone_gateway::{
-    Gate, Gateway, GatewayConfig, GatewayEvent, Opened, TrunkState, TrunkTransport, SERVICE_KEY,
+    Gate, Gateway, GatewayConfig, GatewayEvent, MediaCall, Opened, TrunkState, TrunkTransport,
+    SERVICE_KEY,
 };
 use chordphone_overlay::{Answer, Id, Identity, Kind, Node, NodeId, QueryError, QueryId, Time};
 use chordphone_phone::SIP_SERVICE;
@@ -26,6 +30,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::inputs::NodeInput;
+use crate::media_bridge::MediaHandle;
 use crate::metrics::GatewayMetrics;
 
 /// The gateway's name in SIP towards the tabs (its replies are sealed with
@@ -75,6 +80,8 @@ pub struct GatewayShell {
     next_announce: Time,
     /// Datagrams lost to a full socket buffer.
     send_failed: u64,
+    /// The media bridge, when it started.
+    media: Option<MediaHandle>,
 }
 
 impl core::fmt::Debug for GatewayShell {
@@ -130,7 +137,11 @@ pub async fn start(
     if bound.ip().is_unspecified() && config.public_address.is_none() {
         tracing::warn!(%bound, "gateway: listening on all interfaces without public_address: trunks see an unroutable Via and Contact");
     }
-    let core = Gateway::new(config.clone(), GATEWAY_AOR, &local, addrs, seed)?;
+    let mut core = Gateway::new(config.clone(), GATEWAY_AOR, &local, addrs, seed)?;
+    let media = start_media(config, bound, seed, node_tx.clone());
+    if let Some(m) = &media {
+        core.set_media(Box::new(m.clone()));
+    }
     let sock = Arc::new(sock);
     tokio::spawn(read_datagrams(Arc::clone(&sock), node_tx));
     tracing::info!(%local, trunks = config.trunk.len(), "gateway: SIP towards the trunks");
@@ -142,7 +153,48 @@ pub async fn start(
         announce_every: Duration::from_secs(config.announce_interval.max(30)),
         next_announce: now,
         send_failed: 0,
+        media,
     })
+}
+
+/// Starts the media bridge on `[gateway.media]`; `None` (logged) when it
+/// cannot run, and then calls to numbers are refused with 503.
+fn start_media(
+    config: &GatewayConfig,
+    sip_bound: SocketAddr,
+    seed: u64,
+    node_tx: mpsc::Sender<NodeInput>,
+) -> Option<MediaHandle> {
+    let m = &config.media;
+    let bind_ip = m.bind.unwrap_or(sip_bound.ip());
+    let public_ip = config.public_address.as_deref().and_then(|a| {
+        a.parse::<SocketAddr>()
+            .ok()
+            .map(|a| a.ip())
+            .or(a.parse().ok())
+    });
+    let advertise_ip = m.advertise.or(public_ip).unwrap_or(bind_ip);
+    if advertise_ip.is_unspecified() {
+        tracing::warn!(%bind_ip, "gateway: no media: set [gateway.media] advertise (or public_address) to the address browsers and trunks can send audio to");
+        return None;
+    }
+    let bridge = BridgeConfig {
+        bind_ip,
+        advertise_ip,
+        ports: (m.ports[0], m.ports[1]),
+        max_calls: config.max_calls,
+        seed: m.seed.unwrap_or(seed.rotate_left(17)),
+    };
+    match MediaHandle::start(bridge, node_tx) {
+        Ok(h) => {
+            tracing::info!(%bind_ip, %advertise_ip, ports = ?m.ports, "gateway: media bridge ready");
+            Some(h)
+        }
+        Err(e) => {
+            tracing::warn!("gateway: no media: {e}");
+            None
+        }
+    }
 }
 
 /// Hands every datagram to the node task until it is gone.
@@ -194,6 +246,12 @@ impl GatewayShell {
     /// A datagram from the SIP socket.
     pub fn handle_datagram(&mut self, node: &mut Node, from: SocketAddr, bytes: &[u8], now: Time) {
         self.core.handle_trunk(from, bytes, sip(now));
+        self.flush(node, now);
+    }
+
+    /// The media bridge lost a call's leg: the call ends.
+    pub fn media_failed(&mut self, node: &mut Node, call: MediaCall, now: Time) {
+        self.core.media_failed(call, sip(now));
         self.flush(node, now);
     }
 
@@ -299,6 +357,7 @@ impl GatewayShell {
                 .map(|(name, s)| (name.to_owned(), s == TrunkState::Up))
                 .collect(),
             send_failed: self.send_failed,
+            media: self.media.as_ref().map(MediaHandle::metrics),
         }
     }
 }

@@ -58,6 +58,11 @@ pub enum NodeInput {
         /// The datagram.
         bytes: Bytes,
     },
+    /// The media bridge lost a leg of a gateway call.
+    MediaFailed {
+        /// The call.
+        call: chordphone_gateway::MediaCall,
+    },
 }
 
 /// The node's state as HTTP shows it.

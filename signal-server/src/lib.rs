@@ -42,6 +42,7 @@ mod http;
 mod ice;
 mod identity;
 mod inputs;
+mod media_bridge;
 mod metrics;
 mod node_task;
 mod outbox;

@@ -359,6 +359,12 @@ impl Metrics {
         );
         counter(
             out,
+            "chordphone_gateway_media_failed_total",
+            "Calls ended because the media bridge lost a leg.",
+            s.media_failed,
+        );
+        counter(
+            out,
             "chordphone_gateway_trunk_down_total",
             "Times a trunk stopped answering.",
             s.trunk_down,
@@ -381,6 +387,9 @@ impl Metrics {
             "Datagrams to trunks lost to a full socket buffer.",
             g.send_failed,
         );
+        if let Some(m) = &g.media {
+            render_media(out, m);
+        }
         let _ = writeln!(
             out,
             "# HELP chordphone_gateway_refused_total Calls refused before any trunk saw them, by reason.\n# TYPE chordphone_gateway_refused_total counter"
@@ -464,6 +473,51 @@ impl Metrics {
     }
 }
 
+/// The media bridge's part of `/metrics`.
+fn render_media(out: &mut String, m: &crate::media_bridge::MediaMetrics) {
+    let _ = writeln!(
+        out,
+        "# HELP chordphone_media_calls Gateway calls with media now.\n# TYPE chordphone_media_calls gauge\nchordphone_media_calls {}",
+        m.calls
+    );
+    let b = &m.bridge;
+    let _ = writeln!(
+        out,
+        "# HELP chordphone_media_packets_total RTP packets the bridge passed on, by the leg they went to.\n# TYPE chordphone_media_packets_total counter\nchordphone_media_packets_total{{to=\"trunk\"}} {}\nchordphone_media_packets_total{{to=\"browser\"}} {}",
+        b.to_trunk, b.to_browser
+    );
+    let _ = writeln!(
+        out,
+        "# HELP chordphone_media_dtmf_total Key presses (RFC 4733), by the leg they came from.\n# TYPE chordphone_media_dtmf_total counter\nchordphone_media_dtmf_total{{from=\"browser\"}} {}\nchordphone_media_dtmf_total{{from=\"trunk\"}} {}\nchordphone_media_dtmf_total{{from=\"gateway\"}} {}",
+        m.dtmf_in.0, m.dtmf_in.1, b.dtmf_sent
+    );
+    let _ = writeln!(
+        out,
+        "# HELP chordphone_media_legs_total Legs connected (browser: ICE and DTLS done; trunk: first RTP latched) and failed.\n# TYPE chordphone_media_legs_total counter\nchordphone_media_legs_total{{event=\"browser_connected\"}} {}\nchordphone_media_legs_total{{event=\"trunk_latched\"}} {}\nchordphone_media_legs_total{{event=\"failed\"}} {}",
+        m.legs.0, m.legs.1, m.legs.2
+    );
+    let _ = writeln!(
+        out,
+        "# HELP chordphone_media_dropped_total Datagrams the bridge dropped, by reason.\n# TYPE chordphone_media_dropped_total counter"
+    );
+    for (why, n) in [
+        ("oversize", b.dropped_oversize),
+        ("unknown_port", b.dropped_unknown_port),
+        ("malformed", b.dropped_malformed),
+        ("foreign_source", b.dropped_foreign_source),
+        ("unknown_pt", b.dropped_unknown_pt),
+        ("not_flowing", b.dropped_not_flowing),
+        ("queue_full", b.dropped_queue_full),
+        ("bind_failed", m.io_failed.0),
+        ("send_failed", m.io_failed.1),
+    ] {
+        let _ = writeln!(
+            out,
+            "chordphone_media_dropped_total{{reason=\"{why}\"}} {n}"
+        );
+    }
+}
+
 /// The gateway's counters as `/metrics` shows them.
 #[derive(Clone, Debug)]
 pub struct GatewayMetrics {
@@ -475,6 +529,8 @@ pub struct GatewayMetrics {
     pub trunks: Vec<(String, bool)>,
     /// Datagrams lost to a full socket buffer.
     pub send_failed: u64,
+    /// The media bridge's counters, when it runs.
+    pub media: Option<crate::media_bridge::MediaMetrics>,
 }
 
 /// One gauge with its help text.

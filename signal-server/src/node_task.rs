@@ -183,6 +183,11 @@ impl NodeTask {
                     g.handle_datagram(self.session.node_mut(), from, &bytes, now);
                 }
             }
+            NodeInput::MediaFailed { call } => {
+                if let Some(g) = self.gateway.as_mut() {
+                    g.media_failed(self.session.node_mut(), call, now);
+                }
+            }
         }
     }
 
@@ -389,7 +394,7 @@ impl NodeTask {
                     Some(NodeInput::Snapshot(reply)) => {
                         let _ = reply.send(self.snapshot());
                     }
-                    Some(NodeInput::Frame { .. } | NodeInput::DialFailed { .. } | NodeInput::TrunkDatagram { .. }) => {}
+                    Some(NodeInput::Frame { .. } | NodeInput::DialFailed { .. } | NodeInput::TrunkDatagram { .. } | NodeInput::MediaFailed { .. }) => {}
                     None => break,
                 },
                 // Connections count down as their tasks end.

@@ -12,6 +12,7 @@ use crate::rtp::digit_code;
 use crate::sdp::{self, Direction, LocalSdp, G711};
 use crate::trunk::TrunkLeg;
 use crate::webrtc::{self, WebRtcShared};
+use chordphone_gateway::OutboundMedia;
 use chordphone_sip::Time;
 use core::net::{IpAddr, SocketAddr};
 use std::collections::BTreeMap;
@@ -50,15 +51,6 @@ pub enum ConfigError {
     /// The crypto backend could not make a DTLS certificate.
     #[error("{0}")]
     WebRtc(MediaError),
-}
-
-/// The SDPs of a call a browser places (see [`Bridge::outbound`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutboundMedia {
-    /// The WebRTC answer for the browser.
-    pub webrtc_answer: String,
-    /// The plain RTP offer for the trunk.
-    pub rtp_offer: String,
 }
 
 /// The media bridge between browsers (WebRTC) and SIP trunks (plain RTP).
@@ -155,7 +147,7 @@ impl Bridge {
         let rtp_offer = c.local_sdp.to_string();
         self.insert(c);
         Ok(OutboundMedia {
-            webrtc_answer: answer.to_sdp_string(),
+            webrtc_answer: sdp::fill_rejected_formats(&answer.to_sdp_string(), webrtc_offer),
             rtp_offer,
         })
     }

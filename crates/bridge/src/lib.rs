@@ -10,11 +10,12 @@
 //! the trunk. The trunk leg latches (symmetric RTP): once the trunk's first
 //! packet arrives, the bridge sends to where it came from.
 //!
-//! The gateway drives it through the methods of its `Media` trait, which
-//! [`Bridge`] has as inherent methods of the same names and types
-//! ([`Bridge::outbound`], [`Bridge::rtp_answer`], [`Bridge::inbound`],
-//! [`Bridge::webrtc_answer`], [`Bridge::hold`], [`Bridge::dtmf`],
-//! [`Bridge::close`]); the trait's impl only forwards to them.
+//! The gateway drives it through its `Media` trait
+//! ([`chordphone_gateway::Media`]), which [`Bridge`] implements by
+//! forwarding to inherent methods of the same names ([`Bridge::outbound`],
+//! [`Bridge::rtp_answer`], [`Bridge::inbound`], [`Bridge::webrtc_answer`],
+//! [`Bridge::hold`], [`Bridge::dtmf`], [`Bridge::close`]); the bridge's
+//! detailed [`MediaError`] becomes the gateway's on the way.
 //!
 //! The bridge owns no socket and reads no clock. The shell binds the ports
 //! the bridge names, feeds datagrams and time in, and sends what comes out:
@@ -76,6 +77,7 @@ mod call;
 mod clock;
 mod dtmf;
 mod error;
+mod media;
 mod output;
 mod ports;
 mod restamp;
@@ -84,7 +86,8 @@ pub mod sdp;
 mod trunk;
 mod webrtc;
 
-pub use bridge::{Bridge, BridgeConfig, ConfigError, OutboundMedia, MAX_BROWSER_SDP, MAX_DATAGRAM};
+pub use bridge::{Bridge, BridgeConfig, ConfigError, MAX_BROWSER_SDP, MAX_DATAGRAM};
+pub use chordphone_gateway::OutboundMedia;
 pub use dtmf::MAX_QUEUED_DIGITS;
 pub use error::MediaError;
 pub use output::{BridgeEvent, Counters, Leg, MediaCall, Transmit, MAX_EVENTS, MAX_TRANSMITS};

@@ -9,9 +9,7 @@ pub const MAX_TRANSMITS: usize = 8192;
 /// Most events waiting for the shell; more are dropped and counted.
 pub const MAX_EVENTS: usize = 1024;
 
-/// The gateway's call id (opaque to the bridge).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MediaCall(pub u64);
+pub use chordphone_gateway::MediaCall;
 
 /// One datagram to send: on the socket bound to `from`, to `to`.
 #[derive(Clone, Debug, PartialEq, Eq)]

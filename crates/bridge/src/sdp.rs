@@ -500,3 +500,54 @@ mod tests {
         assert_eq!(parse(&text).expect("own").direction, Direction::SendOnly);
     }
 }
+
+/// The answer with a format on every rejected media line (port 0) that
+/// has none: RFC 3264 wants the offer's formats listed even on a refused
+/// stream, and browsers refuse an answer with an empty list (str0m writes
+/// `m=video 0 UDP/TLS/RTP/SAVPF` with nothing after it). The `n`th media
+/// line of the answer takes the first format of the `n`th of the offer.
+pub fn fill_rejected_formats(answer: &str, offer: &str) -> String {
+    let mut offered = offer
+        .lines()
+        .filter(|l| l.starts_with("m="))
+        .map(|l| l.split_whitespace().nth(3).unwrap_or("0"));
+    let mut out = String::with_capacity(answer.len() + 8);
+    for line in answer.split_inclusive('\n') {
+        if !line.starts_with("m=") {
+            out.push_str(line);
+            continue;
+        }
+        let format = offered.next().unwrap_or("0");
+        let body = line.trim_end_matches(['\r', '\n']);
+        let fields: Vec<&str> = body.split_whitespace().collect();
+        if fields.len() == 3 && fields[1] == "0" {
+            out.push_str(&fields.join(" "));
+            out.push(' ');
+            out.push_str(format);
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod rejected_tests {
+    use super::fill_rejected_formats;
+
+    #[test]
+    fn a_rejected_line_gets_the_offers_first_format() {
+        let offer =
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n";
+        let answer =
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nm=video 0 UDP/TLS/RTP/SAVPF \r\na=mid:1\r\n";
+        assert_eq!(
+            fill_rejected_formats(answer, offer),
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n"
+        );
+        // Nothing to fill: unchanged.
+        let whole = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n";
+        assert_eq!(fill_rejected_formats(whole, offer), whole);
+    }
+}

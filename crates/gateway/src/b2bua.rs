@@ -297,6 +297,30 @@ impl<P: Clone + Ord + core::fmt::Debug, T: Clone + Ord + core::fmt::Debug> Gatew
         self.trunks.iter().map(|t| (t.name(), t.state())).collect()
     }
 
+    /// The media bridge lost the call's audio (ICE or DTLS with the tab
+    /// gave up): both legs end, an answered call with BYE, a ringing one
+    /// with CANCEL towards the trunk and 500 towards the caller.
+    pub fn media_failed(&mut self, call: MediaCall, now: Time) {
+        let id = call.0;
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        self.stats.media_failed += 1;
+        if c.answered.is_some() {
+            self.hang_up_both(id, now);
+        } else {
+            if let Some((i, tc)) = c.trunk {
+                let _ = self.trunks[i].ua.hangup(tc, now);
+            }
+            self.stats.failed += 1;
+            let _ = self
+                .callers
+                .reject(c.caller, Failure::ServerError { code: 500 }, now);
+        }
+        self.finish(id, Some(MEDIA_FAILED), now);
+        self.drain(now);
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.calls.len()
@@ -743,6 +767,9 @@ impl<P: Clone + Ord + core::fmt::Debug, T: Clone + Ord + core::fmt::Debug> Gatew
         self.emit(GatewayEvent::Ended { call: id, words });
     }
 }
+
+/// Why a call ended when its media failed.
+const MEDIA_FAILED: &str = "The call's audio connection failed";
 
 /// When an answered call runs out of the caller's minutes.
 fn deadline(c: &Call) -> Option<Time> {

@@ -157,6 +157,36 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The media bridge's sockets (TOML `[gateway.media]`): where calls'
+/// audio is received, and what browsers and trunks are told to send to.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The IP address the bridge binds its UDP ports on. `None`: the IP of
+    /// `listen`.
+    pub bind: Option<core::net::IpAddr>,
+    /// The IP address put in SDP (`c=`) and in the browser's ICE candidate:
+    /// the server's public address. `None`: the host of `public_address`
+    /// if it is an IP address, else the bind address.
+    pub advertise: Option<core::net::IpAddr>,
+    /// First and last UDP port calls take (two a call: browser and trunk).
+    pub ports: [u16; 2],
+    /// Seeds the bridge's SSRCs, sequence numbers and session ids. `None`:
+    /// from the operating system at start.
+    pub seed: Option<u64>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            bind: None,
+            advertise: None,
+            ports: [20_000, 20_999],
+            seed: None,
+        }
+    }
+}
+
 /// The whole gateway (TOML `[gateway]`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -183,6 +213,8 @@ pub struct GatewayConfig {
     /// Seconds between refreshes of the gateway's `service:pstn-gateway`
     /// record in the overlay.
     pub announce_interval: u64,
+    /// The media bridge (audio between tabs and trunks).
+    pub media: MediaConfig,
 }
 
 impl Default for GatewayConfig {
@@ -197,6 +229,7 @@ impl Default for GatewayConfig {
             max_calls: 256,
             t1_ms: 500,
             announce_interval: 300,
+            media: MediaConfig::default(),
         }
     }
 }
@@ -222,6 +255,9 @@ pub enum ConfigError {
     /// T1 out of its sensible range.
     #[error("t1_ms must be between 10 and 5000")]
     BadT1,
+    /// A media port range that is empty, starts at 0 or has room for no call.
+    #[error("[gateway.media] ports {0}-{1}: expected a range of at least two ports above 0")]
+    BadMediaPorts(u16, u16),
 }
 
 impl GatewayConfig {
@@ -258,6 +294,10 @@ impl GatewayConfig {
         if !(10..=5000).contains(&self.t1_ms) {
             return Err(ConfigError::BadT1);
         }
+        let [first, last] = self.media.ports;
+        if first == 0 || last <= first {
+            return Err(ConfigError::BadMediaPorts(first, last));
+        }
         Ok(())
     }
 }
@@ -289,6 +329,12 @@ mod tests {
         c.dial_plan.deny = vec!["+1900".into()];
         c.did.insert("+15550001111".into(), "alice".into());
         assert!(matches!(c.validate(), Err(ConfigError::BadDid(..))));
+        c.did.clear();
+        c.media.ports = [21_000, 21_000];
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::BadMediaPorts(21_000, 21_000))
+        );
     }
 
     #[test]

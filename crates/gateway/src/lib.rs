@@ -64,7 +64,8 @@ mod words;
 
 pub use b2bua::{Gateway, GatewayCall, GatewayEvent, MAX_EVENTS};
 pub use config::{
-    ConfigError, DialPlanConfig, GatewayConfig, LimitsConfig, TrunkConfig, TrunkTransport,
+    ConfigError, DialPlanConfig, GatewayConfig, LimitsConfig, MediaConfig, TrunkConfig,
+    TrunkTransport,
 };
 pub use dialplan::{is_number, DialError, DialPlan, E164, MAX_E164_DIGITS};
 pub use gate::{

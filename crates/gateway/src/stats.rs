@@ -76,6 +76,9 @@ pub struct Stats {
     pub failovers: u64,
     /// Calls hung up because the caller's minutes ran out.
     pub minutes_cut: u64,
+    /// Calls ended because the media bridge lost a leg (ICE or DTLS with
+    /// the tab gave up).
+    pub media_failed: u64,
     /// Times a trunk went from up to down.
     pub trunk_down: u64,
     /// Times a trunk came up (first answer, or back after being down).
